@@ -1,0 +1,5 @@
+from .models import DFCAttention, GhostBottleneck, GhostModule, GhostNetV2, SqueezeExcite
+from .version import __version__
+
+__all__ = ['GhostNetV2', 'DFCAttention', 'GhostModule', 'GhostBottleneck', 'SqueezeExcite',
+           '__version__']

@@ -1,0 +1,217 @@
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ...registry import register_model
+from ...utils import check_choice, make_divisible
+from ..layers import GhostBottleneck
+
+
+class ConvBnAct(nn.Module):
+    """Conv-norm-activation with the attribute names of the official final layer."""
+
+    def __init__(self, in_channels, out_channels, conv_cfg, norm_cfg, act_cfg):
+        super().__init__()
+        self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, 1, bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
+        self.act1 = build_activation_layer(act_cfg)
+
+    def forward(self, x):
+        return self.act1(self.bn1(self.conv(x)))
+
+
+@register_model
+class GhostNetV2(BaseModule):
+    """GhostNetV2 backbone ("GhostNetV2: Enhance Cheap Operation with Long-Range Attention",
+    NeurIPS 2022), and GhostNetV1 with DFC attention switched off (``dfc_layers=()``).
+
+    Module names follow the official implementation (``conv_stem``, ``bn1``, ``blocks.i.j...``),
+    so the backbone part of an official or timm ``ghostnetv2_*`` state dict loads as it is.
+
+    Feature index ``i`` of ``out_indices`` is the output of ``blocks[i]``; at ``widen_factor=1.0``:
+
+    ===== ======== ======= ====== =================================
+    index blocks   out ch  stride  notes
+    ===== ======== ======= ====== =================================
+    0     1        16      2
+    1     1        24      4
+    2     1        24      4      default stride-4 tap
+    3     1        40      8
+    4     1        40      8      default stride-8 tap
+    5     1        80      16
+    6     5        112     16     default stride-16 tap
+    7     1        160     32
+    8     4        160     32
+    9     1x1 conv 960     32     default stride-32 tap (classifier)
+    ===== ======== ======= ====== =================================
+
+    Channels at other widths are ``make_divisible(c * widen_factor, 4)`` (see ``out_channels``).
+    With ``output_stride=16`` indices 7-9 keep stride 16; with 8, indices 5-9 keep stride 8.
+
+    Args:
+        widen_factor (float): Width multiplier (1.0, 1.3 and 1.6 are the published models).
+            Defaults to 1.0.
+        out_indices (Sequence[int]): Indices (0-9) of the returned features.
+            Defaults to (2, 4, 6, 9), one tap per stride 4/8/16/32.
+        frozen_stages (int): -1 freezes nothing, 0 the stem, ``k`` the stem and ``blocks[:k]``
+            (parameters fixed, norm layers in eval mode). Defaults to -1.
+        output_stride (int): 32, 16 or 8. Below 32 the last stages run atrous (stride 1,
+            dilated convs: 2 for stride 16 stages and 4 for stride 32 stages at 8; 2 for stride
+            32 stages at 16), as used for segmentation. Defaults to 32.
+        dfc_layers (Sequence[int], optional): Flat indices (0-15) of the bottlenecks that carry
+            DFC attention. None means the official choice, every bottleneck but the first two;
+            ``()`` gives GhostNetV1. Defaults to None.
+        dfc_position (str): Ghost module that DFC enhances in those bottlenecks: ``'expansion'``
+            (the paper's "expressiveness"), ``'output'`` ("capacity") or ``'both'`` (Table 8).
+            Defaults to ``'expansion'``.
+        dfc_cfg (dict, optional): Arguments of :class:`DFCAttention` (``kernel_size``, ``gate``,
+            ``gate_position``, ``down_mode``, ``up_mode``). Defaults to None (the official ones).
+        conv_cfg (dict, optional): Config of conv layers. Defaults to None.
+        norm_cfg (dict): Config of norm layers. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Activation. Defaults to ``dict(type='ReLU')``.
+        norm_eval (bool): Keep norm layers in eval mode while training (frozen statistics).
+            Defaults to False.
+        with_cp (bool): Gradient checkpointing of every bottleneck. Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialization config; use
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` to load the backbone
+            of a classifier checkpoint. Defaults to Kaiming for convs and 1/0 for norm layers.
+    """
+
+    # One row per bottleneck, one inner list per entry of ``blocks``:
+    # kernel size, expanded channels, output channels, SE ratio, stride.
+    arch_settings = [
+        [[3, 16, 16, 0, 1]],
+        [[3, 48, 24, 0, 2]],
+        [[3, 72, 24, 0, 1]],
+        [[5, 72, 40, 0.25, 2]],
+        [[5, 120, 40, 0.25, 1]],
+        [[3, 240, 80, 0, 2]],
+        [[3, 200, 80, 0, 1],
+         [3, 184, 80, 0, 1],
+         [3, 184, 80, 0, 1],
+         [3, 480, 112, 0.25, 1],
+         [3, 672, 112, 0.25, 1]],
+        [[5, 672, 160, 0.25, 2]],
+        [[5, 960, 160, 0, 1],
+         [5, 960, 160, 0.25, 1],
+         [5, 960, 160, 0, 1],
+         [5, 960, 160, 0.25, 1]],
+    ]
+    stem_channels = 16
+    last_channels = 960
+    num_layers = sum(len(stage) for stage in arch_settings)
+    num_stages = len(arch_settings) + 1
+    # Dilation of each entry of ``blocks`` at each output stride (the stride-2 entries are 1, 3, 5, 7).
+    stage_dilations = {
+        32: (1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+        16: (1, 1, 1, 1, 1, 1, 1, 2, 2, 2),
+        8: (1, 1, 1, 1, 1, 2, 2, 4, 4, 4),
+    }
+
+    def __init__(self,
+                 widen_factor=1.0,
+                 out_indices=(2, 4, 6, 9),
+                 frozen_stages=-1,
+                 output_stride=32,
+                 dfc_layers=None,
+                 dfc_position='expansion',
+                 dfc_cfg=None,
+                 conv_cfg=None,
+                 norm_cfg=dict(type='BN'),
+                 act_cfg=dict(type='ReLU'),
+                 norm_eval=False,
+                 with_cp=False,
+                 init_cfg=[
+                     dict(type='Kaiming', layer=['Conv2d']),
+                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+                 ]):
+        super().__init__(init_cfg)
+        if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
+                or widen_factor <= 0:
+            raise ValueError(f'widen_factor must be a positive number, but received {widen_factor!r}')
+        if isinstance(out_indices, int) or not all(
+                isinstance(i, int) and 0 <= i < self.num_stages for i in out_indices) \
+                or len(out_indices) == 0:
+            raise ValueError(f'out_indices must be a non-empty sequence of ints in '
+                             f'range(0, {self.num_stages}), but received {out_indices!r}')
+        if frozen_stages not in range(-1, self.num_stages + 1):
+            raise ValueError(f'frozen_stages must be in range(-1, {self.num_stages + 1}), '
+                             f'but received {frozen_stages!r}')
+        check_choice('output_stride', output_stride, tuple(self.stage_dilations))
+        check_choice('dfc_position', dfc_position, ('expansion', 'output', 'both'))
+        if dfc_layers is None:
+            dfc_layers = range(2, self.num_layers)
+        if not all(isinstance(i, int) and 0 <= i < self.num_layers for i in dfc_layers):
+            raise ValueError(f'dfc_layers must be ints in range(0, {self.num_layers}), '
+                             f'but received {dfc_layers!r}')
+
+        self.widen_factor = widen_factor
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.output_stride = output_stride
+        self.dfc_layers = tuple(sorted(set(dfc_layers)))
+        self.norm_eval = norm_eval
+        self.with_cp = with_cp
+
+        channels = make_divisible(self.stem_channels * widen_factor, 4)
+        self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
+        self.bn1 = build_norm_layer(norm_cfg, channels)[1]
+        self.act1 = build_activation_layer(act_cfg)
+
+        dilations = self.stage_dilations[output_stride]
+        stages, self.stage_channels = [], []
+        layer_id = 0
+        for stage, dilation in zip(self.arch_settings, dilations):
+            layers = []
+            for k, exp, c, se_ratio, stride in stage:
+                out_channels = make_divisible(c * widen_factor, 4)
+                layers.append(GhostBottleneck(
+                    channels, make_divisible(exp * widen_factor, 4), out_channels,
+                    dw_kernel_size=k, stride=stride, dilation=dilation, se_ratio=se_ratio,
+                    dfc_position=dfc_position if layer_id in self.dfc_layers else None,
+                    dfc_cfg=dfc_cfg, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                    with_cp=with_cp))
+                channels = out_channels
+                layer_id += 1
+            stages.append(nn.Sequential(*layers))
+            self.stage_channels.append(channels)
+        last = make_divisible(self.last_channels * widen_factor, 4)
+        stages.append(nn.Sequential(ConvBnAct(channels, last, conv_cfg, norm_cfg, act_cfg)))
+        self.stage_channels.append(last)
+        self.blocks = nn.Sequential(*stages)
+
+        strides, stride = [], 2
+        for stage, dilation in zip(self.arch_settings + [[[0, 0, 0, 0, 1]]], dilations):
+            stride *= stage[0][4] if dilation == 1 else 1
+            strides.append(stride)
+        self.stage_strides = strides
+        self.out_channels = [self.stage_channels[i] for i in self.out_indices]
+        self.out_strides = [self.stage_strides[i] for i in self.out_indices]
+
+    def forward(self, x):
+        x = self.act1(self.bn1(self.conv_stem(x)))
+        outs = []
+        for i, stage in enumerate(self.blocks):
+            x = stage(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.conv_stem, self.bn1] + list(self.blocks[:self.frozen_stages])
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode=True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self

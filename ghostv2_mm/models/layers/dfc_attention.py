@@ -1,0 +1,123 @@
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_conv_layer, build_norm_layer
+
+from ...registry import register_model
+from ...utils import check_choice
+
+_GATES = {
+    'sigmoid': torch.sigmoid,
+    'hard_sigmoid': F.hardsigmoid,
+    'clip': lambda x: x.clamp(0., 1.),
+}
+_DOWN_MODES = ('avg', 'max', 'bilinear')
+_UP_MODES = ('nearest', 'bilinear', 'bicubic')
+
+
+@register_model
+class DFCAttention(nn.Sequential):
+    """Decoupled fully connected (DFC) attention of GhostNetV2 (paper Eq. 4-5, Fig. 4).
+
+    The input is down-sampled by 2 in both directions, projected to ``out_channels`` by a 1x1
+    conv-BN, then aggregated along the width by a depthwise ``(1, k)`` conv-BN ("horizontal FC")
+    and along the height by a depthwise ``(k, 1)`` conv-BN ("vertical FC"). A scaling function
+    turns the result into a gate that is resized to the size of the features it modulates.
+
+    The layers are the children ``0``-``5`` (conv, norm, conv, norm, conv, norm), the layout of
+    the official ``short_conv``, so official and timm weights load without renaming.
+
+    Args:
+        in_channels (int): Channels of the features the attention is computed from.
+        out_channels (int): Channels of the attention map (of the features it modulates).
+        kernel_size (int | tuple[int, int]): Length of the horizontal and vertical FCs; a tuple
+            gives ``(horizontal, vertical)``. Defaults to 5 (the official code; the paper's Table 6
+            explores per-stage sizes).
+        gate (str): Scaling function, ``'sigmoid'``, ``'hard_sigmoid'`` or ``'clip'`` (to [0, 1]).
+            Defaults to ``'sigmoid'``.
+        gate_position (str): Apply the scaling function ``'before'`` or ``'after'`` up-sampling
+            (paper Table 9). Defaults to ``'before'``.
+        down_mode (str): Down-sampling, ``'avg'`` / ``'max'`` pooling (2x2, stride 2) or
+            ``'bilinear'`` interpolation to half size (Table 10). Defaults to ``'avg'``.
+        up_mode (str): Up-sampling, ``'nearest'``, ``'bilinear'`` or ``'bicubic'`` (Table 10).
+            Defaults to ``'nearest'`` (the official code).
+        dilation (int): Dilation of the horizontal and vertical FCs, for dilated stages.
+            Defaults to 1.
+        conv_cfg (dict, optional): Config of the conv layers. Defaults to None (``Conv2d``).
+        norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
+    """
+
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 kernel_size=5,
+                 gate='sigmoid',
+                 gate_position='before',
+                 down_mode='avg',
+                 up_mode='nearest',
+                 dilation=1,
+                 conv_cfg=None,
+                 norm_cfg=dict(type='BN')):
+        check_choice('gate', gate, tuple(_GATES))
+        check_choice('gate_position', gate_position, ('before', 'after'))
+        check_choice('down_mode', down_mode, _DOWN_MODES)
+        check_choice('up_mode', up_mode, _UP_MODES)
+        kh, kv = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+        for k in (kh, kv):
+            if not (isinstance(k, int) and k >= 1 and k % 2 == 1):
+                raise ValueError('kernel_size must be a positive odd int or a pair of them, '
+                                 f'but received {kernel_size!r}')
+        if not (isinstance(dilation, int) and dilation >= 1):
+            raise ValueError(f'dilation must be a positive int, but received {dilation!r}')
+
+        def fc(kernel, padding):
+            return build_conv_layer(conv_cfg, out_channels, out_channels, kernel, 1, padding,
+                                    dilation=dilation, groups=out_channels, bias=False)
+
+        super().__init__(
+            build_conv_layer(conv_cfg, in_channels, out_channels, 1, bias=False),
+            build_norm_layer(norm_cfg, out_channels)[1],
+            fc((1, kh), (0, dilation * (kh // 2))),
+            build_norm_layer(norm_cfg, out_channels)[1],
+            fc((kv, 1), (dilation * (kv // 2), 0)),
+            build_norm_layer(norm_cfg, out_channels)[1],
+        )
+        self.gate = gate
+        self.gate_position = gate_position
+        self.down_mode = down_mode
+        self.up_mode = up_mode
+
+    def downsample(self, x):
+        h, w = x.shape[-2:]
+        # A side of length 1 (e.g. stride 32 of a 32-pixel input) is kept rather than failing.
+        kernel = (min(h, 2), min(w, 2))
+        if self.down_mode == 'avg':
+            return F.avg_pool2d(x, kernel_size=kernel, stride=kernel)
+        if self.down_mode == 'max':
+            return F.max_pool2d(x, kernel_size=kernel, stride=kernel)
+        return F.interpolate(x, size=(max(h // 2, 1), max(w // 2, 1)), mode='bilinear',
+                             align_corners=False)
+
+    def upsample(self, x, size):
+        if tuple(x.shape[-2:]) == tuple(size):
+            return x
+        align = None if self.up_mode == 'nearest' else False
+        return F.interpolate(x, size=size, mode=self.up_mode, align_corners=align)
+
+    def forward(self, x, size=None):
+        """Compute the attention map of ``x``.
+
+        Args:
+            x (Tensor): Input features, (N, in_channels, H, W).
+            size (tuple[int, int], optional): (H, W) of the features the map will multiply.
+                Defaults to the size of ``x``.
+
+        Returns:
+            Tensor: The gate, (N, out_channels, *size).
+        """
+        size = tuple(x.shape[-2:]) if size is None else tuple(size)
+        attn = super().forward(self.downsample(x))
+        gate = _GATES[self.gate]
+        if self.gate_position == 'before':
+            return self.upsample(gate(attn), size)
+        return gate(self.upsample(attn, size))

@@ -1,0 +1,78 @@
+import math
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+
+from .dfc_attention import DFCAttention
+
+
+def conv_norm_act(in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1,
+                  conv_cfg=None, norm_cfg=dict(type='BN'), act_cfg=None):
+    """``nn.Sequential(conv, norm[, act])``: the children ``0``/``1`` of the official layout."""
+    padding = dilation * (kernel_size // 2)
+    layers = [
+        build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size, stride, padding,
+                         dilation=dilation, groups=groups, bias=False),
+        build_norm_layer(norm_cfg, out_channels)[1],
+    ]
+    if act_cfg is not None:
+        layers.append(build_activation_layer(act_cfg))
+    return nn.Sequential(*layers)
+
+
+class GhostModule(nn.Module):
+    """Ghost module (GhostNet Eq. 2), optionally enhanced by DFC attention (GhostNetV2 Eq. 6).
+
+    A primary 1x1 conv makes ``ceil(out_channels / ratio)`` intrinsic features, a cheap depthwise
+    conv makes the "ghost" features from them, and the two are concatenated. With ``dfc_cfg``, a
+    :class:`DFCAttention` branch in parallel (``short_conv``, the official name) computes an
+    attention map from the module's input and multiplies the output by it.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        ratio (int): Ratio of output to intrinsic channels. Defaults to 2.
+        kernel_size (int): Kernel size of the primary conv. Defaults to 1.
+        dw_size (int): Kernel size of the cheap depthwise conv. Defaults to 3.
+        dilation (int): Dilation of the cheap conv (and of the DFC FCs). Defaults to 1.
+        dfc_cfg (dict, optional): Arguments of :class:`DFCAttention` (besides the channels and
+            ``dilation``, which the module sets). None disables the attention (the GhostNetV1
+            module). Defaults to None.
+        conv_cfg (dict, optional): Config of conv layers. Defaults to None.
+        norm_cfg (dict): Config of norm layers. Defaults to ``dict(type='BN')``.
+        act_cfg (dict, optional): Activation after both convs; None for a linear module.
+            Defaults to ``dict(type='ReLU')``.
+    """
+
+    def __init__(self,
+                 in_channels,
+                 out_channels,
+                 ratio=2,
+                 kernel_size=1,
+                 dw_size=3,
+                 dilation=1,
+                 dfc_cfg=None,
+                 conv_cfg=None,
+                 norm_cfg=dict(type='BN'),
+                 act_cfg=dict(type='ReLU')):
+        super().__init__()
+        self.out_channels = out_channels
+        init_channels = math.ceil(out_channels / ratio)
+        cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.primary_conv = conv_norm_act(in_channels, init_channels, kernel_size, **cfg)
+        self.cheap_operation = conv_norm_act(init_channels, init_channels * (ratio - 1), dw_size,
+                                             dilation=dilation, groups=init_channels, **cfg)
+        self.short_conv = None
+        if dfc_cfg is not None:
+            self.short_conv = DFCAttention(in_channels, out_channels, dilation=dilation,
+                                           conv_cfg=conv_cfg, norm_cfg=norm_cfg, **dfc_cfg)
+
+    def forward(self, x):
+        x1 = self.primary_conv(x)
+        out = torch.cat([x1, self.cheap_operation(x1)], dim=1)
+        if out.shape[1] != self.out_channels:
+            out = out[:, :self.out_channels]
+        if self.short_conv is not None:
+            out = out * self.short_conv(x, out.shape[-2:])
+        return out

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Creates .venv/ at the repository root with the pinned OpenMMLab stack and this package in editable
+# mode. Idempotent: a second run only verifies the environment (seconds).
+#
+#   GHOSTV2_MM_WHEELS=DIR  take mmcv (and any other wheel) from DIR instead of building it.
+#   GHOSTV2_MM_CACHE=DIR   where a locally built mmcv wheel and generated datasets are cached
+#                          (default: ~/.cache/ghostv2_mm, outside the clone).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+CACHE="${GHOSTV2_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ghostv2_mm}"
+WHEEL_CACHE="$CACHE/wheels"
+CONSTRAINTS="$ROOT/requirements/constraints.txt"
+STAMP="$VENV/.ghostv2_mm_stamp"
+
+log() { echo "[setup_env] $*" >&2; }
+die() { echo "[setup_env] ERROR: $*" >&2; exit 1; }
+
+verify() {
+    "$PY" - <<'PY'
+import importlib
+import sys
+
+try:
+    import mmcv
+    import mmcv._ext  # noqa: F401  compiled ops that mmdet/mmseg import eagerly
+except ImportError as e:
+    sys.exit(f'mmcv {getattr(mmcv, "__version__", "?")} has no compiled ops (mmcv._ext): {e}. '
+             'Rebuild it with MMCV_WITH_OPS=1 (delete the cached wheel and rerun tools/setup_env.sh).')
+for name in ('torch', 'torchvision', 'mmengine', 'mmdet', 'mmseg', 'mmpretrain', 'ghostv2_mm'):
+    importlib.import_module(name)
+import torch
+import torchvision.ops  # noqa: F401  fails when torchvision does not match torch
+print(f'[setup_env] ok: torch {torch.__version__}, mmcv {mmcv.__version__} with ops', file=sys.stderr)
+PY
+}
+
+stamp_of() {
+    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
+}
+
+if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(stamp_of)" ]]; then
+    verify && exit 0
+    log "existing environment failed verification; reinstalling"
+fi
+
+command -v python3.11 >/dev/null || die "python3.11 is required"
+[[ -x "$PY" ]] || python3.11 -m venv "$VENV"
+PIP=("$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS")
+FIND_LINKS=(--find-links "$WHEEL_CACHE")
+if [[ -n "${GHOSTV2_MM_WHEELS:-}" ]]; then
+    [[ -d "$GHOSTV2_MM_WHEELS" ]] || die "GHOSTV2_MM_WHEELS=$GHOSTV2_MM_WHEELS is not a directory"
+    FIND_LINKS+=(--find-links "$GHOSTV2_MM_WHEELS")
+fi
+mkdir -p "$WHEEL_CACHE"
+
+log "installing build tools and torch/torchvision"
+"${PIP[@]}" "setuptools<70" wheel ninja "numpy<2"
+"${PIP[@]}" torch torchvision "numpy<2"
+
+have_mmcv_wheel() {
+    local dir
+    for dir in "${GHOSTV2_MM_WHEELS:-}" "$WHEEL_CACHE"; do
+        [[ -n "$dir" ]] && compgen -G "$dir/mmcv-2.1.0-*.whl" >/dev/null && return 0
+    done
+    return 1
+}
+if ! have_mmcv_wheel; then
+    log "no mmcv 2.1.0 wheel found; building it from the PyPI sdist with compiled ops (~15 min on 2 cores)"
+    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+        "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps \
+        -c "$CONSTRAINTS" mmcv==2.1.0 -w "$WHEEL_CACHE"
+fi
+log "installing mmcv 2.1.0 from a local wheel"
+"$PY" -m pip install --disable-pip-version-check --no-index --no-deps "${FIND_LINKS[@]}" mmcv==2.1.0
+
+log "installing the OpenMMLab stack and ghostv2_mm (editable)"
+"${PIP[@]}" "${FIND_LINKS[@]}" -e "$ROOT[all,tests]" "numpy<2" "opencv-python<4.12"
+
+verify || die "environment verification failed (see above)"
+stamp_of > "$STAMP"
+log "done: $VENV"
