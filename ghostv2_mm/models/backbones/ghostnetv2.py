@@ -192,11 +192,19 @@ class GhostNetV2(BaseModule):
     def forward(self, x):
         x = self.act1(self.bn1(self.conv_stem(x)))
         outs = []
-        for i, stage in enumerate(self.blocks):
+        # Stages after the last requested tap are not run.
+        for i, stage in enumerate(self.blocks[:max(self.out_indices) + 1]):
             x = stage(x)
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+    def init_weights(self):
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            from ...checkpoint import check_pretrained
+            check_pretrained(self, cfg['checkpoint'], cfg.get('prefix'))
+        super().init_weights()
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:

@@ -1,0 +1,50 @@
+# YOLOv3-GhostNetV2-320 on the generated shapes dataset (COCO format, 6 classes, 320x320:
+# `python tools/misc/make_shapes.py det`), short enough for a CPU. The backbone starts from the
+# shapes classifier of configs/mmpretrain/ghostnetv2_1.0x_shapes.py (README's main job).
+_base_ = './yolov3_ghostv2_320.py'
+
+data_root = 'data/shapes_det/'
+metainfo = dict(classes=('disk', 'square', 'triangle', 'star', 'cross', 'ring'))
+pretrained = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
+
+model = dict(
+    backbone=dict(init_cfg=dict(checkpoint=pretrained)),
+    bbox_head=dict(num_classes=len(metainfo['classes'])))
+
+# The images are already 320x320: flips and colour jitter are enough augmentation here.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=(320, 320), keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackDetInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    dataset=dict(
+        times=1,
+        dataset=dict(data_root=data_root, metainfo=metainfo,
+                     ann_file='annotations/instances_train.json',
+                     data_prefix=dict(img='images/train/'), pipeline=train_pipeline)))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=2,
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_val.json',
+                 data_prefix=dict(img='images/val/')))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
+test_evaluator = val_evaluator
+
+# A CPU-sized schedule: AdamW (robust to YOLOv3's sum-reduced losses at this batch size) with a
+# short warm-up and cosine decay instead of 30 epochs of SGD at batch 192.
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=8, eta_min=1e-5),
+]
+train_cfg = dict(max_epochs=8, val_interval=4)
+auto_scale_lr = dict(base_batch_size=8)
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, max_keep_ckpts=1))
+randomness = dict(seed=0, deterministic=True)

@@ -1,0 +1,205 @@
+"""Small, deterministic datasets of shapes on textured backgrounds, in the layouts of ImageNet
+(class folders), COCO (json boxes) and ADE20K (PNG label maps), for end-to-end runs on a CPU.
+
+Every image is drawn from its own seed, so a dataset is identical wherever it is generated. The
+default location is a cache outside the repository, ``~/.cache/ghostv2_mm/data`` (override with
+``GHOSTV2_MM_CACHE``); a finished dataset is marked by a ``.complete`` file and reused.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+
+import cv2
+import numpy as np
+
+CLASSES = ('disk', 'square', 'triangle', 'star', 'cross', 'ring')
+VERSION = 1
+
+
+def cache_dir():
+    root = os.environ.get('GHOSTV2_MM_CACHE',
+                          osp.join(os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')),
+                                   'ghostv2_mm'))
+    return osp.join(root, 'data')
+
+
+def _background(rng, h, w):
+    """Smooth colour noise plus faint stripes, so shapes cannot be found by colour alone."""
+    low = rng.integers(40, 216, size=(max(h // 64, 2), max(w // 64, 2), 3)).astype(np.uint8)
+    img = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+    yy, xx = np.mgrid[0:h, 0:w]
+    angle, period = rng.uniform(0, np.pi), rng.uniform(6, 24)
+    stripes = np.sin((xx * np.cos(angle) + yy * np.sin(angle)) * 2 * np.pi / period)
+    img += stripes[..., None] * rng.uniform(0, 15) + rng.normal(0, 6, size=img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _polygon(cx, cy, radius, n, rotation, inner=None):
+    angles = rotation + np.arange(n * (2 if inner else 1)) * np.pi / (n if inner else n / 2)
+    radii = np.where(np.arange(len(angles)) % 2, inner, 1.0) * radius if inner else \
+        np.full(len(angles), radius)
+    return np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
+
+
+def _draw_shape(mask, cls, cx, cy, r, rotation):
+    """Draw shape ``cls`` with circumradius ``r`` into the uint8 ``mask`` (value 1)."""
+    name = CLASSES[cls]
+    if name == 'disk':
+        cv2.circle(mask, (int(cx), int(cy)), int(r), 1, -1, cv2.LINE_AA)
+    elif name == 'ring':
+        cv2.circle(mask, (int(cx), int(cy)), int(r), 1, max(int(r * 0.35), 2), cv2.LINE_AA)
+    else:
+        if name == 'square':
+            pts = _polygon(cx, cy, r, 4, rotation)
+        elif name == 'triangle':
+            pts = _polygon(cx, cy, r, 3, rotation)
+        elif name == 'star':
+            pts = _polygon(cx, cy, r, 5, rotation, inner=0.45)
+        else:  # cross: a 12-gon of two bars
+            a, b = r, r * 0.33
+            base = np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a],
+                             [-b, a], [-b, b], [-a, b], [-a, -b], [-b, -b]])
+            rot = np.array([[np.cos(rotation), -np.sin(rotation)],
+                            [np.sin(rotation), np.cos(rotation)]])
+            pts = base @ rot.T + [cx, cy]
+        cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1, cv2.LINE_AA)
+    return mask
+
+
+def render(seed, size, max_objects=4, min_radius=12, max_radius=None):
+    """Render one image.
+
+    Returns:
+        tuple: BGR image (H, W, 3) uint8, list of ``(cls, mask)`` with boolean masks of the
+        visible part of each object (later objects occlude earlier ones).
+    """
+    rng = np.random.default_rng(seed)
+    h, w = size
+    img = _background(rng, h, w)
+    max_radius = max_radius or min(h, w) // 3
+    objects = []
+    for _ in range(rng.integers(1, max_objects + 1)):
+        cls = int(rng.integers(len(CLASSES)))
+        r = rng.uniform(min_radius, max_radius)
+        cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+        mask = _draw_shape(np.zeros((h, w), np.uint8), cls, cx, cy, r, rng.uniform(0, np.pi))
+        mask = mask.astype(bool)
+        if mask.sum() < 30:
+            continue
+        color = rng.integers(0, 256, size=3)
+        shade = rng.normal(0, 10, size=(h, w, 1))
+        img[mask] = np.clip(color + shade[mask], 0, 255).astype(np.uint8)
+        for _, other in objects:
+            other &= ~mask
+        objects.append((cls, mask))
+    return img, [(c, m) for c, m in objects if m.sum() >= 30]
+
+
+def _finish(root):
+    with open(osp.join(root, '.complete'), 'w') as f:
+        f.write(str(VERSION))
+
+
+def _ready(root):
+    return osp.exists(osp.join(root, '.complete'))
+
+
+def _fresh(root):
+    if osp.exists(root):
+        shutil.rmtree(root)
+    os.makedirs(root)
+
+
+def make_classification(root=None, num_train=100, num_val=30, size=64):
+    """ImageNet folder layout: ``{train,val}/<class>/<id>.JPEG``, one centred shape per image.
+
+    Returns:
+        str: The dataset root.
+    """
+    root = root or osp.join(cache_dir(), f'shapes_cls_v{VERSION}')
+    if _ready(root):
+        return root
+    _fresh(root)
+    for split, n, offset in (('train', num_train, 0), ('val', num_val, 10**6)):
+        for cls, name in enumerate(CLASSES):
+            os.makedirs(osp.join(root, split, name))
+            for i in range(n):
+                seed = offset + cls * 10**4 + i
+                rng = np.random.default_rng(seed + 7 * 10**6)
+                img = _background(rng, size, size)
+                r = rng.uniform(size * 0.22, size * 0.42)
+                c = rng.uniform(r, size - r, size=2)
+                mask = _draw_shape(np.zeros((size, size), np.uint8), cls, c[0], c[1], r,
+                                   rng.uniform(0, np.pi)).astype(bool)
+                img[mask] = rng.integers(0, 256, size=3)
+                cv2.imwrite(osp.join(root, split, name, f'{i:05d}.JPEG'), img,
+                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+    _finish(root)
+    return root
+
+
+def make_detection(root=None, num_train=240, num_val=60, size=320):
+    """COCO layout: ``images/{train,val}/*.jpg`` and ``annotations/instances_{train,val}.json``
+    with the exact box of every visible object.
+
+    Returns:
+        str: The dataset root.
+    """
+    root = root or osp.join(cache_dir(), f'shapes_det_v{VERSION}')
+    if _ready(root):
+        return root
+    _fresh(root)
+    os.makedirs(osp.join(root, 'annotations'))
+    categories = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
+    for split, n, offset in (('train', num_train, 0), ('val', num_val, 10**6)):
+        os.makedirs(osp.join(root, 'images', split))
+        images, annotations = [], []
+        for i in range(n):
+            img, objects = render(offset + i, (size, size))
+            name = f'{i:05d}.jpg'
+            cv2.imwrite(osp.join(root, 'images', split, name), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            images.append(dict(id=i, file_name=name, height=size, width=size))
+            for cls, mask in objects:
+                ys, xs = np.nonzero(mask)
+                x0, y0 = float(xs.min()), float(ys.min())
+                w, h = float(xs.max() + 1) - x0, float(ys.max() + 1) - y0
+                annotations.append(dict(id=len(annotations) + 1, image_id=i, category_id=cls + 1,
+                                        bbox=[x0, y0, w, h], area=float(mask.sum()),
+                                        iscrowd=0))
+        with open(osp.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
+            json.dump(dict(images=images, annotations=annotations, categories=categories), f)
+    _finish(root)
+    return root
+
+
+def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
+    """ADE20K layout: ``images/{training,validation}/*.jpg`` and
+    ``annotations/{training,validation}/*.png``. Label 0 is "unlabelled" (a 1-pixel band around
+    every shape, ignored under ``reduce_zero_label``), 1 is background and ``2 + i`` is
+    ``CLASSES[i]``.
+
+    Returns:
+        str: The dataset root.
+    """
+    root = root or osp.join(cache_dir(), f'shapes_seg_v{VERSION}')
+    if _ready(root):
+        return root
+    _fresh(root)
+    kernel = np.ones((3, 3), np.uint8)
+    for split, n, offset in (('training', num_train, 0), ('validation', num_val, 10**6)):
+        os.makedirs(osp.join(root, 'images', split))
+        os.makedirs(osp.join(root, 'annotations', split))
+        for i in range(n):
+            img, objects = render(offset + i + 5 * 10**6, size)
+            label = np.ones(size, np.uint8)
+            for cls, mask in objects:
+                label[mask] = cls + 2
+                edge = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
+                label[edge] = 0
+            cv2.imwrite(osp.join(root, 'images', split, f'{i:05d}.jpg'), img,
+                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(root, 'annotations', split, f'{i:05d}.png'), label)
+    _finish(root)
+    return root

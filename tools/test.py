@@ -1,0 +1,73 @@
+"""Evaluate a checkpoint with an mmdet, mmseg or mmpretrain config (mmengine's Runner only).
+
+    python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR] [--cfg-options ...]
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.evaluator import DumpResults
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+# Visualization hooks of the three libraries and how each is told to draw into a folder.
+VIS_HOOKS = {
+    'DetVisualizationHook': lambda h, d: h.update(draw=True, test_out_dir=d),
+    'SegVisualizationHook': lambda h, d: h.update(draw=True, interval=1),
+    'VisualizationHook': lambda h, d: h.update(enable=True, out_dir=d),
+}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test (and evaluate) a ghostv2_mm model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument('--out', help='dump predictions to this pickle file')
+    parser.add_argument('--show-dir', help='write drawn predictions into this folder')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def enable_visualization(cfg, show_dir):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None or hook.get('type') not in VIS_HOOKS:
+        raise SystemExit('--show-dir: the config has no known visualization hook')
+    VIS_HOOKS[hook['type']](hook, show_dir)
+    if hook['type'] == 'SegVisualizationHook':
+        # mmseg's hook writes under the visualizer's save_dir; point it at show_dir.
+        cfg.visualizer.save_dir = show_dir
+
+
+def main():
+    args = parse_args()
+    if not osp.isfile(args.checkpoint):
+        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.show_dir:
+        enable_visualization(cfg, args.show_dir)
+
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
