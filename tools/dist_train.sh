@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bash tools/dist_train.sh CONFIG GPUS [train.py args...]   (torchrun, mmengine launcher=pytorch)
+# bash tools/dist_train.sh CONFIG GPUS [train.py args...]   (torchrun via python -m torch.distributed.run; PYTHON=... picks the interpreter)
 CONFIG=$1
 GPUS=$2
 NNODES=${NNODES:-1}
@@ -8,6 +8,6 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
 PYTHONPATH="$(dirname "$0")/..":$PYTHONPATH \
-torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+"${PYTHON:-python}" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$GPUS" --master_port="$PORT" \
     "$(dirname "$0")/train.py" "$CONFIG" --launcher pytorch "${@:3}"

@@ -20,9 +20,12 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackDetInputs'),
 ]
+# Workers are started afresh every epoch (not persistent) so that their random augmentation
+# streams depend only on the seed and the epoch: a resumed run then repeats an uninterrupted one.
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,
+    persistent_workers=False,
     dataset=dict(
         times=1,
         dataset=dict(data_root=data_root, metainfo=metainfo,
@@ -31,6 +34,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=8,
     num_workers=2,
+    persistent_workers=False,
     dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/instances_val.json',
                  data_prefix=dict(img='images/val/')))
 test_dataloader = val_dataloader

@@ -1,0 +1,58 @@
+# DeepLabV3 + dilated GhostNetV2 1.0x (output stride 8) on the generated shapes dataset (ADE20K
+# layout, 160x224 images, label 0 = unlabelled and ignored through reduce_zero_label, 1 =
+# background, 2-7 = shapes: `python tools/misc/make_shapes.py seg`), short enough for a CPU.
+_base_ = './deeplabv3_ghostv2_ade20k_512.py'
+
+data_root = 'data/shapes_seg/'
+metainfo = dict(
+    classes=('background', 'disk', 'square', 'triangle', 'star', 'cross', 'ring'),
+    palette=[[120, 120, 120], [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200],
+             [245, 130, 48], [145, 30, 180]])
+num_classes = len(metainfo['classes'])
+crop_size = (128, 128)
+norm_cfg = dict(type='BN', requires_grad=True)
+pretrained = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
+
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(norm_cfg=norm_cfg, init_cfg=dict(checkpoint=pretrained)),
+    decode_head=dict(num_classes=num_classes, channels=128, norm_cfg=norm_cfg),
+    auxiliary_head=dict(num_classes=num_classes, channels=64, norm_cfg=norm_cfg))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='RandomResize', scale=(224, 160), ratio_range=(0.75, 1.25), keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(224, 160), keep_ratio=True),
+    dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='PackSegInputs'),
+]
+dataset = dict(type='ADE20KDataset', data_root=data_root, metainfo=metainfo)
+train_dataloader = dict(
+    batch_size=8, num_workers=2,
+    dataset=dict(**dataset, pipeline=train_pipeline,
+                 data_prefix=dict(img_path='images/training', seg_map_path='annotations/training')))
+val_dataloader = dict(
+    batch_size=1, num_workers=2,
+    dataset=dict(**dataset, pipeline=test_pipeline,
+                 data_prefix=dict(img_path='images/validation',
+                                  seg_map_path='annotations/validation')))
+test_dataloader = val_dataloader
+
+# A CPU-sized schedule instead of 160k iterations of SGD at batch 16.
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.01))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
+    dict(type='PolyLR', eta_min=1e-5, power=0.9, begin=20, end=300, by_epoch=False),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=300, val_interval=150)
+default_hooks = dict(logger=dict(interval=10),
+                     checkpoint=dict(by_epoch=False, interval=150, max_keep_ckpts=1))
+randomness = dict(seed=0, deterministic=True)
