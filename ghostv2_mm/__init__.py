@@ -1,3 +1,4 @@
+from . import datasets  # noqa: F401  registers the transforms
 from .models import DFCAttention, GhostBottleneck, GhostModule, GhostNetV2, SqueezeExcite
 from .version import __version__
 

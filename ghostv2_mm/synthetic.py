@@ -111,7 +111,7 @@ def _fresh(root):
     os.makedirs(root)
 
 
-def make_classification(root=None, num_train=100, num_val=30, size=64):
+def make_classification(root=None, num_train=300, num_val=50, size=64):
     """ImageNet folder layout: ``{train,val}/<class>/<id>.JPEG``, one centred shape per image.
 
     Returns:

@@ -21,12 +21,13 @@ test_pipeline = [
     dict(type='ResizeEdge', scale=64, edge='short', backend='pillow', interpolation='bicubic'),
     dict(type='PackInputs'),
 ]
+# Workers restart every epoch (not persistent) so a resumed run repeats an uninterrupted one.
 train_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True,
+    batch_size=32, num_workers=2, persistent_workers=False,
     dataset=dict(_delete_=True, type='CustomDataset', data_root=data_root, data_prefix='train',
                  pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=64, num_workers=2, persistent_workers=True,
+    batch_size=64, num_workers=2, persistent_workers=False,
     dataset=dict(_delete_=True, type='CustomDataset', data_root=data_root, data_prefix='val',
                  pipeline=test_pipeline))
 test_dataloader = val_dataloader
@@ -37,10 +38,10 @@ test_evaluator = val_evaluator
 optim_wrapper = dict(_delete_=True, optimizer=dict(type='AdamW', lr=2e-3, weight_decay=0.01))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=20),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=12, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=6, eta_min=1e-5),
 ]
-train_cfg = dict(by_epoch=True, max_epochs=12, val_interval=4)
+train_cfg = dict(by_epoch=True, max_epochs=6, val_interval=3)
 custom_hooks = []
 auto_scale_lr = dict(base_batch_size=32)
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=3, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=True)

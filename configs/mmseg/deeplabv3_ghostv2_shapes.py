@@ -22,6 +22,7 @@ model = dict(
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='CheckSegLabels', num_classes=num_classes),
     dict(type='RandomResize', scale=(224, 160), ratio_range=(0.75, 1.25), keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
@@ -32,15 +33,19 @@ test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(224, 160), keep_ratio=True),
     dict(type='LoadAnnotations', reduce_zero_label=True),
+    dict(type='CheckSegLabels', num_classes=num_classes),
     dict(type='PackSegInputs'),
 ]
-dataset = dict(type='ADE20KDataset', data_root=data_root, metainfo=metainfo)
+# ADE20KDataset only takes subsets of its 150 classes; BaseSegDataset with ADE20K's suffixes and
+# reduce_zero_label reads the same layout with our classes.
+dataset = dict(type='BaseSegDataset', data_root=data_root, metainfo=metainfo, img_suffix='.jpg',
+               seg_map_suffix='.png', reduce_zero_label=True)
 train_dataloader = dict(
-    batch_size=8, num_workers=2,
+    batch_size=8, num_workers=2, persistent_workers=False,
     dataset=dict(**dataset, pipeline=train_pipeline,
                  data_prefix=dict(img_path='images/training', seg_map_path='annotations/training')))
 val_dataloader = dict(
-    batch_size=1, num_workers=2,
+    batch_size=1, num_workers=2, persistent_workers=False,
     dataset=dict(**dataset, pipeline=test_pipeline,
                  data_prefix=dict(img_path='images/validation',
                                   seg_map_path='annotations/validation')))

@@ -10,7 +10,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 def run_tool(*args, env=None, check=True, timeout=900):
     """Run ``python tools/...`` (or another command when args[0] is an executable) from the
     repository root and return the CompletedProcess."""
-    cmd = list(args) if osp.basename(args[0]) in ('torchrun', 'bash', 'mim') else \
+    cmd = list(args) if osp.basename(args[0]) in ('bash', 'mim') else \
         [sys.executable, *args]
     result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                             env=dict(os.environ, PYTHON=sys.executable, **(env or {})))
@@ -23,7 +23,7 @@ def run_tool(*args, env=None, check=True, timeout=900):
 def scalars(work_dir):
     """All logged records of the newest run in ``work_dir``: ``vis_data/scalars.json`` of a
     training run, ``<timestamp>.json`` of a test run."""
-    runs = sorted(d for d in os.listdir(work_dir) if osp.isdir(osp.join(work_dir, d, 'vis_data')))
+    runs = sorted(d for d in os.listdir(work_dir) if osp.exists(osp.join(work_dir, d, f'{d}.log')))
     run = osp.join(work_dir, runs[-1])
     path = osp.join(run, 'vis_data', 'scalars.json')
     if not osp.exists(path):

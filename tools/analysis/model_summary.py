@@ -1,45 +1,97 @@
-"""Parameters and FLOPs (multiply-accumulates, the paper's convention) of the GhostNetV2 ImageNet
-classifiers and of their backbones, next to the paper's Table 2.
+"""Parameters and FLOPs (multiply-accumulates, the paper's convention) of the GhostNetV2 models,
+next to the paper's tables, counted by mmengine's FlopAnalyzer on models built from the configs.
 
-    python tools/analysis/model_summary.py [--backbone-sizes 224 320 416]
+    python tools/analysis/model_summary.py [--tables cls det seg]
+
+cls: ImageNet classifiers and their backbones at 224x224 (Table 2).
+det: backbones of the YOLOv3 configs at 320x320 and 416x416 (Table 3).
+seg: backbones of the DeepLabV3 configs at 224x224 (the paper's column is the ImageNet model's
+     FLOPs) and at 512x512 with the dilated, output-stride-8 backbone actually used (Table 5).
 """
 import argparse
 import os.path as osp
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CFG_DIR = osp.join(ROOT, 'configs', 'mmpretrain')
+CFG = osp.join(ROOT, 'configs')
 
 # name, config, overrides, paper params (M), paper FLOPs (M) at 224x224
-MODELS = [
-    ('GhostNetV2 1.0x', 'ghostnetv2_1.0x_in1k.py', {}, 6.1, 167),
-    ('GhostNetV2 1.3x', 'ghostnetv2_1.3x_in1k.py', {}, 8.9, 269),
-    ('GhostNetV2 1.6x', 'ghostnetv2_1.6x_in1k.py', {}, 12.3, 399),
-    ('GhostNetV1 1.0x', 'ghostnetv1_1.1x_in1k.py',
+CLASSIFIERS = [
+    ('GhostNetV2 1.0x', 'mmpretrain/ghostnetv2_1.0x_in1k.py', {}, 6.1, 167),
+    ('GhostNetV2 1.3x', 'mmpretrain/ghostnetv2_1.3x_in1k.py', {}, 8.9, 269),
+    ('GhostNetV2 1.6x', 'mmpretrain/ghostnetv2_1.6x_in1k.py', {}, 12.3, 399),
+    ('GhostNetV1 1.0x', 'mmpretrain/ghostnetv1_1.1x_in1k.py',
      {'model.backbone.widen_factor': 1.0, 'model.head.in_channels': 960}, 5.2, 141),
-    ('GhostNetV1 1.1x', 'ghostnetv1_1.1x_in1k.py', {}, 5.9, 168),
+    ('GhostNetV1 1.1x', 'mmpretrain/ghostnetv1_1.1x_in1k.py', {}, 5.9, 168),
+]
+# name, {input size: (config, paper backbone FLOPs (M))}
+DETECTORS = [
+    ('GhostNetV2 1.0x', {320: ('mmdet/yolov3_ghostv2_320.py', 342),
+                         416: ('mmdet/yolov3_ghostv2_416.py', 571)}),
+    ('GhostNetV1 1.1x', {320: ('mmdet/yolov3_ghostv1-1.1x_320.py', 338),
+                         416: ('mmdet/yolov3_ghostv1-1.1x_416.py', 567)}),
+    ('MobileNetV2 1.0x', {320: ('mmdet/yolov3_mobilenetv2_320.py', 613),
+                          416: ('mmdet/yolov3_mobilenetv2_416.py', 1035)}),
+]
+# name, config, paper FLOPs (M), overrides that undo the dilation (the ImageNet backbone)
+SEGMENTORS = [
+    ('GhostNetV2 1.0x', 'mmseg/deeplabv3_ghostv2_ade20k_512.py', 167,
+     {'model.backbone.output_stride': 32}),
+    ('GhostNetV1 1.1x', 'mmseg/deeplabv3_ghostv1-1.1x_ade20k_512.py', 168,
+     {'model.backbone.output_stride': 32}),
+    ('MobileNetV2 1.0x', 'mmseg/deeplabv3_mobilenetv2_ade20k_512.py', 300,
+     {'model.backbone.strides': (1, 2, 2, 2, 1, 2, 1), 'model.backbone.dilations': (1, ) * 7}),
 ]
 
 
-def summarize(backbone_sizes=(224, )):
+def classifier_rows():
     from ghostv2_mm.complexity import build_model, count_complexity
     rows = []
-    for name, config, overrides, paper_params, paper_flops in MODELS:
-        model = build_model(osp.join(CFG_DIR, config), overrides)
+    for name, config, overrides, paper_params, paper_flops in CLASSIFIERS:
+        model = build_model(osp.join(CFG, config), overrides)
         cls = count_complexity(model, (3, 224, 224), lambda x, m=model: m(x, mode='tensor'))
-        row = dict(model=name, params_m=cls['params'] / 1e6, flops_m=cls['macs'] / 1e6,
-                   paper_params_m=paper_params, paper_flops_m=paper_flops)
-        for size in backbone_sizes:
-            bb = count_complexity(model.backbone, (3, size, size))
-            row['backbone_params_m'] = bb['params'] / 1e6
-            row[f'backbone_flops_m@{size}'] = bb['macs'] / 1e6
+        bb = count_complexity(model.backbone, (3, 224, 224))
+        rows.append({'model': name, 'params (M)': cls['params'] / 1e6,
+                     'paper params (M)': paper_params, 'FLOPs (M)': cls['macs'] / 1e6,
+                     'paper FLOPs (M)': paper_flops, 'backbone params (M)': bb['params'] / 1e6,
+                     'backbone FLOPs (M)': bb['macs'] / 1e6})
+    return rows
+
+
+def _backbone(config, overrides=None):
+    from ghostv2_mm.complexity import build_model
+    return build_model(osp.join(CFG, config), overrides).backbone  # built only: no weights loaded
+
+
+def detector_rows():
+    from ghostv2_mm.complexity import count_complexity
+    rows = []
+    for name, sizes in DETECTORS:
+        row = {'backbone': name}
+        for size, (config, paper) in sizes.items():
+            stats = count_complexity(_backbone(config), (3, size, size))
+            row[f'FLOPs@{size} (M)'] = stats['macs'] / 1e6
+            row[f'paper@{size} (M)'] = paper
+        row['params (M)'] = stats['params'] / 1e6
         rows.append(row)
     return rows
 
 
+def segmentor_rows():
+    from ghostv2_mm.complexity import count_complexity
+    rows = []
+    for name, config, paper, undilated in SEGMENTORS:
+        imagenet = count_complexity(_backbone(config, undilated), (3, 224, 224))
+        dilated = count_complexity(_backbone(config), (3, 512, 512))
+        rows.append({'backbone': name, 'FLOPs@224, stride 32 (M)': imagenet['macs'] / 1e6,
+                     'paper (M)': paper, 'FLOPs@512, stride 8 (M)': dilated['macs'] / 1e6,
+                     'params (M)': dilated['params'] / 1e6})
+    return rows
+
+
 def format_table(rows):
-    keys = list(rows[0])
-    cells = [[k for k in keys]] + [[
-        str(r[k]) if k.startswith('paper') else
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    cells = [keys] + [[
+        '' if k not in r else str(r[k]) if k.startswith('paper') else
         f'{r[k]:.3f}' if isinstance(r[k], float) and 'params' in k else
         f'{r[k]:.1f}' if isinstance(r[k], float) else str(r[k]) for k in keys] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(keys))]
@@ -51,12 +103,19 @@ def format_table(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--backbone-sizes', type=int, nargs='+', default=[224],
-                        help='square input sizes at which to count the backbone alone')
+    parser.add_argument('--tables', nargs='+', choices=['cls', 'det', 'seg'],
+                        default=['cls', 'det', 'seg'])
     args = parser.parse_args()
-    print('ImageNet classifiers (1000 classes, 224x224) and their backbones. FLOPs are '
-          'multiply-accumulates of conv and linear layers, counted by mmengine FlopAnalyzer.')
-    print(format_table(summarize(tuple(args.backbone_sizes))))
+    print('FLOPs are multiply-accumulates of conv and linear layers (mmengine FlopAnalyzer).')
+    if 'cls' in args.tables:
+        print('\nImageNet classifiers, 1000 classes, 224x224 (paper Table 2)')
+        print(format_table(classifier_rows()))
+    if 'det' in args.tables:
+        print('\nYOLOv3 backbones (paper Table 3)')
+        print(format_table(detector_rows()))
+    if 'seg' in args.tables:
+        print('\nDeepLabV3 backbones (paper Table 5 quotes the ImageNet models\' FLOPs at 224)')
+        print(format_table(segmentor_rows()))
 
 
 if __name__ == '__main__':

@@ -1,0 +1,3 @@
+from .transforms import CheckSegLabels
+
+__all__ = ['CheckSegLabels']
