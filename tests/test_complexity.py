@@ -30,3 +30,15 @@ def test_counts_only_multiply_accumulates():
     result = count_complexity(model, (3, 10, 10))
     assert result['macs'] == 3 * 9 * 8 * 100 + 8 * 10
     assert result['params'] == 3 * 9 * 8 + 16 + 8 * 10 + 10
+
+
+def test_metafile_matches_the_configs():
+    import yaml
+    with open(osp.join(CFG, 'metafile.yml')) as f:
+        meta = yaml.safe_load(f)
+    root = osp.dirname(osp.dirname(CFG))
+    for entry in meta['Models']:
+        model = build_model(osp.join(root, entry['Config']))
+        result = count_complexity(model, (3, 224, 224), lambda x, m=model: m(x, mode='tensor'))
+        assert result['params'] == entry['Metadata']['Parameters']
+        assert result['macs'] == entry['Metadata']['FLOPs']

@@ -42,13 +42,14 @@ val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
 # A CPU-sized schedule: AdamW (robust to YOLOv3's sum-reduced losses at this batch size) with a
-# short warm-up and cosine decay instead of 30 epochs of SGD at batch 192.
-optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=1e-3, weight_decay=0.05))
+# short warm-up and cosine decay instead of 30 epochs of SGD at batch 192 (10 epochs of 30
+# iterations).
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.05))
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
-    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=8, eta_min=1e-5),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=10, eta_min=1e-5),
 ]
-train_cfg = dict(max_epochs=8, val_interval=4)
+train_cfg = dict(max_epochs=10, val_interval=5)
 auto_scale_lr = dict(base_batch_size=8)
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=5, max_keep_ckpts=1))
 randomness = dict(seed=0, deterministic=True)

@@ -30,3 +30,9 @@ def scalars(work_dir):
         path = osp.join(run, f'{runs[-1]}.json')
     with open(path) as f:
         return [json.loads(line) for line in f]
+
+
+def cli(work_dir, settings):
+    """``--work-dir`` and ``--cfg-options`` arguments for a dict of config overrides."""
+    return ['--work-dir', str(work_dir), '--cfg-options',
+            *[f'{k}={v}' for k, v in settings.items()]]

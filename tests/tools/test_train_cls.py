@@ -2,13 +2,14 @@
 re-evaluate it; mmpretrain's inferencer runs it; its checkpoint initialises the backbone of the
 detection and segmentation configs through ``init_cfg``."""
 import os.path as osp
+import sys
 
 import pytest
 import torch
 
 from ghostv2_mm.complexity import build_model
 
-from .helpers import ROOT, run_tool, scalars
+from .helpers import ROOT, cli, run_tool, scalars
 
 CONFIG = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
 
@@ -25,8 +26,7 @@ def options(data_root, work_dir):
         'param_scheduler.0.end': 2,
         'param_scheduler.1.end': 1,
     }
-    return ['--work-dir', str(work_dir), '--cfg-options',
-            *[f'{k}={v}' for k, v in opts.items()]]
+    return cli(work_dir, opts)
 
 
 def top1(work_dir):
@@ -45,7 +45,7 @@ def test_test_tool_and_mim_reproduce_accuracy(trained, tiny_cls, tmp_path):
     ckpt = osp.join(trained, 'epoch_1.pth')
     run_tool('tools/test.py', CONFIG, ckpt, *options(tiny_cls, tmp_path / 'test'))
     assert top1(tmp_path / 'test') == top1(trained)
-    mim = osp.join(osp.dirname(__import__('sys').executable), 'mim')
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
     run_tool(mim, 'test', 'mmpretrain', CONFIG, '--checkpoint', ckpt,
              *options(tiny_cls, tmp_path / 'mim'))
     assert top1(tmp_path / 'mim') == top1(trained)

@@ -2,11 +2,12 @@
 re-evaluation, exact resume, 2-process CPU distributed training, and clear data errors."""
 import os.path as osp
 import pickle
+import sys
 
 import pytest
 import torch
 
-from .helpers import ROOT, run_tool, scalars
+from .helpers import ROOT, cli, run_tool, scalars
 
 CONFIG = 'configs/mmdet/yolov3_ghostv2_320_shapes.py'
 
@@ -38,9 +39,7 @@ def settings(data_root, epochs=2, **extra):
 
 def options(data_root, work_dir, epochs=2, **extra):
     """``--work-dir`` and ``--cfg-options`` arguments of :func:`settings`."""
-    opts = settings(data_root, epochs, **extra)
-    return ['--work-dir', str(work_dir), '--cfg-options',
-            *[f'{k}={v}' for k, v in opts.items()]]
+    return cli(work_dir, settings(data_root, epochs, **extra))
 
 
 def final_weights(work_dir, epoch):
@@ -76,6 +75,12 @@ def test_test_tool_reproduces_the_metric_and_writes_outputs(trained, tiny_det, t
         dumped = pickle.load(f)
     assert len(dumped) == 8
     assert len(list(show.rglob('*.jpg'))) == 8
+
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    run_tool(mim, 'test', 'mmdet', CONFIG, '--checkpoint', osp.join(trained, 'epoch_2.pth'),
+             *options(tiny_det, tmp_path / 'mim'))
+    got = [r['coco/bbox_mAP'] for r in scalars(tmp_path / 'mim') if 'coco/bbox_mAP' in r]
+    assert got == [expected]
 
     # The dumped predictions are the checkpoint's: mmdet's own inference API agrees.
     from mmdet.apis import inference_detector, init_detector

@@ -2,12 +2,13 @@
 ``mim test mmseg`` agree on mIoU, overlays are drawn, bad label maps give a clear error."""
 import os.path as osp
 import shutil
+import sys
 
 import cv2
 import numpy as np
 import pytest
 
-from .helpers import run_tool, scalars
+from .helpers import cli, run_tool, scalars
 
 CONFIG = 'configs/mmseg/deeplabv3_ghostv2_shapes.py'
 
@@ -27,8 +28,7 @@ def options(data_root, work_dir, iters=4):
         'param_scheduler.1.end': iters,
         'model.backbone.init_cfg': None,
     }
-    return ['--work-dir', str(work_dir), '--cfg-options',
-            *[f'{k}={v}' for k, v in opts.items()]]
+    return cli(work_dir, opts)
 
 
 def miou(work_dir):
@@ -57,7 +57,7 @@ def test_test_tool_and_mim_reproduce_miou_and_draw(trained, tiny_seg, tmp_path):
     assert miou(tmp_path / 'test') == miou(trained)
     assert len(list(show.rglob('*.png'))) == 4
     args = options(tiny_seg, tmp_path / 'mim')
-    run_tool(osp.join(osp.dirname(__import__('sys').executable), 'mim'), 'test', 'mmseg',
+    run_tool(osp.join(osp.dirname(sys.executable), 'mim'), 'test', 'mmseg',
              CONFIG, '--checkpoint', ckpt, *args)
     assert miou(tmp_path / 'mim') == miou(trained)
 
