@@ -132,3 +132,9 @@ def test_bad_data_gives_a_clear_error(tiny_det, tmp_path, breakage, message):
                       check=False)
     assert result.returncode != 0
     assert message in result.stderr, result.stderr[-3000:]
+
+
+def test_mim_train(tiny_det, tmp_path):
+    mim = osp.join(osp.dirname(sys.executable), 'mim')
+    run_tool(mim, 'train', 'mmdet', CONFIG, *options(tiny_det, tmp_path, epochs=1))
+    assert osp.exists(tmp_path / 'epoch_1.pth')
