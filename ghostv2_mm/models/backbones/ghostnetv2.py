@@ -160,9 +160,11 @@ class GhostNetV2(BaseModule):
         self.act1 = build_activation_layer(act_cfg)
 
         dilations = self.stage_dilations[output_stride]
-        stages, self.stage_channels = [], []
-        layer_id = 0
+        stages, self.stage_channels, self.stage_strides = [], [], []
+        layer_id, total_stride = 0, 2
         for stage, dilation in zip(self.arch_settings, dilations):
+            if dilation == 1:  # an atrous stage keeps the stride it starts at
+                total_stride *= stage[0][4]
             layers = []
             for k, exp, c, se_ratio, stride in stage:
                 out_channels = make_divisible(c * widen_factor, 4)
@@ -176,16 +178,12 @@ class GhostNetV2(BaseModule):
                 layer_id += 1
             stages.append(nn.Sequential(*layers))
             self.stage_channels.append(channels)
+            self.stage_strides.append(total_stride)
         last = make_divisible(self.last_channels * widen_factor, 4)
         stages.append(nn.Sequential(ConvBnAct(channels, last, conv_cfg, norm_cfg, act_cfg)))
         self.stage_channels.append(last)
+        self.stage_strides.append(total_stride)
         self.blocks = nn.Sequential(*stages)
-
-        strides, stride = [], 2
-        for stage, dilation in zip(self.arch_settings + [[[0, 0, 0, 0, 1]]], dilations):
-            stride *= stage[0][4] if dilation == 1 else 1
-            strides.append(stride)
-        self.stage_strides = strides
         self.out_channels = [self.stage_channels[i] for i in self.out_indices]
         self.out_strides = [self.stage_strides[i] for i in self.out_indices]
 
