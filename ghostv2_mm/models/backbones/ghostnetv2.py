@@ -1,5 +1,5 @@
 import torch.nn as nn
-from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -153,6 +153,7 @@ class GhostNetV2(BaseModule):
         self.dfc_layers = tuple(sorted(set(dfc_layers)))
         self.norm_eval = norm_eval
         self.with_cp = with_cp
+        self.deploy = False
 
         channels = make_divisible(self.stem_channels * widen_factor, 4)
         self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
@@ -213,7 +214,21 @@ class GhostNetV2(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
+    def switch_to_deploy(self):
+        """Fold every BN into the conv before it (mmcv's ``fuse_conv_bn``) for inference.
+
+        Every BN of GhostNetV2 follows a conv, so the folded network computes the same outputs
+        in eval mode with fewer operations. It cannot be trained afterwards.
+        """
+        self.eval()
+        fuse_conv_bn(self)
+        self.deploy = True
+        return self
+
     def train(self, mode=True):
+        if mode and self.deploy:
+            raise RuntimeError('GhostNetV2 was switched to deploy mode (BN folded into convs) '
+                               'and is inference-only; build a new model to train')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:

@@ -161,3 +161,26 @@ def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name) as info:
         GhostNetV2(**kwargs)
     assert 'received' in str(info.value)
+
+
+@pytest.mark.parametrize('kwargs', [dict(), dict(widen_factor=1.3, output_stride=8),
+                                    dict(dfc_layers=(), widen_factor=1.1)])
+def test_deploy_mode_folds_every_bn_and_keeps_outputs(kwargs):
+    model = GhostNetV2(out_indices=ALL, **kwargs)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    model.eval()
+    x = torch.randn(2, 3, 97, 131)
+    with torch.no_grad():
+        ref = model(x)
+        model.switch_to_deploy()
+        out = model(x)
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    for a, b in zip(ref, out):
+        torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+    with pytest.raises(RuntimeError, match='deploy mode'):
+        model.train()
