@@ -42,3 +42,18 @@ def test_metafile_matches_the_configs():
         result = count_complexity(model, (3, 224, 224), lambda x, m=model: m(x, mode='tensor'))
         assert result['params'] == entry['Metadata']['Parameters']
         assert result['macs'] == entry['Metadata']['FLOPs']
+
+
+@pytest.mark.parametrize('overrides, params_m, macs_m', [
+    ({'dfc_layers': ()}, 5.2, 141),
+    ({'dfc_position': 'expansion'}, 6.1, 167),
+    ({'dfc_position': 'output'}, 6.1, 162),
+    ({'dfc_position': 'both'}, 7.0, 188),
+])
+def test_table8_dfc_positions(overrides, params_m, macs_m):
+    """Paper Table 8 (rounded to 0.1M params / 1M FLOPs there): within 2%."""
+    model = build_model(osp.join(CFG, 'ghostnetv2_1.0x_in1k.py'),
+                        {f'model.backbone.{k}': v for k, v in overrides.items()})
+    result = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
+    assert result['params'] / 1e6 == pytest.approx(params_m, rel=0.02)
+    assert result['macs'] / 1e6 == pytest.approx(macs_m, rel=0.02)

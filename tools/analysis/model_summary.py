@@ -1,12 +1,14 @@
 """Parameters and FLOPs (multiply-accumulates, the paper's convention) of the GhostNetV2 models,
 next to the paper's tables, counted by mmengine's FlopAnalyzer on models built from the configs.
 
-    python tools/analysis/model_summary.py [--tables cls det seg]
+    python tools/analysis/model_summary.py [--tables cls det seg dfc]
 
 cls: ImageNet classifiers and their backbones at 224x224 (Table 2).
 det: backbones of the YOLOv3 configs at 320x320 and 416x416 (Table 3).
 seg: backbones of the DeepLabV3 configs at 224x224 (the paper's column is the ImageNet model's
      FLOPs) and at 512x512 with the dilated, output-stride-8 backbone actually used (Table 5).
+dfc: the 1.0x classifier with DFC attention on the expanded features, the output features, both,
+     or neither (Table 8).
 """
 import argparse
 import os.path as osp
@@ -22,6 +24,13 @@ CLASSIFIERS = [
     ('GhostNetV1 1.0x', 'mmpretrain/ghostnetv1_1.1x_in1k.py',
      {'model.backbone.widen_factor': 1.0, 'model.head.in_channels': 960}, 5.2, 141),
     ('GhostNetV1 1.1x', 'mmpretrain/ghostnetv1_1.1x_in1k.py', {}, 5.9, 168),
+]
+# Table 8: name, backbone overrides, paper params (M), paper FLOPs (M)
+DFC_POSITIONS = [
+    ('baseline (no DFC)', {'dfc_layers': ()}, 5.2, 141),
+    ('expressiveness', {'dfc_position': 'expansion'}, 6.1, 167),
+    ('capacity', {'dfc_position': 'output'}, 6.1, 162),
+    ('both', {'dfc_position': 'both'}, 7.0, 188),
 ]
 # name, {input size: (config, paper backbone FLOPs (M))}
 DETECTORS = [
@@ -88,6 +97,19 @@ def segmentor_rows():
     return rows
 
 
+def dfc_rows():
+    from ghostv2_mm.complexity import build_model, count_complexity
+    rows = []
+    for name, overrides, paper_params, paper_flops in DFC_POSITIONS:
+        model = build_model(osp.join(CFG, 'mmpretrain/ghostnetv2_1.0x_in1k.py'),
+                            {f'model.backbone.{k}': v for k, v in overrides.items()})
+        stats = count_complexity(model, (3, 224, 224), lambda x, m=model: m(x, mode='tensor'))
+        rows.append({'DFC on': name, 'params (M)': stats['params'] / 1e6,
+                     'paper params (M)': paper_params, 'FLOPs (M)': stats['macs'] / 1e6,
+                     'paper FLOPs (M)': paper_flops})
+    return rows
+
+
 def format_table(rows):
     keys = list(dict.fromkeys(k for r in rows for k in r))
     cells = [keys] + [[
@@ -103,8 +125,8 @@ def format_table(rows):
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--tables', nargs='+', choices=['cls', 'det', 'seg'],
-                        default=['cls', 'det', 'seg'])
+    parser.add_argument('--tables', nargs='+', choices=['cls', 'det', 'seg', 'dfc'],
+                        default=['cls', 'det', 'seg', 'dfc'])
     args = parser.parse_args()
     print('FLOPs are multiply-accumulates of conv and linear layers (mmengine FlopAnalyzer).')
     if 'cls' in args.tables:
@@ -116,6 +138,9 @@ def main():
     if 'seg' in args.tables:
         print('\nDeepLabV3 backbones (paper Table 5 quotes the ImageNet models\' FLOPs at 224)')
         print(format_table(segmentor_rows()))
+    if 'dfc' in args.tables:
+        print('\nGhostNetV2 1.0x classifier, DFC attention on which Ghost module (paper Table 8)')
+        print(format_table(dfc_rows()))
 
 
 if __name__ == '__main__':
