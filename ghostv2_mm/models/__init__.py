@@ -1,4 +1,4 @@
 from .backbones import GhostNetV2
-from .layers import DFCAttention, GhostBottleneck, GhostModule, SqueezeExcite
+from .layers import DFCAttention, DFCGate, GhostBottleneck, GhostModule, SqueezeExcite
 
-__all__ = ['GhostNetV2', 'DFCAttention', 'GhostModule', 'GhostBottleneck', 'SqueezeExcite']
+__all__ = ['GhostNetV2', 'DFCAttention', 'DFCGate', 'GhostModule', 'GhostBottleneck', 'SqueezeExcite']

@@ -121,3 +121,26 @@ class DFCAttention(nn.Sequential):
         if self.gate_position == 'before':
             return self.upsample(gate(attn), size)
         return gate(self.upsample(attn, size))
+
+
+@register_model
+class DFCGate(nn.Module):
+    """Plug-in form of DFC attention: multiplies the output of ``module`` by the DFC attention map
+    of its input, as GhostNetV2 does with its first Ghost module (paper Table 4 adds it to
+    MobileNetV2 this way).
+
+    Args:
+        module (nn.Module): The wrapped layer, e.g. an expansion conv.
+        in_channels (int): Input channels of ``module``.
+        out_channels (int): Output channels of ``module``.
+        **dfc_cfg: Arguments of :class:`DFCAttention`.
+    """
+
+    def __init__(self, module, in_channels, out_channels, **dfc_cfg):
+        super().__init__()
+        self.module = module
+        self.attn = DFCAttention(in_channels, out_channels, **dfc_cfg)
+
+    def forward(self, x):
+        out = self.module(x)
+        return out * self.attn(x, out.shape[-2:])
