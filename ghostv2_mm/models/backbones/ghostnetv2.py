@@ -132,9 +132,9 @@ class GhostNetV2(BaseModule):
             raise ValueError(f'widen_factor must be a positive number, but received {widen_factor!r}')
         if isinstance(out_indices, int) or not all(
                 isinstance(i, int) and 0 <= i < self.num_stages for i in out_indices) \
-                or len(out_indices) == 0:
-            raise ValueError(f'out_indices must be a non-empty sequence of ints in '
-                             f'range(0, {self.num_stages}), but received {out_indices!r}')
+                or len(out_indices) == 0 or list(out_indices) != sorted(set(out_indices)):
+            raise ValueError(f'out_indices must be a non-empty, strictly increasing sequence of '
+                             f'ints in range(0, {self.num_stages}), but received {out_indices!r}')
         if frozen_stages not in range(-1, self.num_stages + 1):
             raise ValueError(f'frozen_stages must be in range(-1, {self.num_stages + 1}), '
                              f'but received {frozen_stages!r}')

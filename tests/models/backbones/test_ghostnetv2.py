@@ -150,6 +150,8 @@ def test_pretrained_init_cfg_with_prefix(tmp_path):
     (dict(out_indices=(10, )), 'out_indices'),
     (dict(out_indices=3), 'out_indices'),
     (dict(out_indices=()), 'out_indices'),
+    (dict(out_indices=(9, 4)), 'out_indices'),
+    (dict(out_indices=(4, 4)), 'out_indices'),
     (dict(frozen_stages=11), 'frozen_stages'),
     (dict(frozen_stages=-2), 'frozen_stages'),
     (dict(output_stride=4), 'output_stride'),
