@@ -1,0 +1,124 @@
+"""Draw the DFC attention maps of GhostNetV2 layers over an image (paper Figure 6).
+
+    python tools/analysis/visualize_dfc.py CONFIG CHECKPOINT IMAGE [--layers 4 9 14]
+        [--pixel Y X] [--out-dir DIR]
+
+For every chosen bottleneck (flat index 0-15, one that carries DFC attention) it writes:
+- ``layer{i}_horizontal.png``: the features after the horizontal FC (1 x k), averaged over channels;
+- ``layer{i}_vertical.png``: the attention map after the vertical FC (k x 1) and the gate, the
+  map that scales the Ghost module's output;
+- ``layer{i}_full.png``: for the chosen pixel, the weights of the equivalent full FC layer of
+  Eq. 3, F[hw, h'w'] (summed over channels), computed directly as the gradient of the attention
+  value at that pixel with respect to the DFC input Z: every position that feeds it, not only its
+  row and column.
+Maps are upsampled to the image and drawn over it; the pixel is marked with a cross.
+"""
+import argparse
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.runner import load_checkpoint
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('image')
+    parser.add_argument('--layers', type=int, nargs='+', default=[4, 9, 14],
+                        help='flat bottleneck indices (0-15) that carry DFC attention')
+    parser.add_argument('--pixel', type=int, nargs=2, metavar=('Y', 'X'), default=None,
+                        help='image pixel of the full-attention map (default: the centre)')
+    parser.add_argument('--out-dir', default='work_dirs/dfc_vis')
+    return parser.parse_args()
+
+
+def load_model(config, checkpoint):
+    from ghostv2_mm import GhostNetV2
+    from ghostv2_mm.complexity import build_model
+    cfg = Config.fromfile(config)
+    model = build_model(config, {'model.backbone.init_cfg': None})
+    load_checkpoint(model, checkpoint, map_location='cpu')
+    model.eval()
+    backbone = getattr(model, 'backbone', model)
+    if not isinstance(backbone, GhostNetV2):
+        raise SystemExit(f'{config}: the backbone is {type(backbone).__name__}, not GhostNetV2')
+    return cfg, backbone
+
+
+def preprocess(cfg, image):
+    pre = cfg.model.get('data_preprocessor', {})
+    mean = np.array(pre.get('mean', [123.675, 116.28, 103.53]), np.float32)
+    std = np.array(pre.get('std', [58.395, 57.12, 57.375]), np.float32)
+    rgb = pre.get('bgr_to_rgb', pre.get('to_rgb', True))
+    img = image[..., ::-1] if rgb else image
+    x = (img.astype(np.float32) - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
+
+
+def overlay(image, heat, pixel=None):
+    heat = heat - heat.min()
+    heat = heat / heat.max() if heat.max() > 0 else heat
+    heat = cv2.resize(heat.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    color = cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET)
+    out = cv2.addWeighted(image, 0.5, color, 0.5, 0)
+    if pixel is not None:
+        cv2.drawMarker(out, (int(pixel[1]), int(pixel[0])), (255, 255, 255), cv2.MARKER_CROSS,
+                       12, 2)
+    return out
+
+
+def dfc_maps(attn, x, size, rel_pixel):
+    """Horizontal features, gated attention map and the Eq. 3 weights of one DFCAttention."""
+    z = attn[1](attn[0](attn.downsample(x))).detach().requires_grad_(True)
+    horizontal = attn[3](attn[2](z))
+    vertical = attn[5](attn[4](horizontal))
+    gate = attn(x, size)
+    py = min(int(rel_pixel[0] * vertical.shape[-2]), vertical.shape[-2] - 1)
+    px = min(int(rel_pixel[1] * vertical.shape[-1]), vertical.shape[-1] - 1)
+    vertical[0, :, py, px].sum().backward()
+    full = z.grad[0].abs().sum(0)
+    return (horizontal[0].mean(0).detach().numpy(), gate[0].mean(0).detach().numpy(),
+            full.numpy())
+
+
+def main():
+    args = parse_args()
+    image = cv2.imread(args.image)
+    if image is None:
+        raise SystemExit(f'cannot read image {args.image}')
+    cfg, backbone = load_model(args.config, args.checkpoint)
+    blocks = [b for stage in backbone.blocks[:-1] for b in stage]
+    for i in args.layers:
+        if not 0 <= i < len(blocks) or blocks[i].ghost1.short_conv is None:
+            raise SystemExit(f'--layers: bottleneck {i} has no DFC attention on its first Ghost '
+                             f'module; choose among {list(backbone.dfc_layers)}')
+    pixel = args.pixel or (image.shape[0] // 2, image.shape[1] // 2)
+    rel = (pixel[0] / image.shape[0], pixel[1] / image.shape[1])
+
+    inputs = {}
+    hooks = [blocks[i].ghost1.register_forward_hook(
+        lambda m, inp, out, i=i: inputs.__setitem__(i, (inp[0].detach(), out.shape[-2:])))
+        for i in args.layers]
+    with torch.no_grad():
+        backbone(preprocess(cfg, image))
+    for h in hooks:
+        h.remove()
+
+    os.makedirs(args.out_dir, exist_ok=True)
+    for i in args.layers:
+        x, size = inputs[i]
+        maps = dfc_maps(blocks[i].ghost1.short_conv, x, size, rel)
+        for name, heat in zip(('horizontal', 'vertical', 'full'), maps):
+            path = osp.join(args.out_dir, f'layer{i}_{name}.png')
+            cv2.imwrite(path, overlay(image, heat, pixel if name == 'full' else None))
+            print(path)
+
+
+if __name__ == '__main__':
+    main()
