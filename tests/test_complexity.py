@@ -57,3 +57,15 @@ def test_table8_dfc_positions(overrides, params_m, macs_m):
     result = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
     assert result['params'] / 1e6 == pytest.approx(params_m, rel=0.02)
     assert result['macs'] / 1e6 == pytest.approx(macs_m, rel=0.02)
+
+
+@pytest.mark.parametrize('stage, params_m, macs_m', [(0, 5.3, 150), (1, 5.4, 152), (2, 5.8, 147)])
+def test_table7_dfc_in_one_stage(stage, params_m, macs_m):
+    """Paper Table 7, stages by the resolution a bottleneck receives (GhostNetV2.paper_stages)."""
+    from ghostv2_mm import GhostNetV2
+    layers = GhostNetV2.paper_stages[stage]
+    model = build_model(osp.join(CFG, 'ghostnetv2_1.0x_in1k.py'),
+                        {'model.backbone.dfc_layers': layers})
+    result = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
+    assert result['params'] / 1e6 == pytest.approx(params_m, rel=0.02)
+    assert result['macs'] / 1e6 == pytest.approx(macs_m, rel=0.02)

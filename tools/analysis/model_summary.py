@@ -8,7 +8,7 @@ det: backbones of the YOLOv3 configs at 320x320 and 416x416 (Table 3).
 seg: backbones of the DeepLabV3 configs at 224x224 (the paper's column is the ImageNet model's
      FLOPs) and at 512x512 with the dilated, output-stride-8 backbone actually used (Table 5).
 dfc: the 1.0x classifier with DFC attention on the expanded features, the output features, both,
-     or neither (Table 8).
+     or neither (Table 8); in one stage only (Table 7); with per-stage kernel sizes (Table 6).
 """
 import argparse
 import os.path as osp
@@ -32,6 +32,10 @@ DFC_POSITIONS = [
     ('capacity', {'dfc_position': 'output'}, 6.1, 162),
     ('both', {'dfc_position': 'both'}, 7.0, 188),
 ]
+# Table 7: stage, paper params (M), paper FLOPs (M); stages are GhostNetV2.paper_stages
+DFC_STAGES = [('1', 5.3, 150), ('2', 5.4, 152), ('3', 5.8, 147)]
+# Table 6 (accuracy only in the paper): kernel sizes per stage
+DFC_KERNELS = [(3, 3, 3), (7, 5, 5), (7, 7, 5), (9, 7, 5), (11, 9, 7)]
 # name, {input size: (config, paper backbone FLOPs (M))}
 DETECTORS = [
     ('GhostNetV2 1.0x', {320: ('mmdet/yolov3_ghostv2_320.py', 342),
@@ -97,16 +101,28 @@ def segmentor_rows():
     return rows
 
 
-def dfc_rows():
+def _classifier_stats(**backbone):
     from ghostv2_mm.complexity import build_model, count_complexity
+    model = build_model(osp.join(CFG, 'mmpretrain/ghostnetv2_1.0x_in1k.py'),
+                        {f'model.backbone.{k}': v for k, v in backbone.items()})
+    stats = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
+    return {'params (M)': stats['params'] / 1e6, 'FLOPs (M)': stats['macs'] / 1e6}
+
+
+def dfc_rows():
+    """Tables 8, 7 and 6: where DFC attention goes and its kernel sizes."""
+    from ghostv2_mm import GhostNetV2
     rows = []
     for name, overrides, paper_params, paper_flops in DFC_POSITIONS:
-        model = build_model(osp.join(CFG, 'mmpretrain/ghostnetv2_1.0x_in1k.py'),
-                            {f'model.backbone.{k}': v for k, v in overrides.items()})
-        stats = count_complexity(model, (3, 224, 224), lambda x, m=model: m(x, mode='tensor'))
-        rows.append({'DFC on': name, 'params (M)': stats['params'] / 1e6,
-                     'paper params (M)': paper_params, 'FLOPs (M)': stats['macs'] / 1e6,
-                     'paper FLOPs (M)': paper_flops})
+        rows.append({'table': 8, 'variant': name, **_classifier_stats(**overrides),
+                     'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops})
+    for (stage, paper_params, paper_flops), layers in zip(DFC_STAGES, GhostNetV2.paper_stages):
+        rows.append({'table': 7, 'variant': f'stage {stage} (bottlenecks {layers[0]}-{layers[-1]})',
+                     **_classifier_stats(dfc_layers=layers),
+                     'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops})
+    for kernels in DFC_KERNELS:
+        rows.append({'table': 6, 'variant': f'kernel sizes {kernels}',
+                     **_classifier_stats(dfc_kernel_sizes=kernels)})
     return rows
 
 
@@ -139,7 +155,8 @@ def main():
         print('\nDeepLabV3 backbones (paper Table 5 quotes the ImageNet models\' FLOPs at 224)')
         print(format_table(segmentor_rows()))
     if 'dfc' in args.tables:
-        print('\nGhostNetV2 1.0x classifier, DFC attention on which Ghost module (paper Table 8)')
+        print('\nGhostNetV2 1.0x classifier: DFC on which Ghost module (Table 8), in which stage '
+              '(Table 7), with which kernel sizes (Table 6)')
         print(format_table(dfc_rows()))
 
 

@@ -67,6 +67,10 @@ class GhostNetV2(BaseModule):
             Defaults to ``'expansion'``.
         dfc_cfg (dict, optional): Arguments of :class:`DFCAttention` (``kernel_size``, ``gate``,
             ``gate_position``, ``down_mode``, ``up_mode``). Defaults to None (the official ones).
+        dfc_kernel_sizes (Sequence[int], optional): Length of the horizontal and vertical FCs in
+            each of the paper's three stages (``paper_stages``; Table 6 explores (3, 3, 3) to
+            (11, 9, 7)). Overrides ``dfc_cfg['kernel_size']``. Defaults to None: the official
+            code's 5 everywhere (what the released weights use).
         conv_cfg (dict, optional): Config of conv layers. Defaults to None.
         norm_cfg (dict): Config of norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation. Defaults to ``dict(type='ReLU')``.
@@ -98,6 +102,9 @@ class GhostNetV2(BaseModule):
          [5, 960, 160, 0, 1],
          [5, 960, 160, 0.25, 1]],
     ]
+    # The paper's stages by feature size (Tables 6 and 7), as flat bottleneck indices grouped by
+    # the resolution a bottleneck receives: 56x56 and 28x28, 14x14, and 7x7 at 224x224 input.
+    paper_stages = (tuple(range(2, 6)), tuple(range(6, 12)), tuple(range(12, 16)))
     stem_channels = 16
     last_channels = 960
     num_layers = sum(len(stage) for stage in arch_settings)
@@ -117,6 +124,7 @@ class GhostNetV2(BaseModule):
                  dfc_layers=None,
                  dfc_position='expansion',
                  dfc_cfg=None,
+                 dfc_kernel_sizes=None,
                  conv_cfg=None,
                  norm_cfg=dict(type='BN'),
                  act_cfg=dict(type='ReLU'),
@@ -145,6 +153,17 @@ class GhostNetV2(BaseModule):
         if not all(isinstance(i, int) and 0 <= i < self.num_layers for i in dfc_layers):
             raise ValueError(f'dfc_layers must be ints in range(0, {self.num_layers}), '
                              f'but received {dfc_layers!r}')
+        if dfc_kernel_sizes is not None and (
+                len(dfc_kernel_sizes) != len(self.paper_stages) or not all(
+                    isinstance(k, int) and k > 0 and k % 2 for k in dfc_kernel_sizes)):
+            raise ValueError(f'dfc_kernel_sizes must be {len(self.paper_stages)} positive odd ints '
+                             f'(one per stage), but received {dfc_kernel_sizes!r}')
+        dfc_cfg = dict(dfc_cfg or {})
+        layer_dfc_cfgs = [dfc_cfg] * self.num_layers
+        if dfc_kernel_sizes is not None:
+            for stage, k in zip(self.paper_stages, dfc_kernel_sizes):
+                for i in stage:
+                    layer_dfc_cfgs[i] = dict(dfc_cfg, kernel_size=k)
 
         self.widen_factor = widen_factor
         self.out_indices = tuple(out_indices)
@@ -173,8 +192,8 @@ class GhostNetV2(BaseModule):
                     channels, make_divisible(exp * widen_factor, 4), out_channels,
                     dw_kernel_size=k, stride=stride, dilation=dilation, se_ratio=se_ratio,
                     dfc_position=dfc_position if layer_id in self.dfc_layers else None,
-                    dfc_cfg=dfc_cfg, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg,
-                    with_cp=with_cp))
+                    dfc_cfg=layer_dfc_cfgs[layer_id], conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                    act_cfg=act_cfg, with_cp=with_cp))
                 channels = out_channels
                 layer_id += 1
             stages.append(nn.Sequential(*layers))

@@ -78,6 +78,18 @@ def test_dfc_placement_and_v1_switch():
     assert attn[2].kernel_size == (1, 7) and attn.gate == 'hard_sigmoid'
 
 
+def test_per_stage_kernel_sizes():
+    model = GhostNetV2(dfc_kernel_sizes=(11, 9, 7), dfc_cfg=dict(gate='clip'))
+    layers = [b for stage in model.blocks[:9] for b in stage]
+    for stage, k in zip(GhostNetV2.paper_stages, (11, 9, 7)):
+        for i in stage:
+            attn = layers[i].ghost1.short_conv
+            assert attn[2].kernel_size == (1, k) and attn[4].kernel_size == (k, 1)
+            assert attn.gate == 'clip'
+    assert sorted(sum(GhostNetV2.paper_stages, ())) == list(range(2, 16))
+    assert model.eval()(torch.randn(1, 3, 64, 80))[-1].shape == (1, 960, 2, 3)
+
+
 @pytest.mark.parametrize('frozen_stages', [0, 3, 10])
 def test_frozen_stages(frozen_stages):
     model = GhostNetV2(frozen_stages=frozen_stages)
@@ -158,6 +170,8 @@ def test_pretrained_init_cfg_with_prefix(tmp_path):
     (dict(dfc_layers=(16, )), 'dfc_layers'),
     (dict(dfc_position='input'), 'dfc_position'),
     (dict(dfc_cfg=dict(gate='tanh')), 'gate'),
+    (dict(dfc_kernel_sizes=(5, 5)), 'dfc_kernel_sizes'),
+    (dict(dfc_kernel_sizes=(7, 4, 3)), 'dfc_kernel_sizes'),
 ])
 def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name) as info:
