@@ -155,10 +155,11 @@ def plot(rows, path, threads):
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6, 4))
-    for row in rows:
+    for i, row in enumerate(rows):
         ax.scatter(row['classifier@224 (ms)'], row['paper top-1 (%)'])
+        # Staggered labels: several implementations share the same accuracy.
         ax.annotate(row['model'], (row['classifier@224 (ms)'], row['paper top-1 (%)']),
-                    fontsize=7, xytext=(3, 3), textcoords='offset points')
+                    fontsize=7, xytext=(3, 3 - 9 * (i % 3)), textcoords='offset points')
     ax.set_xlabel(f'CPU latency, batch 1, 224x224, {threads} threads (ms)')
     ax.set_ylabel('ImageNet top-1 (%), paper')
     ax.grid(alpha=0.3)
