@@ -1,4 +1,5 @@
-"""What tools/train.py and tools/test.py share: config loading and CPU-only distributed runs."""
+"""What the tools share: config loading, data checks, CPU-only distributed runs, run records."""
+import json
 import os
 import os.path as osp
 
@@ -80,3 +81,17 @@ def _replace_syncbn(node):
     if isinstance(node, (list, tuple)):
         return type(node)(_replace_syncbn(v) for v in node)
     return node
+
+
+def run_records(work_dir):
+    """All logged records of the newest run in ``work_dir``: ``vis_data/scalars.json`` of a
+    training run, ``<timestamp>.json`` of a test run (which has no scalars file)."""
+    runs = sorted(d for d in os.listdir(work_dir) if osp.exists(osp.join(work_dir, d, f'{d}.log')))
+    if not runs:
+        raise RuntimeError(f'no run logs in {work_dir}')
+    run = osp.join(work_dir, runs[-1])
+    path = osp.join(run, 'vis_data', 'scalars.json')
+    if not osp.exists(path):
+        path = osp.join(run, f'{runs[-1]}.json')
+    with open(path) as f:
+        return [json.loads(line) for line in f]

@@ -9,16 +9,16 @@ Everything goes through tools/train.py and tools/test.py as a user would run the
 work_dirs/quickstart/ (metrics in summary.json, drawn predictions in det/vis/).
 """
 import argparse
-import glob
 import json
 import os
 import os.path as osp
-import re
 import runpy
 import shutil
 import subprocess
 import sys
 import time
+
+from common import run_records
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
@@ -37,17 +37,12 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
-def last_metrics(work_dir, key):
-    """The ``key`` metric of the newest run's scalars.json in ``work_dir``."""
-    logs = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
-    if not logs:
-        raise RuntimeError(f'no metrics in {work_dir}')
-    value = None
-    with open(logs[-1]) as f:
-        for line in f:
-            record = json.loads(line)
-            value = record.get(key, value)
-    return value
+def last_metric(work_dir, key):
+    """The last ``key`` value logged by the newest run (training or test) in ``work_dir``."""
+    values = [r[key] for r in run_records(work_dir) if key in r]
+    if not values:
+        raise RuntimeError(f'no {key} in the newest run of {work_dir}')
+    return values[-1]
 
 
 def main():
@@ -65,27 +60,25 @@ def main():
     for kind in ('cls', 'det'):
         print('%s -> %s' % make_shapes['link'](kind))
 
-    def epochs(n, interval_keys):
+    def epochs(n):
+        """Options that shorten a shapes config to ``n`` epochs (validating and saving once)."""
         if n is None:
             return []
-        opts = [f'train_cfg.max_epochs={n}'] + [f'{k}={n}' for k in interval_keys]
-        return ['--cfg-options', *opts]
+        keys = ('train_cfg.max_epochs', 'train_cfg.val_interval',
+                'default_hooks.checkpoint.interval', 'param_scheduler.1.end')
+        return ['--cfg-options', *[f'{k}={n}' for k in keys]]
 
-    run('tools/train.py', CLS_CFG, '--work-dir', cls_dir,
-        *epochs(args.cls_epochs, ['train_cfg.val_interval', 'default_hooks.checkpoint.interval',
-                                  'param_scheduler.1.end']))
+    run('tools/train.py', CLS_CFG, '--work-dir', cls_dir, *epochs(args.cls_epochs))
     os.makedirs(osp.join(ROOT, 'checkpoints'), exist_ok=True)
     shutil.copy(last_checkpoint(cls_dir), osp.join(ROOT, CLS_CKPT))
-    top1 = last_metrics(cls_dir, 'accuracy/top1')
+    top1 = last_metric(cls_dir, 'accuracy/top1')
 
-    run('tools/train.py', DET_CFG, '--work-dir', det_dir,
-        *epochs(args.det_epochs, ['train_cfg.val_interval', 'default_hooks.checkpoint.interval',
-                                  'param_scheduler.1.end']))
+    run('tools/train.py', DET_CFG, '--work-dir', det_dir, *epochs(args.det_epochs))
     det_ckpt = last_checkpoint(det_dir)
-    train_map = last_metrics(det_dir, 'coco/bbox_mAP')
+    train_map = last_metric(det_dir, 'coco/bbox_mAP')
     vis_dir = osp.join(det_dir, 'vis')
     run('tools/test.py', DET_CFG, det_ckpt, '--work-dir', det_dir, '--show-dir', vis_dir)
-    test_map = last_metrics(det_dir, 'coco/bbox_mAP')
+    test_map = last_metric(det_dir, 'coco/bbox_mAP')
 
     summary = {
         'classifier top-1 (%)': top1,

@@ -1,10 +1,11 @@
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools'))
+from common import run_records as scalars  # noqa: E402  the reader tools/quickstart.py uses
 
 
 def run_tool(*args, env=None, check=True, timeout=900):
@@ -18,18 +19,6 @@ def run_tool(*args, env=None, check=True, timeout=900):
         raise AssertionError(f'{" ".join(cmd)} failed:\n{result.stdout[-3000:]}\n'
                              f'{result.stderr[-6000:]}')
     return result
-
-
-def scalars(work_dir):
-    """All logged records of the newest run in ``work_dir``: ``vis_data/scalars.json`` of a
-    training run, ``<timestamp>.json`` of a test run."""
-    runs = sorted(d for d in os.listdir(work_dir) if osp.exists(osp.join(work_dir, d, f'{d}.log')))
-    run = osp.join(work_dir, runs[-1])
-    path = osp.join(run, 'vis_data', 'scalars.json')
-    if not osp.exists(path):
-        path = osp.join(run, f'{runs[-1]}.json')
-    with open(path) as f:
-        return [json.loads(line) for line in f]
 
 
 def cli(work_dir, settings):

@@ -56,18 +56,20 @@ SEGMENTORS = [
 ]
 
 
-def classifier_rows():
+def _classifier_stats(config='mmpretrain/ghostnetv2_1.0x_in1k.py', overrides=None):
+    """Parameters and FLOPs (M) of the classifier of ``config`` and of its backbone, at 224."""
     from ghostv2_mm.complexity import build_model, count_complexity
-    rows = []
-    for name, config, overrides, paper_params, paper_flops in CLASSIFIERS:
-        model = build_model(osp.join(CFG, config), overrides)
-        cls = count_complexity(model, (3, 224, 224), lambda x, m=model: m(x, mode='tensor'))
-        bb = count_complexity(model.backbone, (3, 224, 224))
-        rows.append({'model': name, 'params (M)': cls['params'] / 1e6,
-                     'paper params (M)': paper_params, 'FLOPs (M)': cls['macs'] / 1e6,
-                     'paper FLOPs (M)': paper_flops, 'backbone params (M)': bb['params'] / 1e6,
-                     'backbone FLOPs (M)': bb['macs'] / 1e6})
-    return rows
+    model = build_model(osp.join(CFG, config), overrides)
+    cls = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
+    bb = count_complexity(model.backbone, (3, 224, 224))
+    return {'params (M)': cls['params'] / 1e6, 'FLOPs (M)': cls['macs'] / 1e6,
+            'backbone params (M)': bb['params'] / 1e6, 'backbone FLOPs (M)': bb['macs'] / 1e6}
+
+
+def classifier_rows():
+    return [{'model': name, **_classifier_stats(config, overrides),
+             'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops}
+            for name, config, overrides, paper_params, paper_flops in CLASSIFIERS]
 
 
 def _backbone(config, overrides=None):
@@ -101,12 +103,10 @@ def segmentor_rows():
     return rows
 
 
-def _classifier_stats(**backbone):
-    from ghostv2_mm.complexity import build_model, count_complexity
-    model = build_model(osp.join(CFG, 'mmpretrain/ghostnetv2_1.0x_in1k.py'),
-                        {f'model.backbone.{k}': v for k, v in backbone.items()})
-    stats = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
-    return {'params (M)': stats['params'] / 1e6, 'FLOPs (M)': stats['macs'] / 1e6}
+def _variant_stats(**backbone):
+    """Classifier parameters and FLOPs (M) of GhostNetV2 1.0x with backbone overrides."""
+    stats = _classifier_stats(overrides={f'model.backbone.{k}': v for k, v in backbone.items()})
+    return {k: stats[k] for k in ('params (M)', 'FLOPs (M)')}
 
 
 def dfc_rows():
@@ -114,15 +114,15 @@ def dfc_rows():
     from ghostv2_mm import GhostNetV2
     rows = []
     for name, overrides, paper_params, paper_flops in DFC_POSITIONS:
-        rows.append({'table': 8, 'variant': name, **_classifier_stats(**overrides),
+        rows.append({'table': 8, 'variant': name, **_variant_stats(**overrides),
                      'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops})
     for (stage, paper_params, paper_flops), layers in zip(DFC_STAGES, GhostNetV2.paper_stages):
         rows.append({'table': 7, 'variant': f'stage {stage} (bottlenecks {layers[0]}-{layers[-1]})',
-                     **_classifier_stats(dfc_layers=layers),
+                     **_variant_stats(dfc_layers=layers),
                      'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops})
     for kernels in DFC_KERNELS:
         rows.append({'table': 6, 'variant': f'kernel sizes {kernels}',
-                     **_classifier_stats(dfc_kernel_sizes=kernels)})
+                     **_variant_stats(dfc_kernel_sizes=kernels)})
     return rows
 
 
