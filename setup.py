@@ -13,6 +13,7 @@ def read_version():
 DET = ['mmdet>=3.0.0,<4', 'pycocotools']
 SEG = ['mmsegmentation>=1.0.0,<2', 'ftfy', 'regex']
 CLS = ['mmpretrain>=1.0.0,<2']
+DEPLOY = ['onnx', 'onnxruntime']
 
 setup(
     name='ghostv2_mm',
@@ -27,7 +28,8 @@ setup(
         'det': DET,
         'seg': SEG,
         'cls': CLS,
-        'all': DET + SEG + CLS + ['openmim'],
+        'deploy': DEPLOY,
+        'all': DET + SEG + CLS + DEPLOY + ['openmim'],
         'tests': ['pytest', 'timm'],
     },
     license='Apache-2.0',

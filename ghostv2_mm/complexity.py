@@ -12,6 +12,8 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import (addmm_flop_jit, bmm_flop_jit, conv_flop_jit,
                                            einsum_flop_jit, linear_flop_jit, matmul_flop_jit)
 
+from .deployment import TensorForward
+
 # mmengine's default handles for these ops, and no others. (Passing None to
 # ``FlopAnalyzer.set_op_handle`` does not remove a default handle in mmengine 0.10.)
 MAC_OPS = {
@@ -38,7 +40,7 @@ def count_complexity(model, input_shape=(3, 224, 224), forward=None):
         dict: ``params`` (int) and ``macs`` (int).
     """
     model.eval()
-    target = model if forward is None else _Wrapper(model, forward)
+    target = model if forward is None else TensorForward(model, forward)
     analyzer = FlopAnalyzer(target, (torch.zeros(1, *input_shape),))
     analyzer.clear_op_handles().set_op_handle(**MAC_OPS)
     analyzer.unsupported_ops_warnings(False)
@@ -46,17 +48,6 @@ def count_complexity(model, input_shape=(3, 224, 224), forward=None):
     with torch.no_grad():
         macs = analyzer.total()
     return dict(params=parameter_count(model)[''], macs=macs)
-
-
-class _Wrapper(torch.nn.Module):
-
-    def __init__(self, model, forward):
-        super().__init__()
-        self.model = model
-        self._fn = forward
-
-    def forward(self, x):
-        return self._fn(x)
 
 
 def build_model(config, overrides=None):

@@ -10,6 +10,7 @@ import torch
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.checkpoint import convert_to_mmpretrain, infer_arch
 from ghostv2_mm.complexity import build_model
+from tests.utils import randomize_bn
 
 timm = pytest.importorskip('timm', reason='timm is installed by the "tests" extra (tools/setup_env.sh)')
 
@@ -20,12 +21,7 @@ CONFIGS = {1.0: 'ghostnetv2_1.0x_in1k.py', 1.3: 'ghostnetv2_1.3x_in1k.py',
 
 
 def reference(name):
-    model = timm.create_model(name, num_classes=1000)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-    return model.eval()
+    return randomize_bn(timm.create_model(name, num_classes=1000))
 
 
 @pytest.mark.parametrize('widen_factor, name, wrapped', [

@@ -1,3 +1,4 @@
+import torch
 import torch.nn as nn
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
@@ -173,6 +174,7 @@ class GhostNetV2(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.deploy = False
+        self.channels_last = False
 
         channels = make_divisible(self.stem_channels * widen_factor, 4)
         self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
@@ -208,6 +210,8 @@ class GhostNetV2(BaseModule):
         self.out_strides = [self.stage_strides[i] for i in self.out_indices]
 
     def forward(self, x):
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         x = self.act1(self.bn1(self.conv_stem(x)))
         outs = []
         # Stages after the last requested tap are not run.
@@ -233,15 +237,28 @@ class GhostNetV2(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def switch_to_deploy(self):
-        """Fold every BN into the conv before it (mmcv's ``fuse_conv_bn``) for inference.
+    def switch_to_deploy(self, channels_last=True):
+        """Convert the network for inference: fold every BN into the conv before it (mmcv's
+        ``fuse_conv_bn``) and, by default, keep weights and features in channels-last layout.
 
         Every BN of GhostNetV2 follows a conv, so the folded network computes the same outputs
-        in eval mode with fewer operations. It cannot be trained afterwards.
+        in eval mode with fewer operations. Channels-last (NHWC) is the layout oneDNN's CPU
+        convolutions work in and makes the DFC up-sampling cheap; the input is converted on the
+        way in, so callers pass ordinary tensors and get tensors of the usual shapes. The network
+        cannot be trained afterwards.
+
+        Args:
+            channels_last (bool): Use the channels-last memory format. Defaults to True.
+
+        Returns:
+            GhostNetV2: The converted network (converted in place).
         """
         self.eval()
         fuse_conv_bn(self)
+        if channels_last:
+            self.to(memory_format=torch.channels_last)
         self.deploy = True
+        self.channels_last = channels_last
         return self
 
     def train(self, mode=True):

@@ -74,5 +74,5 @@ class GhostModule(nn.Module):
         if out.shape[1] != self.out_channels:
             out = out[:, :self.out_channels]
         if self.short_conv is not None:
-            out = out * self.short_conv(x, out.shape[-2:])
+            out = self.short_conv.modulate(out, x)
         return out

@@ -4,6 +4,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.models.layers import DFCAttention
+from tests.utils import randomize_bn
 
 # Output channels of blocks[0..9] and their strides (paper / official table).
 CHANNELS = {
@@ -181,22 +182,18 @@ def test_invalid_arguments(kwargs, name):
 
 @pytest.mark.parametrize('kwargs', [dict(), dict(widen_factor=1.3, output_stride=8),
                                     dict(dfc_layers=(), widen_factor=1.1)])
-def test_deploy_mode_folds_every_bn_and_keeps_outputs(kwargs):
-    model = GhostNetV2(out_indices=ALL, **kwargs)
-    for m in model.modules():
-        if isinstance(m, _BatchNorm):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 2.0)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    model.eval()
+@pytest.mark.parametrize('channels_last', [True, False])
+def test_deploy_mode_folds_every_bn_and_keeps_outputs(kwargs, channels_last):
+    model = randomize_bn(GhostNetV2(out_indices=ALL, **kwargs))
     x = torch.randn(2, 3, 97, 131)
     with torch.no_grad():
         ref = model(x)
-        model.switch_to_deploy()
+        model.switch_to_deploy(channels_last=channels_last)
         out = model(x)
     assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    layout = torch.channels_last if channels_last else torch.contiguous_format
     for a, b in zip(ref, out):
         torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
+        assert b.is_contiguous(memory_format=layout)
     with pytest.raises(RuntimeError, match='deploy mode'):
         model.train()

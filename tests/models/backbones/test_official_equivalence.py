@@ -4,27 +4,18 @@ import pytest
 import torch
 
 from ghostv2_mm import GhostNetV2
+from tests.utils import randomize_bn
 
 timm = pytest.importorskip('timm', reason='timm is installed by the "tests" extra (tools/setup_env.sh)')
 
 HEAD_KEYS = ('conv_head.', 'classifier.')
 
 
-def randomized(model):
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-    return model.eval()
-
-
 @pytest.mark.parametrize('widen_factor, name', [(1.0, 'ghostnetv2_100'), (1.3, 'ghostnetv2_130'),
                                                 (1.6, 'ghostnetv2_160')])
 @pytest.mark.parametrize('hw', [(224, 224), (97, 131)])
 def test_timm_weights_load_and_match(widen_factor, name, hw):
-    ref = randomized(timm.create_model(name, num_classes=1000))
+    ref = randomize_bn(timm.create_model(name, num_classes=1000))
     model = GhostNetV2(widen_factor, out_indices=(9, )).eval()
     state = {k: v for k, v in ref.state_dict().items() if not k.startswith(HEAD_KEYS)}
     model.load_state_dict(state, strict=True)

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from ghostv2_mm import DFCAttention
+from tests.utils import randomize_bn
 
 
 @pytest.mark.parametrize('size', [(16, 16), (7, 7), (9, 14), (1, 1)])
@@ -16,11 +17,7 @@ def test_gate_matches_target_size_and_range(size):
 
 def test_official_computation():
     """Pool 2x2 -> 1x1 conv-BN -> (1,5) dw conv-BN -> (5,1) dw conv-BN -> sigmoid -> nearest."""
-    attn = DFCAttention(4, 6).eval()
-    for m in attn.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-1, 1)
-            m.running_var.uniform_(0.5, 2)
+    attn = randomize_bn(DFCAttention(4, 6))
     x = torch.randn(1, 4, 11, 13)
     y = torch.nn.functional.avg_pool2d(x, 2, 2)
     for layer in attn:
@@ -73,3 +70,33 @@ def test_dilation_keeps_size():
 def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name):
         DFCAttention(4, 4, **kwargs)
+
+
+@pytest.mark.parametrize('size', [(16, 20), (7, 9), (8, 9), (1, 1)])
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('kwargs', [dict(), dict(gate='hard_sigmoid'),
+                                    dict(gate_position='after'), dict(up_mode='bilinear')])
+def test_modulate_equals_multiplying_by_the_map(size, channels_last, kwargs):
+    """The broadcast fast path (even sizes, NCHW) gives the products of the general path."""
+    attn = randomize_bn(DFCAttention(6, 10, **kwargs))
+    x = torch.randn(2, 6, *size)
+    feats = torch.randn(2, 10, *size)
+    if channels_last:
+        x, feats = (t.contiguous(memory_format=torch.channels_last) for t in (x, feats))
+    with torch.no_grad():
+        expected = feats * attn(x, size)
+        torch.testing.assert_close(attn.modulate(feats, x), expected, rtol=0, atol=0)
+
+
+def test_modulate_gradients_match():
+    attn = DFCAttention(4, 8)
+    x = torch.randn(2, 4, 12, 16, requires_grad=True)
+    feats = torch.randn(2, 8, 12, 16, requires_grad=True)
+    grads = []
+    for fn in (lambda: attn.modulate(feats, x), lambda: feats * attn(x, (12, 16))):
+        x.grad = feats.grad = None
+        attn.zero_grad()
+        fn().pow(2).sum().backward()
+        grads.append([x.grad.clone(), feats.grad.clone(), attn[2].weight.grad.clone()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)

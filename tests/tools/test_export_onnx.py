@@ -1,0 +1,70 @@
+"""tools/deployment/export_onnx.py: the classifier and the multi-scale backbone to ONNX, checked
+against PyTorch with onnxruntime."""
+import re
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from mmengine.runner import load_checkpoint
+
+from ghostv2_mm.complexity import build_model
+from ghostv2_mm.deployment import export_part, onnx_session
+from tests.utils import randomize_bn
+
+from .helpers import run_tool
+
+CASES = {
+    'classifier': ('configs/mmpretrain/ghostnetv2_1.0x_in1k.py', {}),
+    'backbone': ('configs/mmdet/yolov3_ghostv2_320.py', {'model.backbone.init_cfg': None}),
+}
+
+
+@pytest.mark.parametrize('part', ['classifier', 'backbone'])
+def test_export_matches_pytorch(tmp_path, part):
+    config, overrides = CASES[part]
+    torch.manual_seed(0)
+    model = randomize_bn(build_model(config, overrides))
+    torch.save({'state_dict': model.state_dict()}, tmp_path / 'model.pth')
+    out = tmp_path / f'{part}.onnx'
+    result = run_tool('tools/deployment/export_onnx.py', config, '--checkpoint',
+                      str(tmp_path / 'model.pth'), '--part', part, '--out', str(out))
+    assert 'onnx.checker: ok' in result.stdout
+    diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch (\S+)',
+                       result.stdout)
+    assert [d[:3] for d in diffs] == [('1', '224', '224'), ('2', '224', '224'),
+                                      ('1', '256', '352'), ('1', '97', '131')]
+    assert all(float(d[3]) < 1e-4 for d in diffs)
+
+    # Independently of the tool: dynamic axes in the file, and outputs at a size and batch it
+    # did not check, from the weights of the checkpoint.
+    dims = [d.dim_param for d in onnx.load(str(out)).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ['batch', '', 'height', 'width']
+    reference = build_model(config, overrides).eval()
+    load_checkpoint(reference, str(tmp_path / 'model.pth'), map_location='cpu')
+    x = torch.randn(3, 3, 160, 288)
+    with torch.no_grad():
+        expected = export_part(reference, part)(x)
+    expected = [expected] if part == 'classifier' else list(expected)
+    actual = onnx_session(str(out), threads=2).run(None, {'input': x.numpy()})
+    assert len(actual) == (1 if part == 'classifier' else 3)
+    for a, e in zip(actual, expected):
+        assert a.shape == tuple(e.shape)
+        assert np.abs(a - e.numpy()).max() < 1e-4
+    if part == 'backbone':
+        assert [a.shape[1:] for a in actual] == [(40, 20, 36), (112, 10, 18), (960, 5, 9)]
+
+
+def test_export_errors(tmp_path):
+    config = CASES['backbone'][0]
+    bad = run_tool('tools/deployment/export_onnx.py', config, '--part', 'classifier', '--out',
+                   str(tmp_path / 'x.onnx'), check=False)
+    assert bad.returncode != 0 and 'part="classifier" needs an mmpretrain classifier' in bad.stderr
+    bad = run_tool('tools/deployment/export_onnx.py', config, '--check-shapes', '1', '64',
+                   check=False)
+    assert bad.returncode != 0 and '--check-shapes takes (batch, height, width)' in bad.stderr
+    # A tolerance no float computation meets: the comparison is real and fails loudly.
+    bad = run_tool('tools/deployment/export_onnx.py', CASES['classifier'][0], '--out',
+                   str(tmp_path / 'y.onnx'), '--check-shapes', '1', '64', '64', '--tolerance',
+                   '1e-30', check=False)
+    assert bad.returncode != 0 and '> --tolerance' in bad.stderr
