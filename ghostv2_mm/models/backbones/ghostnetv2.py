@@ -1,12 +1,13 @@
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer, fuse_conv_bn
+from mmcv.cnn import build_conv_layer, build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import register_model
 from ...utils import check_choice, make_divisible
 from ..layers import GhostBottleneck
+from ..layers.ghost_module import build_act
 
 
 class ConvBnAct(nn.Module):
@@ -16,7 +17,7 @@ class ConvBnAct(nn.Module):
         super().__init__()
         self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, 1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
-        self.act1 = build_activation_layer(act_cfg)
+        self.act1 = build_act(act_cfg)
 
     def forward(self, x):
         return self.act1(self.bn1(self.conv(x)))
@@ -179,7 +180,7 @@ class GhostNetV2(BaseModule):
         channels = make_divisible(self.stem_channels * widen_factor, 4)
         self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
         self.bn1 = build_norm_layer(norm_cfg, channels)[1]
-        self.act1 = build_activation_layer(act_cfg)
+        self.act1 = build_act(act_cfg)
 
         dilations = self.stage_dilations[output_stride]
         stages, self.stage_channels, self.stage_strides = [], [], []

@@ -122,23 +122,29 @@ class DFCAttention(nn.Sequential):
             return self.upsample(gate(attn), size)
         return gate(self.upsample(attn, size))
 
-    def modulate(self, feats, x):
+    def modulate(self, feats, x, inplace=False):
         """``feats * self(x, feats.shape[-2:])``: the features modulated by the attention of ``x``.
 
         When the map is a nearest 2x up-sampling of the gate and ``feats`` is an NCHW-contiguous
         tensor, the gate is broadcast over pairs of rows instead of being up-sampled: the same
-        products, without PyTorch's nearest up-sampling, which is slow for that layout on CPU
-        (about half the cost of the DFC branch of GhostNetV2 1.0x in eager mode). Tracing (ONNX
-        export) takes the general path, whose graph holds for any input size.
+        products, without PyTorch's nearest up-sampling, which is slow for that layout on CPU.
+        Tracing (ONNX export) takes the general path, whose graph holds for any input size.
+
+        Args:
+            feats (Tensor): The features to modulate, (N, out_channels, H, W).
+            x (Tensor): The input of the attention, (N, in_channels, H', W').
+            inplace (bool): Write the result into ``feats`` (for callers that own it, such as
+                a Ghost module's freshly concatenated output). Defaults to False.
         """
         n, c, h, w = feats.shape
+        mul = torch.Tensor.mul_ if inplace else torch.mul
         if (torch.jit.is_tracing() or self.up_mode != 'nearest' or self.gate_position != 'before'
                 or h % 2 or w % 2 or tuple(x.shape[-2:]) != (h, w) or not feats.is_contiguous()):
-            return feats * self(x, (h, w))
+            return mul(feats, self(x, (h, w)))
         # Even sides: the gate is (h / 2, w / 2) and nearest up-sampling repeats it 2x2.
         gate = _GATES[self.gate](super().forward(self.downsample(x)))
         gate = gate[..., None].expand(n, c, h // 2, w // 2, 2).reshape(n, c, h // 2, 1, w)
-        return (feats.view(n, c, h // 2, 2, w) * gate).view(n, c, h, w)
+        return mul(feats.view(n, c, h // 2, 2, w), gate).view(n, c, h, w)
 
 
 @register_model

@@ -4,7 +4,7 @@ from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 
 from ...registry import MODELS  # noqa: F401  registers the Hardsigmoid gate
 from ...utils import make_divisible
-from .ghost_module import GhostModule, conv_norm_act
+from .ghost_module import GhostModule, build_act, conv_norm_act
 
 
 class SqueezeExcite(nn.Module):
@@ -24,7 +24,7 @@ class SqueezeExcite(nn.Module):
         reduced = make_divisible(channels * se_ratio, 4)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.conv_reduce = nn.Conv2d(channels, reduced, 1, bias=True)
-        self.act1 = build_activation_layer(act_cfg)
+        self.act1 = build_act(act_cfg)
         self.conv_expand = nn.Conv2d(reduced, channels, 1, bias=True)
         self.gate = build_activation_layer(gate_cfg)
 
@@ -109,7 +109,9 @@ class GhostBottleneck(nn.Module):
             out = self.bn_dw(self.conv_dw(out))
         if self.se is not None:
             out = self.se(out)
-        return self.ghost2(out) + self.shortcut(x)
+        out = self.ghost2(out)
+        out += self.shortcut(x)
+        return out
 
     def forward(self, x):
         if self.with_cp and x.requires_grad:

@@ -7,6 +7,15 @@ from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from .dfc_attention import DFCAttention
 
 
+def build_act(act_cfg):
+    """The activation of ``act_cfg``, in place unless the config says otherwise or the type has
+    no in-place form (the rule of mmcv's ``ConvModule``): it saves a full-size tensor per call."""
+    cfg = dict(act_cfg)
+    if cfg['type'] not in ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU'):
+        cfg.setdefault('inplace', True)
+    return build_activation_layer(cfg)
+
+
 def conv_norm_act(in_channels, out_channels, kernel_size, stride=1, dilation=1, groups=1,
                   conv_cfg=None, norm_cfg=dict(type='BN'), act_cfg=None):
     """``nn.Sequential(conv, norm[, act])``: the children ``0``/``1`` of the official layout."""
@@ -17,7 +26,7 @@ def conv_norm_act(in_channels, out_channels, kernel_size, stride=1, dilation=1, 
         build_norm_layer(norm_cfg, out_channels)[1],
     ]
     if act_cfg is not None:
-        layers.append(build_activation_layer(act_cfg))
+        layers.append(build_act(act_cfg))
     return nn.Sequential(*layers)
 
 
@@ -74,5 +83,5 @@ class GhostModule(nn.Module):
         if out.shape[1] != self.out_channels:
             out = out[:, :self.out_channels]
         if self.short_conv is not None:
-            out = self.short_conv.modulate(out, x)
+            out = self.short_conv.modulate(out, x, inplace=True)
         return out

@@ -86,6 +86,10 @@ def test_modulate_equals_multiplying_by_the_map(size, channels_last, kwargs):
     with torch.no_grad():
         expected = feats * attn(x, size)
         torch.testing.assert_close(attn.modulate(feats, x), expected, rtol=0, atol=0)
+        assert not torch.equal(feats, expected)  # not modified
+        out = attn.modulate(feats, x, inplace=True)
+        assert out.data_ptr() == feats.data_ptr()
+        torch.testing.assert_close(feats, expected, rtol=0, atol=0)
 
 
 def test_modulate_gradients_match():
@@ -93,10 +97,12 @@ def test_modulate_gradients_match():
     x = torch.randn(2, 4, 12, 16, requires_grad=True)
     feats = torch.randn(2, 8, 12, 16, requires_grad=True)
     grads = []
-    for fn in (lambda: attn.modulate(feats, x), lambda: feats * attn(x, (12, 16))):
+    for fn in (lambda: attn.modulate(feats, x), lambda: attn.modulate(feats * 1, x, inplace=True),
+               lambda: feats * attn(x, (12, 16))):
         x.grad = feats.grad = None
         attn.zero_grad()
         fn().pow(2).sum().backward()
         grads.append([x.grad.clone(), feats.grad.clone(), attn[2].weight.grad.clone()])
-    for a, b in zip(*grads):
-        torch.testing.assert_close(a, b)
+    for other in grads[1:]:
+        for a, b in zip(grads[0], other):
+            torch.testing.assert_close(a, b)
