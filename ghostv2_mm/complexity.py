@@ -52,12 +52,13 @@ def count_complexity(model, input_shape=(3, 224, 224), forward=None):
 
 def build_model(config, overrides=None):
     """Build the model of an mmpretrain/mmdet/mmseg config file with ``overrides`` (a dict of
-    dotted keys, as ``--cfg-options``) merged in, in the config's ``default_scope``."""
+    dotted keys, as ``--cfg-options``) merged in, in the config's ``default_scope``. The scope is
+    set only while building, so callers' own scopes are left as they were."""
     from mmengine.config import Config
-    from mmengine.registry import init_default_scope
+    from mmengine.registry import DefaultScope
     cfg = Config.fromfile(config)
     cfg.merge_from_dict(overrides or {})
     scope = cfg.get('default_scope', 'mmengine')
-    init_default_scope(scope)
     registry = importlib.import_module(f'{scope}.registry').MODELS
-    return registry.build(cfg.model)
+    with DefaultScope.overwrite_default_scope(scope):
+        return registry.build(cfg.model)
