@@ -2,8 +2,9 @@
 
     python tools/analysis/benchmark.py [--threads 2] [--repeats 30] [--out-dir work_dirs/benchmark]
 
-Models are run interleaved (one forward of each in turn, ``--repeats`` rounds after ``--warmup``
-rounds) and the median is reported, so drifts of the machine affect all of them alike. Weights
+Models are run interleaved (one forward of each in a shuffled order per round, ``--repeats`` rounds
+after ``--warmup`` rounds) and the median is reported, so drifts of the machine affect all of them
+alike. Weights
 are random (speed does not depend on them). Reported:
 - batch-1 latency of the ImageNet classifiers at 224x224 and of their backbones at 320 and 416;
 - GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
@@ -22,6 +23,7 @@ import csv
 import json
 import os
 import os.path as osp
+import random
 import statistics
 import time
 
@@ -82,11 +84,19 @@ def build_models(onnx_dir):
 
 
 def interleaved(fns, x, repeats, warmup):
-    """Median seconds of each callable, calling them in turn ``repeats`` times."""
+    """Median seconds of each callable, calling them in turn ``repeats`` times.
+
+    The order is shuffled every round (seeded): a model can run slower right after some others
+    (here, after a channels-last model), so a fixed order would favour the models that happen to
+    follow benign ones."""
     times = {name: [] for name in fns}
+    order = list(fns)
+    rng = random.Random(0)
     with torch.no_grad():
         for r in range(warmup + repeats):
-            for name, fn in fns.items():
+            rng.shuffle(order)
+            for name in order:
+                fn = fns[name]
                 start = time.perf_counter()
                 fn(x)
                 if r >= warmup:
