@@ -15,6 +15,9 @@ class TensorForward(torch.nn.Module):
         super().__init__()
         self.model = model
         self._fn = fn
+        # Take the model's mode: tools that switch modes and restore them (``torch.onnx.export``)
+        # would otherwise restore a fresh wrapper's training mode onto an eval model.
+        self.train(model.training)
 
     def forward(self, x):
         return self._fn(x)

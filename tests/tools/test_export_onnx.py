@@ -1,5 +1,6 @@
 """tools/deployment/export_onnx.py: the classifier and the multi-scale backbone to ONNX, checked
 against PyTorch with onnxruntime."""
+import io
 import re
 
 import numpy as np
@@ -68,3 +69,16 @@ def test_export_errors(tmp_path):
                    str(tmp_path / 'y.onnx'), '--check-shapes', '1', '64', '64', '--tolerance',
                    '1e-30', check=False)
     assert bad.returncode != 0 and '> --tolerance' in bad.stderr
+
+
+def test_wrapper_keeps_the_model_in_eval_mode():
+    """torch.onnx.export restores the mode the module had; a wrapper in training mode would
+    put the wrapped classifier's BN layers into training mode after the export. (64x64 also
+    traces the deepest DFC layer at 2x2, where the pooling kernel must stay a literal.)"""
+    model = randomize_bn(build_model(CASES['classifier'][0]))
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        before = model(x, mode='tensor')
+        torch.onnx.export(export_part(model, 'classifier'), x, io.BytesIO())
+        torch.testing.assert_close(model(x, mode='tensor'), before)
+    assert not model.training

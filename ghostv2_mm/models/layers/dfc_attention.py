@@ -90,7 +90,8 @@ class DFCAttention(nn.Sequential):
     def downsample(self, x):
         h, w = x.shape[-2:]
         # A side of length 1 (e.g. stride 32 of a 32-pixel input) is kept rather than failing.
-        kernel = (min(h, 2), min(w, 2))
+        # Literal ints, not min(side, 2), which would hand a traced size to the ONNX exporter.
+        kernel = tuple(2 if side >= 2 else 1 for side in (h, w))
         if self.down_mode == 'avg':
             return F.avg_pool2d(x, kernel_size=kernel, stride=kernel)
         if self.down_mode == 'max':
