@@ -14,7 +14,9 @@ are random (speed does not depend on them). Reported:
   it and converted to channels-last;
 - ratios to GhostNetV2 (eager), the DFC overhead (GhostNetV2 1.0x / GhostNetV1 1.0x) in each
   mode, and training throughput (images/s, forward + backward at batch 8, 224x224) of the
-  trainable models.
+  trainable models;
+- where the DFC time goes: each step of the DFC branches of GhostNetV2 1.0x (deploy, 224) timed
+  alone on the inputs it gets in the network.
 Writes ``benchmark.csv``, ``benchmark.json``, ``accuracy_vs_latency.png`` (paper's ImageNet top-1
 against the measured classifier latency, as in the paper's Figure 2) and the ONNX files (``onnx/``).
 """
@@ -104,6 +106,47 @@ def interleaved(fns, x, repeats, warmup):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def dfc_breakdown(calls, size=224):
+    """Milliseconds per forward that each step of the DFC branches of GhostNetV2 1.0x in deploy
+    mode takes at ``size``, each step run alone (``calls`` times) on the inputs it gets in the
+    network, summed over the branches."""
+    from ghostv2_mm.complexity import build_model
+    from ghostv2_mm.models.layers import GhostModule
+    model = build_model(V2_CFG).eval()
+    model.backbone.switch_to_deploy()
+    seen = []
+    hooks = [m.register_forward_hook(lambda m, args, out: seen.append((m.short_conv, args[0], out)))
+             for m in model.modules() if isinstance(m, GhostModule) and m.short_conv is not None]
+    with torch.no_grad():
+        model(torch.randn(1, 3, size, size), mode='tensor')
+    for hook in hooks:
+        hook.remove()
+    totals = {}
+    with torch.no_grad():
+        for attn, x, out in seen:
+            # Deploy mode: children 1, 3 and 5 (the BNs) are folded away.
+            pooled = attn.downsample(x)
+            horizontal = attn[0](pooled)
+            vertical = attn[2](horizontal)
+            logits = attn[4](vertical)
+            gate = torch.sigmoid(logits)
+            up = attn.upsample(gate, out.shape[-2:])
+            steps = {'pooling': lambda: attn.downsample(x),
+                     '1x1 conv': lambda: attn[0](pooled),
+                     '(1,5) conv': lambda: attn[2](horizontal),
+                     '(5,1) conv': lambda: attn[4](vertical),
+                     'sigmoid': lambda: torch.sigmoid(logits),
+                     'up-sampling': lambda: attn.upsample(gate, out.shape[-2:]),
+                     'multiply': lambda: out * up}
+            for name, fn in steps.items():
+                fn()
+                start = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                totals[name] = totals.get(name, 0.) + (time.perf_counter() - start) / calls * 1e3
+    return len(seen), totals
+
+
 def train_throughput(models, repeats, batch=8):
     results = {}
     x = torch.randn(batch, 3, 224, 224)
@@ -182,6 +225,13 @@ def main():
           f"deploy {summary['deploy_over_timm']:.3f} (<= 0.9)")
     print(f"  GhostNetV2 onnxruntime / eager PyTorch: {summary['onnxruntime_over_eager']:.3f} "
           '(<= 0.8)')
+    branches, steps = dfc_breakdown(calls=max(args.repeats, 1) * 5)
+    summary['dfc_steps_ms'] = steps
+    print(f'The {branches} DFC branches of GhostNetV2 1.0x deploy at 224, each step alone (ms per '
+          'forward): ' + ', '.join(f'{k} {v:.2f}' for k, v in steps.items()) +
+          f'; sum {sum(steps.values()):.2f}, against '
+          f"{ms('GhostNetV2 1.0x deploy') - ms('GhostNetV1 1.0x deploy'):.2f} between the "
+          'deploy-mode networks with and without DFC')
 
     with open(osp.join(args.out_dir, 'benchmark.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=keys)
