@@ -13,6 +13,7 @@ from mmengine.structures import InstanceData  # noqa: E402
 
 from ghostv2_mm import GhostNetV2  # noqa: E402
 from ghostv2_mm.complexity import build_model  # noqa: E402
+from tests.utils import randomize_bn  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmdet', 'yolov3_*.py')))
@@ -60,3 +61,17 @@ def test_loss_and_predict(config, hw):
         results = model.predict(data['inputs'], data['data_samples'])
     assert len(results) == 2
     assert results[0].pred_instances.bboxes.shape[1] == 4
+
+
+def test_deploy_backbone_in_a_detector():
+    """A detector whose backbone is switched to deploy mode (channels-last features into mmdet's
+    neck and head) predicts the same boxes."""
+    model = randomize_bn(build_model(osp.join(ROOT, 'configs', 'mmdet', 'yolov3_ghostv2_320.py')))
+    data = model.data_preprocessor(batch(320, 320), training=False)
+    with torch.no_grad():
+        expected = model(data['inputs'], mode='tensor')
+        model.backbone.switch_to_deploy()
+        actual = model(data['inputs'], mode='tensor')
+    for a, e in zip(actual, expected):
+        for x, y in zip(a, e):
+            torch.testing.assert_close(x, y, rtol=0, atol=1e-4)
