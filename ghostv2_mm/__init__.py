@@ -3,5 +3,5 @@ from .models import (DFCAttention, DFCGate, GhostBottleneck, GhostModule, GhostN
                      SqueezeExcite)
 from .version import __version__
 
-__all__ = ['GhostNetV2', 'DFCAttention', 'DFCGate', 'GhostModule', 'GhostBottleneck', 'SqueezeExcite',
-           '__version__']
+__all__ = ['GhostNetV2', 'DFCAttention', 'DFCGate', 'GhostModule', 'GhostBottleneck',
+           'SqueezeExcite', '__version__']

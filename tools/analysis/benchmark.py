@@ -71,7 +71,8 @@ def build_models(onnx_dir):
         deploy = build_model(cfg, overrides).eval()
         deploy.backbone.switch_to_deploy()
         models[f'{name} deploy'] = mm(deploy, trainable=False)
-        models[f'{name} ONNX Runtime'] = ort(build_model(cfg, overrides).eval(), name)
+        # The file tools/deployment/export_onnx.py writes: exported after switch_to_deploy.
+        models[f'{name} ONNX Runtime'] = ort(deploy, name)
     models['GhostNetV1 1.1x'] = mm(build_model(V1_CFG))
     for name, cfg in (('MobileNetV2 1.0x', 'mobilenet_v2/mobilenet-v2_8xb32_in1k.py'),
                       ('MobileNetV3-Large', 'mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py')):

@@ -6,11 +6,12 @@
 
 CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier`` (the default
 for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
-image -> the backbone's ``out_indices`` features; batch, height and width are dynamic. The input is the normalised image tensor (the data preprocessor's mean/std and
-BGR->RGB are not part of the graph). Unless ``--no-deploy``, BN is folded first
-(``switch_to_deploy``). The file is checked with ``onnx.checker``, then onnxruntime's outputs are
-compared with the PyTorch model's (before any folding) at every ``--check-shapes`` size (by
-default 1x224x224, 2x224x224 and the non-square 1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``.
+image -> the backbone's ``out_indices`` features; batch, height and width are dynamic. The
+input is the normalised image tensor (the data preprocessor's mean/std and BGR->RGB are not part
+of the graph). Unless ``--no-deploy``, BN is folded first (``switch_to_deploy``). The file is
+checked with ``onnx.checker``, then onnxruntime's outputs are compared with the PyTorch model's
+(before any folding) at every ``--check-shapes`` size (by default 1x224x224, 2x224x224 and the
+non-square 1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``.
 """
 import argparse
 import os
@@ -65,8 +66,9 @@ def main():
         load_checkpoint(model, args.checkpoint, map_location='cpu')
     part = args.part or ('classifier' if hasattr(model, 'head') else 'backbone')
     reference = export_part(model, part)
-    exported = copy.deepcopy(model)
+    exported = model
     if not args.no_deploy:
+        exported = copy.deepcopy(model)  # the reference keeps its BN
         exported.backbone.switch_to_deploy()
     out = args.out or osp.join('work_dirs', 'onnx', f'{osp.splitext(osp.basename(args.config))[0]}'
                                f'_{part}.onnx')

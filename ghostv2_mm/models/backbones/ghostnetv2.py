@@ -111,7 +111,8 @@ class GhostNetV2(BaseModule):
     last_channels = 960
     num_layers = sum(len(stage) for stage in arch_settings)
     num_stages = len(arch_settings) + 1
-    # Dilation of each entry of ``blocks`` at each output stride (the stride-2 entries are 1, 3, 5, 7).
+    # Dilation of each entry of ``blocks`` at each output stride (the stride-2 entries are 1, 3,
+    # 5, 7).
     stage_dilations = {
         32: (1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
         16: (1, 1, 1, 1, 1, 1, 1, 2, 2, 2),
@@ -139,7 +140,8 @@ class GhostNetV2(BaseModule):
         super().__init__(init_cfg)
         if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
                 or widen_factor <= 0:
-            raise ValueError(f'widen_factor must be a positive number, but received {widen_factor!r}')
+            raise ValueError(f'widen_factor must be a positive number, but received '
+                             f'{widen_factor!r}')
         if isinstance(out_indices, int) or not all(
                 isinstance(i, int) and 0 <= i < self.num_stages for i in out_indices) \
                 or len(out_indices) == 0 or list(out_indices) != sorted(set(out_indices)):
