@@ -8,8 +8,8 @@ alike. Weights
 are random (speed does not depend on them). Reported:
 - batch-1 latency of the ImageNet classifiers at 224x224 and of their backbones at 320 and 416;
 - GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
-  deploy mode (``switch_to_deploy``: BN folded, channels-last) and exported to ONNX and run by
-  onnxruntime (``ghostv2_mm.deployment``, same thread count, no spinning); GhostNetV1 1.1x,
+  deploy mode (``switch_to_deploy``: BN folded, DFC FCs merged, channels-last) and exported to
+  ONNX and run by onnxruntime (``ghostv2_mm.deployment``, same thread count, no spinning); GhostNetV1 1.1x,
   mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's ``ghostnetv2_100`` as timm builds
   it and converted to channels-last;
 - ratios to GhostNetV2 (eager), the DFC overhead (GhostNetV2 1.0x / GhostNetV1 1.0x) in each
@@ -125,20 +125,16 @@ def dfc_breakdown(calls, size=224):
     totals = {}
     with torch.no_grad():
         for attn, x, out in seen:
-            # Deploy mode: children 1, 3 and 5 (the BNs) are folded away.
+            # Deploy mode: the BNs are folded away and the FCs merged on these map sizes.
             pooled = attn.downsample(x)
-            horizontal = attn[0](pooled)
-            vertical = attn[2](horizontal)
-            logits = attn[4](vertical)
+            projected = attn[0](pooled)
+            logits = attn.fcs(projected)
             gate = torch.sigmoid(logits)
-            up = attn.upsample(gate, out.shape[-2:])
             steps = {'pooling': lambda: attn.downsample(x),
                      '1x1 conv': lambda: attn[0](pooled),
-                     '(1,5) conv': lambda: attn[2](horizontal),
-                     '(5,1) conv': lambda: attn[4](vertical),
+                     'FCs': lambda: attn.fcs(projected),
                      'sigmoid': lambda: torch.sigmoid(logits),
-                     'up-sampling': lambda: attn.upsample(gate, out.shape[-2:]),
-                     'multiply': lambda: out * up}
+                     'gate multiply': lambda: attn.multiply(out, gate)}
             for name, fn in steps.items():
                 fn()
                 start = time.perf_counter()

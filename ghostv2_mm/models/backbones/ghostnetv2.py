@@ -6,7 +6,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...registry import register_model
 from ...utils import check_choice, make_divisible
-from ..layers import GhostBottleneck
+from ..layers import DFCAttention, GhostBottleneck
 from ..layers.ghost_module import build_act
 
 
@@ -242,7 +242,9 @@ class GhostNetV2(BaseModule):
 
     def switch_to_deploy(self, channels_last=True):
         """Convert the network for inference: fold every BN into the conv before it (mmcv's
-        ``fuse_conv_bn``) and, by default, keep weights and features in channels-last layout.
+        ``fuse_conv_bn``), merge the two FCs of each DFC attention where that is faster
+        (:meth:`DFCAttention.switch_to_deploy`) and, by default, keep weights and features in
+        channels-last layout.
 
         Every BN of GhostNetV2 follows a conv, so the folded network computes the same outputs
         in eval mode with fewer operations. Channels-last (NHWC) is the layout oneDNN's CPU
@@ -258,6 +260,9 @@ class GhostNetV2(BaseModule):
         """
         self.eval()
         fuse_conv_bn(self)
+        for m in self.modules():
+            if isinstance(m, DFCAttention):
+                m.switch_to_deploy()
         if channels_last:
             self.to(memory_format=torch.channels_last)
         self.deploy = True

@@ -1,7 +1,7 @@
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmcv.cnn import build_conv_layer, build_norm_layer, fuse_conv_bn
 
 from ...registry import register_model
 from ...utils import check_choice
@@ -13,6 +13,10 @@ _GATES = {
 }
 _DOWN_MODES = ('avg', 'max', 'bilinear')
 _UP_MODES = ('nearest', 'bilinear', 'bicubic')
+# Deploy mode runs the two FCs as one k x k depthwise conv on maps up to this area (the one conv
+# costs 25 instead of 10 multiply-adds a pixel but saves a call, which is what dominates on small
+# maps; on 2 CPU cores the one conv is ahead on 28x28 maps and behind from about 40x40).
+_MERGED_FC_MAX_AREA = 32 * 32
 
 
 @register_model
@@ -86,6 +90,9 @@ class DFCAttention(nn.Sequential):
         self.gate_position = gate_position
         self.down_mode = down_mode
         self.up_mode = up_mode
+        # Deploy only (switch_to_deploy); a buffer, so that it follows the module's device and
+        # memory format, but not a weight of the checkpoints.
+        self.register_buffer('merged_fc', None, persistent=False)
 
     def downsample(self, x):
         h, w = x.shape[-2:]
@@ -105,6 +112,46 @@ class DFCAttention(nn.Sequential):
         align = None if self.up_mode == 'nearest' else False
         return F.interpolate(x, size=size, mode=self.up_mode, align_corners=align)
 
+    def logits(self, x):
+        """The attention before the scaling function, at the down-sampled size."""
+        return self.fcs(self[1](self[0](self.downsample(x))))
+
+    def fcs(self, x):
+        """The horizontal and vertical FCs, each conv-BN (one merged conv in deploy mode)."""
+        h, w = x.shape[-2:]
+        if self.merged_fc is None or torch.jit.is_tracing() or h * w > _MERGED_FC_MAX_AREA:
+            return self[5](self[4](self[3](self[2](x))))
+        return F.conv2d(x, self.merged_fc, None, 1, self.merged_padding, self[2].dilation,
+                        x.shape[1]).add_(self._row_bias(h, x))
+
+    def _row_bias(self, h, x):
+        # The horizontal FC's bias b1 enters the vertical FC, whose zero padding sums it over the
+        # taps that fall inside the map: b1 * sum(valid taps) + b2, a function of the row only.
+        key = (h, x.dtype, x.device)
+        if key not in self._row_biases:
+            hfc, vfc = self[2], self[4]
+            with torch.no_grad():
+                ones = x.new_ones(1, x.shape[1], h, 1)
+                taps = F.conv2d(ones, vfc.weight, None, 1, vfc.padding, vfc.dilation, vfc.groups)
+                bias = taps * hfc.bias.view(-1, 1, 1) + vfc.bias.view(-1, 1, 1)
+            self._row_biases[key] = bias
+        return self._row_biases[key]
+
+    def switch_to_deploy(self):
+        """Inference-only conversion: fold each BN into its conv (mmcv's ``fuse_conv_bn``) and
+        merge the horizontal and vertical FCs into one depthwise conv, whose kernel is their outer
+        product, for the down-sampled maps small enough that one call beats two
+        (``_MERGED_FC_MAX_AREA``). Exact: the horizontal FC's bias, which the vertical FC's zero
+        padding makes row-dependent, is added as a per-size map (cached). Tracing (ONNX export)
+        keeps the two FCs, whose graph holds for any input size.
+        """
+        fuse_conv_bn(self)
+        hfc, vfc = self[2], self[4]
+        self.merged_fc = (vfc.weight * hfc.weight).detach()
+        self.merged_padding = (vfc.padding[0], hfc.padding[1])
+        self._row_biases = {}
+        return self
+
     def forward(self, x, size=None):
         """Compute the attention map of ``x``.
 
@@ -117,7 +164,7 @@ class DFCAttention(nn.Sequential):
             Tensor: The gate, (N, out_channels, *size).
         """
         size = tuple(x.shape[-2:]) if size is None else tuple(size)
-        attn = super().forward(self.downsample(x))
+        attn = self.logits(x)
         gate = _GATES[self.gate]
         if self.gate_position == 'before':
             return self.upsample(gate(attn), size)
@@ -126,24 +173,36 @@ class DFCAttention(nn.Sequential):
     def modulate(self, feats, x, inplace=False):
         """``feats * self(x, feats.shape[-2:])``: the features modulated by the attention of ``x``.
 
-        When the map is a nearest 2x up-sampling of the gate and ``feats`` is an NCHW-contiguous
-        tensor, the gate is broadcast over pairs of rows instead of being up-sampled: the same
-        products, without PyTorch's nearest up-sampling, which is slow for that layout on CPU.
-        Tracing (ONNX export) takes the general path, whose graph holds for any input size.
-
         Args:
             feats (Tensor): The features to modulate, (N, out_channels, H, W).
             x (Tensor): The input of the attention, (N, in_channels, H', W').
             inplace (bool): Write the result into ``feats`` (for callers that own it, such as
                 a Ghost module's freshly concatenated output). Defaults to False.
         """
+        if self.gate_position == 'after':
+            mul = torch.Tensor.mul_ if inplace else torch.mul
+            return mul(feats, self(x, feats.shape[-2:]))
+        return self.multiply(feats, _GATES[self.gate](self.logits(x)), inplace)
+
+    def multiply(self, feats, gate, inplace=False):
+        """``feats`` times ``gate`` up-sampled to their size.
+
+        When that is a nearest 2x up-sampling and ``feats`` is contiguous (NCHW or channels-last),
+        the gate is broadcast over 2x2 blocks instead: the same products, without materialising
+        the full-size map (and PyTorch's nearest up-sampling is slow for NCHW on CPU). Tracing
+        (ONNX export) up-samples, a graph that holds for any input size.
+        """
         n, c, h, w = feats.shape
         mul = torch.Tensor.mul_ if inplace else torch.mul
-        if (torch.jit.is_tracing() or self.up_mode != 'nearest' or self.gate_position != 'before'
-                or h % 2 or w % 2 or tuple(x.shape[-2:]) != (h, w) or not feats.is_contiguous()):
-            return mul(feats, self(x, (h, w)))
-        # Even sides: the gate is (h / 2, w / 2) and nearest up-sampling repeats it 2x2.
-        gate = _GATES[self.gate](super().forward(self.downsample(x)))
+        channels_last = not feats.is_contiguous()
+        if (torch.jit.is_tracing() or self.up_mode != 'nearest' or h % 2 or w % 2
+                or tuple(gate.shape[-2:]) != (h // 2, w // 2)
+                or channels_last and not feats.is_contiguous(memory_format=torch.channels_last)):
+            return mul(feats, self.upsample(gate, (h, w)))
+        if channels_last:  # (n, h, w, c) in memory
+            blocks = feats.permute(0, 2, 3, 1).view(n, h // 2, 2, w // 2, 2, c)
+            gate = gate.permute(0, 2, 3, 1).reshape(n, h // 2, 1, w // 2, 1, c)
+            return mul(blocks, gate).view(n, h, w, c).permute(0, 3, 1, 2)
         gate = gate[..., None].expand(n, c, h // 2, w // 2, 2).reshape(n, c, h // 2, 1, w)
         return mul(feats.view(n, c, h // 2, 2, w), gate).view(n, c, h, w)
 

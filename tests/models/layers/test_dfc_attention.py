@@ -77,7 +77,8 @@ def test_invalid_arguments(kwargs, name):
 @pytest.mark.parametrize('kwargs', [dict(), dict(gate='hard_sigmoid'),
                                     dict(gate_position='after'), dict(up_mode='bilinear')])
 def test_modulate_equals_multiplying_by_the_map(size, channels_last, kwargs):
-    """The broadcast fast path (even sizes, NCHW) gives the products of the general path."""
+    """The broadcast fast path (even sizes, NCHW or channels-last) gives the products of the
+    general path."""
     attn = randomize_bn(DFCAttention(6, 10, **kwargs))
     x = torch.randn(2, 6, *size)
     feats = torch.randn(2, 10, *size)
@@ -106,3 +107,38 @@ def test_modulate_gradients_match():
     for other in grads[1:]:
         for a, b in zip(grads[0], other):
             torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('kwargs', [dict(), dict(kernel_size=(7, 3), dilation=2),
+                                    dict(gate='hard_sigmoid', down_mode='max')])
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_deploy_merges_the_fcs_exactly(kwargs, channels_last):
+    """switch_to_deploy folds the BNs and runs the two FCs as one depthwise conv with a
+    row-dependent bias on small maps (the merged path), two convs on large ones: same outputs."""
+    attn = randomize_bn(DFCAttention(6, 10, **kwargs))
+    deploy = randomize_bn(DFCAttention(6, 10, **kwargs))
+    deploy.load_state_dict(attn.state_dict())
+    deploy.switch_to_deploy()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in deploy.modules())
+    kh, kv = deploy[2].kernel_size[1], deploy[4].kernel_size[0]
+    assert deploy.merged_fc.shape == (10, 1, kv, kh)
+    if channels_last:
+        deploy.to(memory_format=torch.channels_last)
+    # Down-sampled to 3x3 (the padding exceeds the map), 8x10, 5x6 and 35x35 (not merged).
+    for size in [(7, 7), (16, 20), (11, 13), (70, 71)]:
+        x = torch.randn(2, 6, *size)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            torch.testing.assert_close(deploy(x), attn(x), rtol=0, atol=1e-5)
+            torch.testing.assert_close(deploy.logits(x), attn.logits(x), rtol=0, atol=1e-5)
+    merged = sorted(key[0] for key in deploy._row_biases)
+    assert merged == [3, 5, 8]  # the row-bias maps of the merged sizes, 35x35 took two convs
+
+
+def test_deploy_kernel_follows_the_module():
+    deploy = randomize_bn(DFCAttention(4, 6)).switch_to_deploy().double()
+    assert deploy.merged_fc.dtype == torch.float64
+    assert 'merged_fc' not in deploy.state_dict()
+    out = deploy(torch.randn(1, 4, 8, 8, dtype=torch.float64))
+    assert out.dtype == torch.float64 and out.shape == (1, 6, 8, 8)
