@@ -9,9 +9,9 @@ are random (speed does not depend on them). Reported:
 - batch-1 latency of the ImageNet classifiers at 224x224 and of their backbones at 320 and 416;
 - GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
   deploy mode (``switch_to_deploy``: BN folded, DFC FCs merged, channels-last) and exported to
-  ONNX and run by onnxruntime (``ghostv2_mm.deployment``, same thread count, no spinning); GhostNetV1 1.1x,
-  mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's ``ghostnetv2_100`` as timm builds
-  it and converted to channels-last;
+  ONNX and run by onnxruntime (``ghostv2_mm.deployment``, same thread count, no spinning);
+  GhostNetV1 1.1x, mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's
+  ``ghostnetv2_100`` as timm builds it and converted to channels-last;
 - ratios to GhostNetV2 (eager), the DFC overhead (GhostNetV2 1.0x / GhostNetV1 1.0x) in each
   mode, and training throughput (images/s, forward + backward at batch 8, 224x224) of the
   trainable models;
