@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 
@@ -116,9 +118,7 @@ def test_deploy_merges_the_fcs_exactly(kwargs, channels_last):
     """switch_to_deploy folds the BNs and runs the two FCs as one depthwise conv with a
     row-dependent bias on small maps (the merged path), two convs on large ones: same outputs."""
     attn = randomize_bn(DFCAttention(6, 10, **kwargs))
-    deploy = randomize_bn(DFCAttention(6, 10, **kwargs))
-    deploy.load_state_dict(attn.state_dict())
-    deploy.switch_to_deploy()
+    deploy = copy.deepcopy(attn).switch_to_deploy()
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in deploy.modules())
     kh, kv = deploy[2].kernel_size[1], deploy[4].kernel_size[0]
     assert deploy.merged_fc.shape == (10, 1, kv, kh)
