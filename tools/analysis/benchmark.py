@@ -8,15 +8,17 @@ alike. Weights
 are random (speed does not depend on them). Reported:
 - batch-1 latency of the ImageNet classifiers at 224x224 and of their backbones at 320 and 416;
 - GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
-  deploy mode (``switch_to_deploy``: BN folded, DFC FCs merged, channels-last) and exported to
-  ONNX and run by onnxruntime (``ghostv2_mm.deployment``, same thread count, no spinning);
+  deploy mode (``switch_to_deploy``: BN folded, channels-last, each DFC branch one call of the
+  compiled operator ``ghostv2_mm.ops.fused_dfc``) and exported to ONNX and run by onnxruntime
+  (``ghostv2_mm.deployment``, same thread count, no spinning); GhostNetV2 also in deploy mode
+  with PyTorch ops for the DFC branches (``fused_dfc=False``: FCs merged into one conv);
   GhostNetV1 1.1x, mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's
   ``ghostnetv2_100`` as timm builds it and converted to channels-last;
 - ratios to GhostNetV2 (eager), the DFC overhead (GhostNetV2 1.0x / GhostNetV1 1.0x) in each
   mode, and training throughput (images/s, forward + backward at batch 8, 224x224) of the
   trainable models;
-- where the DFC time goes: each step of the DFC branches of GhostNetV2 1.0x (deploy, 224) timed
-  alone on the inputs it gets in the network.
+- where the DFC time goes: each PyTorch op of the DFC branches of GhostNetV2 1.0x (deploy, 224)
+  timed alone on the inputs it gets in the network, and the one fused call that replaces them.
 Writes ``benchmark.csv``, ``benchmark.json``, ``accuracy_vs_latency.png`` (paper's ImageNet top-1
 against the measured classifier latency, as in the paper's Figure 2) and the ONNX files (``onnx/``).
 """
@@ -71,6 +73,10 @@ def build_models(onnx_dir):
         deploy = build_model(cfg, overrides).eval()
         deploy.backbone.switch_to_deploy()
         models[f'{name} deploy'] = mm(deploy, trainable=False)
+        if name == 'GhostNetV2 1.0x':
+            unfused = build_model(cfg, overrides).eval()
+            unfused.backbone.switch_to_deploy(fused_dfc=False)
+            models[f'{name} deploy, PyTorch ops'] = mm(unfused, trainable=False)
         # The file tools/deployment/export_onnx.py writes: exported after switch_to_deploy.
         models[f'{name} ONNX Runtime'] = ort(deploy, name)
     models['GhostNetV1 1.1x'] = mm(build_model(V1_CFG))
@@ -108,9 +114,9 @@ def interleaved(fns, x, repeats, warmup):
 
 
 def dfc_breakdown(calls, size=224):
-    """Milliseconds per forward that each step of the DFC branches of GhostNetV2 1.0x in deploy
-    mode takes at ``size``, each step run alone (``calls`` times) on the inputs it gets in the
-    network, summed over the branches."""
+    """Milliseconds per forward that each PyTorch op of the DFC branches of GhostNetV2 1.0x in
+    deploy mode takes at ``size``, each run alone (``calls`` times) on the inputs it gets in the
+    network, summed over the branches; last, the one fused call that does all of them."""
     from ghostv2_mm.complexity import build_model
     from ghostv2_mm.models.layers import GhostModule
     model = build_model(V2_CFG).eval()
@@ -125,7 +131,7 @@ def dfc_breakdown(calls, size=224):
     totals = {}
     with torch.no_grad():
         for attn, x, out in seen:
-            # Deploy mode: the BNs are folded away and the FCs merged on these map sizes.
+            # Deploy mode with PyTorch ops: the BNs folded away, the FCs merged on small maps.
             pooled = attn.downsample(x)
             projected = attn[0](pooled)
             logits = attn.fcs(projected)
@@ -134,7 +140,8 @@ def dfc_breakdown(calls, size=224):
                      '1x1 conv': lambda: attn[0](pooled),
                      'FCs': lambda: attn.fcs(projected),
                      'sigmoid': lambda: torch.sigmoid(logits),
-                     'gate multiply': lambda: attn.multiply(out, gate)}
+                     'gate multiply': lambda: attn.multiply(out, gate),
+                     'fused call': lambda: attn.modulate(out, x)}
             for name, fn in steps.items():
                 fn()
                 start = time.perf_counter()
@@ -195,14 +202,16 @@ def main():
     for row in rows.values():
         row['ratio to GhostNetV2'] = ms(row['model']) / ms('GhostNetV2 1.0x')
         network = row['model']
-        for suffix in (' deploy', ' ONNX Runtime', ' channels-last'):
+        for suffix in (', PyTorch ops', ' deploy', ' ONNX Runtime', ' channels-last'):
             network = network.replace(suffix, '')
         row['paper top-1 (%)'] = TOP1[network]
-    modes = {'eager': '', 'deploy': ' deploy', 'onnxruntime': ' ONNX Runtime'}
+    modes = {'eager': ('', ''), 'deploy': (' deploy', ' deploy'),
+             'deploy, PyTorch ops': (' deploy, PyTorch ops', ' deploy'),
+             'onnxruntime': (' ONNX Runtime', ' ONNX Runtime')}
     summary = {
         'threads': torch.get_num_threads(),
-        'dfc_overhead': {mode: ms(f'GhostNetV2 1.0x{s}') / ms(f'GhostNetV1 1.0x{s}')
-                         for mode, s in modes.items()},
+        'dfc_overhead': {mode: ms(f'GhostNetV2 1.0x{v2}') / ms(f'GhostNetV1 1.0x{v1}')
+                         for mode, (v2, v1) in modes.items()},
         'eager_over_timm': ms('GhostNetV2 1.0x') / ms('timm ghostnetv2_100'),
         'deploy_over_timm': ms('GhostNetV2 1.0x deploy') / ms('timm ghostnetv2_100'),
         'onnxruntime_over_eager': ms('GhostNetV2 1.0x ONNX Runtime') / ms('GhostNetV2 1.0x'),
@@ -224,11 +233,15 @@ def main():
           '(<= 0.8)')
     branches, steps = dfc_breakdown(calls=max(args.repeats, 1) * 5)
     summary['dfc_steps_ms'] = steps
-    print(f'The {branches} DFC branches of GhostNetV2 1.0x deploy at 224, each step alone (ms per '
+    fused = steps['fused call']
+    steps = {k: v for k, v in steps.items() if k != 'fused call'}
+    print(f'The {branches} DFC branches of GhostNetV2 1.0x deploy at 224, each op alone (ms per '
           'forward): ' + ', '.join(f'{k} {v:.2f}' for k, v in steps.items()) +
-          f'; sum {sum(steps.values()):.2f}, against '
-          f"{ms('GhostNetV2 1.0x deploy') - ms('GhostNetV1 1.0x deploy'):.2f} between the "
-          'deploy-mode networks with and without DFC')
+          f'; sum {sum(steps.values()):.2f}; the fused call instead: {fused:.2f}. Between the '
+          'deploy-mode networks with and without DFC: '
+          f"{ms('GhostNetV2 1.0x deploy, PyTorch ops') - ms('GhostNetV1 1.0x deploy'):.2f} "
+          f"(PyTorch ops), {ms('GhostNetV2 1.0x deploy') - ms('GhostNetV1 1.0x deploy'):.2f} "
+          '(fused)')
 
     with open(osp.join(args.out_dir, 'benchmark.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=keys)

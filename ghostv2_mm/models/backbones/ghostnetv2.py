@@ -1,9 +1,12 @@
+import warnings
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer, fuse_conv_bn
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...ops import fused_dfc_available
 from ...registry import register_model
 from ...utils import check_choice, make_divisible
 from ..layers import DFCAttention, GhostBottleneck
@@ -240,29 +243,37 @@ class GhostNetV2(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def switch_to_deploy(self, channels_last=True):
+    def switch_to_deploy(self, channels_last=True, fused_dfc=True):
         """Convert the network for inference: fold every BN into the conv before it (mmcv's
-        ``fuse_conv_bn``), merge the two FCs of each DFC attention where that is faster
+        ``fuse_conv_bn``), run each DFC attention with fewer calls
         (:meth:`DFCAttention.switch_to_deploy`) and, by default, keep weights and features in
         channels-last layout.
 
         Every BN of GhostNetV2 follows a conv, so the folded network computes the same outputs
         in eval mode with fewer operations. Channels-last (NHWC) is the layout oneDNN's CPU
-        convolutions work in and makes the DFC up-sampling cheap; the input is converted on the
-        way in, so callers pass ordinary tensors and get tensors of the usual shapes. The network
-        cannot be trained afterwards.
+        convolutions work in, and the one the fused DFC operator takes; the input is converted
+        on the way in, so callers pass ordinary tensors and get tensors of the usual shapes. The
+        network cannot be trained afterwards.
 
         Args:
             channels_last (bool): Use the channels-last memory format. Defaults to True.
+            fused_dfc (bool): Run each DFC attention branch as the one compiled call of
+                :mod:`ghostv2_mm.ops` (float32 CPU channels-last inputs; others, and ONNX export,
+                take PyTorch ops). Without the compiled operator, a warning says so and PyTorch
+                ops are used. Defaults to True.
 
         Returns:
             GhostNetV2: The converted network (converted in place).
         """
+        if fused_dfc and not fused_dfc_available():
+            warnings.warn('ghostv2_mm was installed without its compiled fused DFC operator; '
+                          'deploy mode runs PyTorch ops (reinstall with '
+                          '`pip install --no-build-isolation -e .` to build it)')
         self.eval()
         fuse_conv_bn(self)
         for m in self.modules():
             if isinstance(m, DFCAttention):
-                m.switch_to_deploy()
+                m.switch_to_deploy(fused=fused_dfc)
         if channels_last:
             self.to(memory_format=torch.channels_last)
         self.deploy = True

@@ -3,6 +3,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer, fuse_conv_bn
 
+from ...ops import fused_dfc, fused_dfc_supported
 from ...registry import register_model
 from ...utils import check_choice
 
@@ -90,9 +91,11 @@ class DFCAttention(nn.Sequential):
         self.gate_position = gate_position
         self.down_mode = down_mode
         self.up_mode = up_mode
-        # Deploy only (switch_to_deploy); a buffer, so that it follows the module's device and
-        # memory format, but not a weight of the checkpoints.
+        # Deploy only (switch_to_deploy): buffers, so that they follow the module's device, dtype
+        # and memory format, but not weights of the checkpoints.
         self.register_buffer('merged_fc', None, persistent=False)
+        for name in ('fused_conv', 'fused_hfc', 'fused_vfc'):
+            self.register_buffer(name, None, persistent=False)
 
     def downsample(self, x):
         h, w = x.shape[-2:]
@@ -137,19 +140,34 @@ class DFCAttention(nn.Sequential):
             self._row_biases[key] = bias
         return self._row_biases[key]
 
-    def switch_to_deploy(self):
-        """Inference-only conversion: fold each BN into its conv (mmcv's ``fuse_conv_bn``) and
-        merge the horizontal and vertical FCs into one depthwise conv, whose kernel is their outer
-        product, for the down-sampled maps small enough that one call beats two
-        (``_MERGED_FC_MAX_AREA``). Exact: the horizontal FC's bias, which the vertical FC's zero
-        padding makes row-dependent, is added as a per-size map (cached). Tracing (ONNX export)
-        keeps the two FCs, whose graph holds for any input size.
+    def switch_to_deploy(self, fused=True):
+        """Inference-only conversion: fold each BN into its conv (mmcv's ``fuse_conv_bn``), then
+        run the attention with fewer calls.
+
+        With ``fused`` (and the compiled operator built, :mod:`ghostv2_mm.ops`), :meth:`modulate`
+        computes the whole branch and the gating multiply in one call on channels-last float32 CPU
+        tensors. Otherwise, and for other inputs, the horizontal and vertical FCs are merged into
+        one depthwise conv, whose kernel is their outer product, on down-sampled maps small enough
+        that one call beats two (``_MERGED_FC_MAX_AREA``); exact, as the horizontal FC's bias,
+        which the vertical FC's zero padding makes row-dependent, is added as a per-size map
+        (cached). Tracing (ONNX export) runs the unmerged layers, whose graph holds for any size.
+        Norm layers other than BN cannot be folded and leave the module as it is.
+
+        Args:
+            fused (bool): Use the fused operator where it applies. Defaults to True.
         """
         fuse_conv_bn(self)
-        hfc, vfc = self[2], self[4]
+        if not all(isinstance(self[i], nn.Identity) for i in (1, 3, 5)):
+            return self
+        conv, hfc, vfc = self[0], self[2], self[4]
         self.merged_fc = (vfc.weight * hfc.weight).detach()
         self.merged_padding = (vfc.padding[0], hfc.padding[1])
         self._row_biases = {}
+        if fused and self.up_mode == 'nearest' and self.down_mode in ('avg', 'max'):
+            # Transposed so that the operator reads channels contiguously.
+            self.fused_conv = conv.weight.detach().flatten(1).t().contiguous()
+            self.fused_hfc = hfc.weight.detach().flatten(1).t().contiguous()
+            self.fused_vfc = vfc.weight.detach().flatten(1).t().contiguous()
         return self
 
     def forward(self, x, size=None):
@@ -179,6 +197,11 @@ class DFCAttention(nn.Sequential):
             inplace (bool): Write the result into ``feats`` (for callers that own it, such as
                 a Ghost module's freshly concatenated output). Defaults to False.
         """
+        if self.fused_conv is not None and fused_dfc_supported(x, feats):
+            # Nearest up-sampling commutes with the scaling function: either gate position.
+            return fused_dfc(x, feats, self.fused_conv, self[0].bias, self.fused_hfc,
+                             self[2].bias, self.fused_vfc, self[4].bias, self[2].dilation[0],
+                             self.down_mode, self.gate, inplace)
         if self.gate_position == 'after':
             mul = torch.Tensor.mul_ if inplace else torch.mul
             return mul(feats, self(x, feats.shape[-2:]))
