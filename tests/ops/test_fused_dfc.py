@@ -158,3 +158,22 @@ def test_onnx_tracing_records_pytorch_ops(fused_calls):
         torch.testing.assert_close(traced(torch.randn(1, 3, 96, 64))[0].shape[-2:],
                                    torch.Size([3, 2]))
     assert fused_calls == []
+
+
+def test_fused_weights_follow_module_conversions(fused_calls):
+    """The operator's arguments are gathered once per module; converting the module (here a
+    round trip through float16, which rounds the weights) must not leave stale tensors."""
+    _, deploy = deploy_pair()
+    x, feats = cl(torch.randn(1, 6, 10, 12)), cl(torch.randn(1, 10, 10, 12))
+    with torch.no_grad():
+        before = deploy.modulate(feats, x)
+        deploy.half().float()
+        reference = copy.deepcopy(deploy)
+        # PyTorch ops with the two FC convs, on the rounded weights.
+        reference.fused_conv = reference.merged_fc = None
+        reference._fused_args = None
+        after = deploy.modulate(feats, x)
+        expected = reference.modulate(feats, x)
+    assert len(fused_calls) == 2
+    assert (after - before).abs().max() > 1e-4  # the rounding is visible
+    torch.testing.assert_close(after, expected, rtol=0, atol=1e-5)

@@ -96,6 +96,7 @@ class DFCAttention(nn.Sequential):
         self.register_buffer('merged_fc', None, persistent=False)
         for name in ('fused_conv', 'fused_hfc', 'fused_vfc'):
             self.register_buffer(name, None, persistent=False)
+        self._fused_args = None
 
     def downsample(self, x):
         h, w = x.shape[-2:]
@@ -170,6 +171,10 @@ class DFCAttention(nn.Sequential):
             self.fused_vfc = vfc.weight.detach().flatten(1).t().contiguous()
         return self
 
+    def _apply(self, fn, *args, **kwargs):
+        self._fused_args = None
+        return super()._apply(fn, *args, **kwargs)
+
     def forward(self, x, size=None):
         """Compute the attention map of ``x``.
 
@@ -197,11 +202,16 @@ class DFCAttention(nn.Sequential):
             inplace (bool): Write the result into ``feats`` (for callers that own it, such as
                 a Ghost module's freshly concatenated output). Defaults to False.
         """
-        if self.fused_conv is not None and fused_dfc_supported(x, feats):
+        fused = self._fused_args
+        if fused is None and self.fused_conv is not None:
+            # Gathered once (module attribute lookups cost as much as a small pass of the
+            # operator); _apply drops them when .to() and the like replace the tensors.
+            fused = self._fused_args = (
+                self.fused_conv, self[0].bias, self.fused_hfc, self[2].bias, self.fused_vfc,
+                self[4].bias, self[2].dilation[0], self.down_mode, self.gate)
+        if fused is not None and fused_dfc_supported(x, feats):
             # Nearest up-sampling commutes with the scaling function: either gate position.
-            return fused_dfc(x, feats, self.fused_conv, self[0].bias, self.fused_hfc,
-                             self[2].bias, self.fused_vfc, self[4].bias, self[2].dilation[0],
-                             self.down_mode, self.gate, inplace)
+            return fused_dfc(x, feats, *fused, inplace=inplace)
         if self.gate_position == 'after':
             mul = torch.Tensor.mul_ if inplace else torch.mul
             return mul(feats, self(x, feats.shape[-2:]))
