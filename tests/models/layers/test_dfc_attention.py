@@ -142,3 +142,17 @@ def test_deploy_kernel_follows_the_module():
     assert 'merged_fc' not in deploy.state_dict()
     out = deploy(torch.randn(1, 4, 8, 8, dtype=torch.float64))
     assert out.dtype == torch.float64 and out.shape == (1, 6, 8, 8)
+
+
+def test_deploy_keeps_norms_it_cannot_fold():
+    """GroupNorm is not folded into the convs: deploy mode neither merges the FCs nor takes the
+    fused operator (both read the conv weights alone), and the outputs stay the same."""
+    attn = DFCAttention(4, 6, norm_cfg=dict(type='GN', num_groups=2)).eval()
+    deploy = copy.deepcopy(attn).switch_to_deploy().to(memory_format=torch.channels_last)
+    assert deploy.merged_fc is None and deploy.fused_conv is None
+    x, feats = torch.randn(1, 4, 8, 10), torch.randn(1, 6, 8, 10)
+    with torch.no_grad():
+        expected = attn.modulate(feats, x)
+        out = deploy.modulate(feats.contiguous(memory_format=torch.channels_last),
+                              x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
