@@ -3,7 +3,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer, fuse_conv_bn
 
-from ...ops import fused_dfc, fused_dfc_supported
+from ...ops import fused_dfc, fused_dfc_available, fused_dfc_supported
 from ...registry import register_model
 from ...utils import check_choice
 
@@ -164,7 +164,8 @@ class DFCAttention(nn.Sequential):
         self.merged_fc = (vfc.weight * hfc.weight).detach()
         self.merged_padding = (vfc.padding[0], hfc.padding[1])
         self._row_biases = {}
-        if fused and self.up_mode == 'nearest' and self.down_mode in ('avg', 'max'):
+        if (fused and fused_dfc_available() and self.up_mode == 'nearest'
+                and self.down_mode in ('avg', 'max')):
             # Transposed so that the operator reads channels contiguously.
             self.fused_conv = conv.weight.detach().flatten(1).t().contiguous()
             self.fused_hfc = hfc.weight.detach().flatten(1).t().contiguous()
