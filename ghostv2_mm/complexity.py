@@ -5,14 +5,12 @@ fully connected layers. mmengine's :class:`FlopAnalyzer` also counts norm layers
 resizing by default; those ops are ignored here so the figures compare with the paper's.
 BN folds into the preceding conv at inference, and pooling/resizing have no multiply-adds.
 """
-import importlib
-
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import (addmm_flop_jit, bmm_flop_jit, conv_flop_jit,
                                            einsum_flop_jit, linear_flop_jit, matmul_flop_jit)
 
-from .deployment import TensorForward
+from .deploy.onnx_export import TensorForward
 
 # mmengine's default handles for these ops, and no others. (Passing None to
 # ``FlopAnalyzer.set_op_handle`` does not remove a default handle in mmengine 0.10.)
@@ -49,16 +47,3 @@ def count_complexity(model, input_shape=(3, 224, 224), forward=None):
         macs = analyzer.total()
     return dict(params=parameter_count(model)[''], macs=macs)
 
-
-def build_model(config, overrides=None):
-    """Build the model of an mmpretrain/mmdet/mmseg config file with ``overrides`` (a dict of
-    dotted keys, as ``--cfg-options``) merged in, in the config's ``default_scope``. The scope is
-    set only while building, so callers' own scopes are left as they were."""
-    from mmengine.config import Config
-    from mmengine.registry import DefaultScope
-    cfg = Config.fromfile(config)
-    cfg.merge_from_dict(overrides or {})
-    scope = cfg.get('default_scope', 'mmengine')
-    registry = importlib.import_module(f'{scope}.registry').MODELS
-    with DefaultScope.overwrite_default_scope(scope):
-        return registry.build(cfg.model)

@@ -211,3 +211,26 @@ def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
             cv2.imwrite(osp.join(root, 'annotations', split, f'{i:05d}.png'), label)
     _finish(root)
     return root
+
+
+MAKERS = {'cls': make_classification, 'det': make_detection, 'seg': make_segmentation}
+
+
+def link(kind, data_dir='data'):
+    """Generate (or reuse) dataset ``kind`` (``'cls'``, ``'det'`` or ``'seg'``) in the cache and
+    point ``<data_dir>/shapes_<kind>`` at it, where the *_shapes.py configs read it.
+
+    Returns:
+        tuple[str, str]: The link and the dataset it points to.
+    """
+    if kind not in MAKERS:
+        raise ValueError(f'kind must be one of {tuple(MAKERS)}, but received {kind!r}')
+    target = MAKERS[kind]()
+    os.makedirs(data_dir, exist_ok=True)
+    name = osp.join(data_dir, f'shapes_{kind}')
+    if osp.islink(name):
+        os.remove(name)
+    elif osp.exists(name):
+        raise SystemExit(f'{name} exists and is not a link; move it away first')
+    os.symlink(target, name)
+    return name, target

@@ -9,7 +9,7 @@ import torch
 
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.checkpoint import convert_to_mmpretrain, infer_arch
-from ghostv2_mm.complexity import build_model
+from ghostv2_mm.apis import build_model
 from tests.utils import randomize_bn
 
 timm = pytest.importorskip('timm', reason='timm is installed by the "tests" extra (tools/setup_env.sh)')

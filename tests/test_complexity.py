@@ -3,7 +3,8 @@ import os.path as osp
 
 import pytest
 
-from ghostv2_mm.complexity import build_model, count_complexity
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.complexity import count_complexity
 
 CFG = osp.join(osp.dirname(osp.dirname(__file__)), 'configs', 'mmpretrain')
 

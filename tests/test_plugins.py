@@ -6,7 +6,8 @@ import torch
 
 pytest.importorskip('mmpretrain', reason='mmpretrain is installed by the "cls" extra')
 
-from ghostv2_mm.complexity import build_model, count_complexity  # noqa: E402
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.complexity import count_complexity  # noqa: E402
 from ghostv2_mm.models.layers import DFCGate  # noqa: E402
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'mmpretrain',

@@ -12,13 +12,13 @@ import argparse
 import json
 import os
 import os.path as osp
-import runpy
 import shutil
 import subprocess
 import sys
 import time
 
-from common import run_records
+from ghostv2_mm.apis import last_metric
+from ghostv2_mm.synthetic import link
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
@@ -37,14 +37,6 @@ def last_checkpoint(work_dir):
         return f.read().strip()
 
 
-def last_metric(work_dir, key):
-    """The last ``key`` value logged by the newest run (training or test) in ``work_dir``."""
-    values = [r[key] for r in run_records(work_dir) if key in r]
-    if not values:
-        raise RuntimeError(f'no {key} in the newest run of {work_dir}')
-    return values[-1]
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -56,9 +48,8 @@ def main():
     work_dir = osp.join(ROOT, args.work_dir)
     cls_dir, det_dir = osp.join(work_dir, 'cls'), osp.join(work_dir, 'det')
 
-    make_shapes = runpy.run_path(osp.join(ROOT, 'tools', 'misc', 'make_shapes.py'))
     for kind in ('cls', 'det'):
-        print('%s -> %s' % make_shapes['link'](kind))
+        print('%s -> %s' % link(kind, osp.join(ROOT, 'data')))
 
     def epochs(n):
         """Options that shorten a shapes config to ``n`` epochs (validating and saving once)."""

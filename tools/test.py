@@ -5,7 +5,7 @@
 import argparse
 import os.path as osp
 
-from common import add_common_args, check_data, load_config
+from ghostv2_mm.apis import add_common_args, check_data, load_config
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner

@@ -5,10 +5,10 @@ _base_ = './yolov3_ghostv2_320.py'
 
 data_root = 'data/shapes_det/'
 metainfo = dict(classes=('disk', 'square', 'triangle', 'star', 'cross', 'ring'))
-pretrained = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
+shapes_pretrained = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
 
 model = dict(
-    backbone=dict(init_cfg=dict(checkpoint=pretrained)),
+    backbone=dict(init_cfg=dict(checkpoint=shapes_pretrained)),
     bbox_head=dict(num_classes=len(metainfo['classes'])))
 
 # The images are already 320x320: flips and colour jitter are enough augmentation here.

@@ -1,14 +1,13 @@
 # GhostNetV2 1.0x on ImageNet-1k: the classifier whose backbone initialises every detection and
 # segmentation config. The recipe is the official release's (timm training script), expressed with
 # mmpretrain/mmengine components; mmpretrain's MobileNetV3-Large recipe is the closest base.
-_base_ = 'mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py'
-
-custom_imports = dict(imports=['ghostv2_mm'], allow_failed_imports=False)
+_base_ = ['mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py',
+           '../_base_/models/ghostnetv2.py']
 
 # Official head: 1x1 conv 960->1280 with bias on the pooled features (a linear layer), ReLU,
 # dropout 0.2, linear 1000. StackedLinearClsHead is exactly that; the converter maps the weights.
 model = dict(
-    backbone=dict(_delete_=True, type='GhostNetV2', widen_factor=1.0, out_indices=(9, )),
+    backbone=_base_.backbone,
     head=dict(
         in_channels=960,
         act_cfg=dict(type='ReLU'),

@@ -1,29 +1,20 @@
 # DeepLabV3 + GhostNetV2 1.0x on ADE20K, 512x512 crops, 160k iterations (paper Table 5), following
 # mmseg's mobile-backbone DeepLabV3 recipe; only the backbone and the heads' input channels differ.
-_base_ = 'mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb4-160k_ade20k-512x512.py'
+_base_ = ['mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb4-160k_ade20k-512x512.py',
+           '../_base_/models/ghostnetv2.py']
 
-custom_imports = dict(imports=['ghostv2_mm'], allow_failed_imports=False)
-
-# The ImageNet classifier of configs/mmpretrain/ghostnetv2_1.0x_in1k.py, trained or converted from
-# the official release (see README). Override with
-#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
-pretrained = 'checkpoints/ghostnetv2_1.0x_in1k.pth'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 
 # Output stride 8 through dilation (stride-16 stages dilated by 2, stride-32 stages by 4), as the
 # MobileNetV2-d8 recipe. ASPP reads the last bottleneck (index 8, 160 channels), like that recipe
 # reads MobileNetV2's last inverted residual (320) rather than its 1x1 expansion: at 64x64 an ASPP
 # on the 960-channel conv would cost 3x more. The auxiliary FCN head reads index 6 (112).
+backbone = _base_.backbone
+backbone.update(output_stride=8, out_indices=(2, 4, 6, 8), norm_cfg=norm_cfg,
+                init_cfg=_base_.pretrained_init)
 model = dict(
     pretrained=None,
-    backbone=dict(
-        _delete_=True,
-        type='GhostNetV2',
-        widen_factor=1.0,
-        output_stride=8,
-        out_indices=(2, 4, 6, 8),
-        norm_cfg=norm_cfg,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    backbone=backbone,
     decode_head=dict(in_channels=160),
     auxiliary_head=dict(in_channels=112))
 # The backbone's final 1x1 conv (index 9) is not run, so DDP must tolerate its unused parameters.

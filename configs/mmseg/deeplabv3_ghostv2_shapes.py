@@ -11,11 +11,11 @@ metainfo = dict(
 num_classes = len(metainfo['classes'])
 crop_size = (128, 128)
 norm_cfg = dict(type='BN', requires_grad=True)
-pretrained = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
+shapes_pretrained = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
 
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(norm_cfg=norm_cfg, init_cfg=dict(checkpoint=pretrained)),
+    backbone=dict(norm_cfg=norm_cfg, init_cfg=dict(checkpoint=shapes_pretrained)),
     # 128-pixel crops give 16x16 features: ASPP rates (12, 24, 36) would mostly read padding.
     decode_head=dict(num_classes=num_classes, channels=128, dilations=(1, 3, 6, 9),
                      norm_cfg=norm_cfg),

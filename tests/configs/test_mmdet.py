@@ -12,7 +12,7 @@ from mmdet.structures import DetDataSample  # noqa: E402
 from mmengine.structures import InstanceData  # noqa: E402
 
 from ghostv2_mm import GhostNetV2  # noqa: E402
-from ghostv2_mm.complexity import build_model  # noqa: E402
+from ghostv2_mm.apis import build_model  # noqa: E402
 from tests.utils import randomize_bn  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

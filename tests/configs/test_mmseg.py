@@ -12,7 +12,7 @@ from mmengine.structures import PixelData  # noqa: E402
 from mmseg.structures import SegDataSample  # noqa: E402
 
 from ghostv2_mm import GhostNetV2  # noqa: E402
-from ghostv2_mm.complexity import build_model  # noqa: E402
+from ghostv2_mm.apis import build_model  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmseg', 'deeplabv3_*.py')))

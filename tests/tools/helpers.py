@@ -3,9 +3,9 @@ import os.path as osp
 import subprocess
 import sys
 
+from ghostv2_mm.apis import run_records as scalars  # noqa: F401  the reader tools/quickstart.py uses
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tools'))
-from common import run_records as scalars  # noqa: E402  the reader tools/quickstart.py uses
 
 
 def run_tool(*args, env=None, check=True, timeout=900):

@@ -9,8 +9,8 @@ import pytest
 import torch
 from mmengine.runner import load_checkpoint
 
-from ghostv2_mm.complexity import build_model
-from ghostv2_mm.deployment import export_part, onnx_session
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.deploy.onnx_export import export_part, onnx_session
 from tests.utils import randomize_bn
 
 from .helpers import run_tool

@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from ghostv2_mm.complexity import build_model
+from ghostv2_mm.apis import build_model
 
 from .helpers import ROOT, cli, run_tool, scalars
 

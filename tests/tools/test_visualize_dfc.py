@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import torch
 
-from ghostv2_mm.complexity import build_model
+from ghostv2_mm.apis import build_model
 from ghostv2_mm.synthetic import render
 
 from .helpers import ROOT, run_tool

@@ -10,7 +10,7 @@ are random (speed does not depend on them). Reported:
 - GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
   deploy mode (``switch_to_deploy``: BN folded, channels-last, each DFC branch one call of the
   compiled operator ``ghostv2_mm.ops.fused_dfc``) and exported to ONNX and run by onnxruntime
-  (``ghostv2_mm.deployment``, same thread count, no spinning); GhostNetV2 also in deploy mode
+  (``ghostv2_mm.deploy.onnx_export``, same thread count, no spinning); GhostNetV2 also in deploy mode
   with PyTorch ops for the DFC branches (``fused_dfc=False``: FCs merged into one conv);
   GhostNetV1 1.1x, mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's
   ``ghostnetv2_100`` as timm builds it and converted to channels-last;
@@ -49,8 +49,8 @@ def build_models(onnx_dir):
     from mmengine.hub import get_config
     from mmpretrain.registry import MODELS
 
-    from ghostv2_mm.complexity import build_model
-    from ghostv2_mm.deployment import export_onnx, export_part, onnx_session
+    from ghostv2_mm.apis import build_model
+    from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
     models = {}
 
     def mm(model, trainable=True):
@@ -117,7 +117,7 @@ def dfc_breakdown(calls, size=224):
     """Milliseconds per forward that each PyTorch op of the DFC branches of GhostNetV2 1.0x in
     deploy mode takes at ``size``, each run alone (``calls`` times) on the inputs it gets in the
     network, summed over the branches; last, the one fused call that does all of them."""
-    from ghostv2_mm.complexity import build_model
+    from ghostv2_mm.apis import build_model
     from ghostv2_mm.models.layers import GhostModule
     model = build_model(V2_CFG).eval()
     model.backbone.switch_to_deploy()

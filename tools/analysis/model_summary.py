@@ -58,7 +58,8 @@ SEGMENTORS = [
 
 def _classifier_stats(config='mmpretrain/ghostnetv2_1.0x_in1k.py', overrides=None):
     """Parameters and FLOPs (M) of the classifier of ``config`` and of its backbone, at 224."""
-    from ghostv2_mm.complexity import build_model, count_complexity
+    from ghostv2_mm.apis import build_model
+from ghostv2_mm.complexity import count_complexity
     model = build_model(osp.join(CFG, config), overrides)
     cls = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
     bb = count_complexity(model.backbone, (3, 224, 224))
@@ -73,7 +74,7 @@ def classifier_rows():
 
 
 def _backbone(config, overrides=None):
-    from ghostv2_mm.complexity import build_model
+    from ghostv2_mm.apis import build_model
     return build_model(osp.join(CFG, config), overrides).backbone  # built only: no weights loaded
 
 

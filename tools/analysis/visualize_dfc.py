@@ -40,7 +40,7 @@ def parse_args():
 
 def load_model(config, checkpoint):
     from ghostv2_mm import GhostNetV2
-    from ghostv2_mm.complexity import build_model
+    from ghostv2_mm.apis import build_model
     cfg = Config.fromfile(config)
     model = build_model(config, {'model.backbone.init_cfg': None})
     load_checkpoint(model, checkpoint, map_location='cpu')

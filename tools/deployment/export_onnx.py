@@ -55,8 +55,8 @@ def main():
 
     from mmengine.runner import load_checkpoint
 
-    from ghostv2_mm.complexity import build_model
-    from ghostv2_mm.deployment import compare_onnx, export_onnx, export_part, onnx_session
+    from ghostv2_mm.apis import build_model
+    from ghostv2_mm.deploy.onnx_export import compare_onnx, export_onnx, export_part, onnx_session
 
     overrides = dict(args.cfg_options or {})
     # Weights come from --checkpoint; a Pretrained init_cfg would look for its file.

@@ -6,29 +6,8 @@ data/shapes_cls (ImageNet folders), data/shapes_det (COCO), data/shapes_seg (ADE
 what the *_shapes.py configs read.
 """
 import argparse
-import os
-import os.path as osp
 
-from ghostv2_mm import synthetic
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-MAKERS = {'cls': synthetic.make_classification, 'det': synthetic.make_detection,
-          'seg': synthetic.make_segmentation}
-
-
-def link(kind, data_dir=osp.join(ROOT, 'data')):
-    """Generate (or reuse) dataset ``kind`` and point ``data/shapes_<kind>`` at it."""
-    if kind not in MAKERS:
-        raise ValueError(f'kind must be one of {tuple(MAKERS)}, but received {kind!r}')
-    target = MAKERS[kind]()
-    os.makedirs(data_dir, exist_ok=True)
-    name = osp.join(data_dir, f'shapes_{kind}')
-    if osp.islink(name):
-        os.remove(name)
-    elif osp.exists(name):
-        raise SystemExit(f'{name} exists and is not a link; move it away first')
-    os.symlink(target, name)
-    return name, target
+from ghostv2_mm.synthetic import MAKERS, link
 
 
 def main():

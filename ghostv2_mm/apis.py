@@ -1,15 +1,63 @@
-"""What the tools share: config loading, data checks, CPU-only distributed runs, run records."""
+"""What the tools and tests share: building models from configs, the command-line options and
+config handling of tools/train.py and tools/test.py, data checks, CPU-only distributed runs and
+the run records mmengine writes (as ``mmpretrain.apis`` serves mmpretrain's tools)."""
+import importlib
 import json
 import os
 import os.path as osp
 
-import torch
-import torch.distributed as dist
-from mmengine.config import Config, DictAction
-from mmengine.device import is_cuda_available
+
+def build_model(config, cfg_options=None):
+    """Build the model of an mmpretrain/mmdet/mmseg config with ``cfg_options`` (a dict of dotted
+    keys, as ``--cfg-options``) merged in, in the config's ``default_scope``. The scope is set
+    only while building, so callers' own scopes are left as they were.
+
+    Args:
+        config (str | Config): Config file or object.
+        cfg_options (dict, optional): Overrides. Defaults to None.
+
+    Returns:
+        nn.Module: The model (random weights unless its ``init_weights`` is called).
+    """
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
+    cfg.merge_from_dict(cfg_options or {})
+    scope = cfg.get('default_scope', 'mmengine')
+    registry = importlib.import_module(f'{scope}.registry').MODELS
+    with DefaultScope.overwrite_default_scope(scope):
+        return registry.build(cfg.model)
+
+
+def init_model(config, checkpoint=None, cfg_options=None, deploy=False):
+    """A model of ``config`` in eval mode with the weights of ``checkpoint``.
+
+    Args:
+        config (str | Config): Config file or object.
+        checkpoint (str, optional): Weights to load; None keeps random weights. A deploy
+            checkpoint (``tools/model_converters/reparameterize_model.py``) needs ``deploy``.
+        cfg_options (dict, optional): Config overrides. Defaults to None.
+        deploy (bool): Build the backbone's inference structure
+            (``model.backbone.deploy=True``). Defaults to False.
+
+    Returns:
+        nn.Module: The model.
+    """
+    from mmengine.runner import load_checkpoint
+    options = dict(cfg_options or {})
+    # Weights come from ``checkpoint``; a Pretrained init_cfg would look for its own file.
+    options.setdefault('model.backbone.init_cfg', None)
+    if deploy:
+        options['model.backbone.deploy'] = True
+    model = build_model(config, options)
+    if checkpoint is not None:
+        load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    return model.eval()
 
 
 def add_common_args(parser):
+    """The options tools/train.py and tools/test.py share."""
+    from mmengine.config import DictAction
     parser.add_argument('--work-dir', help='the dir to save logs, checkpoints and metrics')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. train_cfg.max_epochs=1')
@@ -20,6 +68,8 @@ def add_common_args(parser):
 
 def load_config(args):
     """Config of ``args.config`` with the launcher, ``--cfg-options`` and work dir applied."""
+    from mmengine.config import Config
+    from mmengine.device import is_cuda_available
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = Config.fromfile(args.config)
@@ -61,6 +111,8 @@ def check_data(cfg, loaders):
 def _use_cpu_distributed(cfg):
     """mmengine's launcher binds a CUDA device and DDP gets ``device_ids``; on a CPU-only machine
     start the process group with gloo here (the Runner then keeps it) and wrap without devices."""
+    import torch
+    import torch.distributed as dist
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
     wrapper = cfg.get('model_wrapper_cfg') or dict(
@@ -95,3 +147,11 @@ def run_records(work_dir):
         path = osp.join(run, f'{runs[-1]}.json')
     with open(path) as f:
         return [json.loads(line) for line in f]
+
+
+def last_metric(work_dir, key):
+    """The last ``key`` value logged by the newest run (training or test) in ``work_dir``."""
+    values = [r[key] for r in run_records(work_dir) if key in r]
+    if not values:
+        raise RuntimeError(f'no {key} in the newest run of {work_dir}')
+    return values[-1]
