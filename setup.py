@@ -10,23 +10,10 @@ def read_version():
     return namespace['__version__']
 
 
-def compiled_ops():
-    """The fused DFC attention of deploy mode (``ghostv2_mm._ext``), built when torch is importable
-    (``pip install --no-build-isolation``, as tools/setup_env.sh does); otherwise the package is
-    pure Python and deploy mode runs PyTorch ops."""
-    try:
-        from torch.utils.cpp_extension import BuildExtension, CppExtension
-    except ImportError:
-        return {}
-    ext = CppExtension('ghostv2_mm._ext', ['ghostv2_mm/ops/csrc/fused_dfc.cpp'],
-                       extra_compile_args=['-O3', '-fopenmp'], extra_link_args=['-fopenmp'])
-    return dict(ext_modules=[ext], cmdclass={'build_ext': BuildExtension})
-
-
 DET = ['mmdet>=3.0.0,<4', 'pycocotools']
 SEG = ['mmsegmentation>=1.0.0,<2', 'ftfy', 'regex']
 CLS = ['mmpretrain>=1.0.0,<2']
-DEPLOY = ['onnx', 'onnxruntime']
+DEPLOY = ['onnx', 'onnxruntime', 'mmdeploy', 'openvino', 'nncf']
 
 setup(
     name='ghostv2_mm',
@@ -47,5 +34,4 @@ setup(
     },
     license='Apache-2.0',
     zip_safe=False,
-    **compiled_ops(),
 )

@@ -155,3 +155,52 @@ def last_metric(work_dir, key):
     if not values:
         raise RuntimeError(f'no {key} in the newest run of {work_dir}')
     return values[-1]
+
+
+def reparameterize_checkpoint(config, checkpoint, out, cfg_options=None, check_shape=None):
+    """Write the deploy checkpoint of a trained one: the model of ``config`` with the weights of
+    ``checkpoint``, its backbone switched to its inference structure (``switch_to_deploy``).
+    The file loads into ``config`` with ``model.backbone.deploy=True``.
+
+    Args:
+        config (str | Config): The model's config.
+        checkpoint (str): The trained checkpoint.
+        out (str): The deploy checkpoint to write.
+        cfg_options (dict, optional): Config overrides. Defaults to None.
+        check_shape (tuple[int, int], optional): (H, W) of a random input on which the written
+            checkpoint, loaded into a ``deploy=True`` model, is compared with the trained model.
+            Defaults to None (no comparison).
+
+    Returns:
+        float | None: The largest absolute output difference of that comparison, relative to
+        the largest output magnitude.
+    """
+    import torch
+    model = init_model(config, checkpoint, cfg_options)
+    if not hasattr(model.backbone, 'switch_to_deploy'):
+        raise ValueError(f'the backbone of {config} ({type(model.backbone).__name__}) has no '
+                         'inference structure (switch_to_deploy)')
+    reference = init_model(config, checkpoint, cfg_options) if check_shape else None
+    model.backbone.switch_to_deploy(channels_last=False)
+    meta = dict(deploy=True, source=osp.abspath(checkpoint))
+    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+    tmp = f'{out}.tmp'
+    torch.save(dict(state_dict=model.state_dict(), meta=meta), tmp)
+    os.replace(tmp, out)
+    if reference is None:
+        return None
+    deployed = init_model(config, out, cfg_options, deploy=True)
+    x = torch.randn(1, 3, *check_shape)
+    with torch.no_grad():
+        expected, actual = (_flatten(m(x, mode='tensor')) for m in (reference, deployed))
+    scale = max(float(e.abs().max()) for e in expected)
+    diff = max(float((a - e).abs().max()) for a, e in zip(actual, expected))
+    return diff / max(scale, 1.)
+
+
+def _flatten(outputs):
+    if isinstance(outputs, (tuple, list)):
+        return [t for o in outputs for t in _flatten(o)]
+    if isinstance(outputs, dict):
+        return [t for o in outputs.values() for t in _flatten(o)]
+    return [outputs]

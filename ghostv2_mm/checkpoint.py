@@ -4,11 +4,9 @@ The backbone keys are identical (GhostNetV2 keeps the official module names) and
 ``backbone.`` prefix; the official head (1x1 ``conv_head`` with bias, ``classifier``) becomes
 mmpretrain's ``StackedLinearClsHead`` (``head.layers.0.fc``, ``head.layers.1.fc``).
 """
+import re
 from collections import OrderedDict
 
-import torch
-
-from .models import GhostNetV2
 from .utils import make_divisible
 
 REQUIRED_KEYS = ('conv_stem.weight', 'blocks.9.0.conv.weight', 'conv_head.weight',
@@ -20,6 +18,9 @@ HEAD_KEYS = {
     'classifier.bias': 'head.layers.1.fc.bias',
 }
 KNOWN_WIDTHS = (1.0, 1.1, 1.3, 1.6)
+OFFICIAL_URL = ('https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/'
+                'GhostNetV2')
+BOTTLENECK_KEY = re.compile(r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
 
 
 def unwrap_state_dict(checkpoint):
@@ -51,10 +52,11 @@ def infer_arch(state_dict):
     if not widths:
         raise ValueError(f'unknown GhostNetV2 width: stem has {stem} channels and the last conv '
                          f'{last}; known widths are {KNOWN_WIDTHS}')
-    layers = [f'{i}.{j}' for i, n in enumerate(map(len, GhostNetV2.arch_settings))
-              for j in range(n)]
-    dfc_layers = tuple(i for i, name in enumerate(layers)
-                       if f'blocks.{name}.ghost1.short_conv.0.weight' in state_dict)
+    # Bottlenecks in network order (blocks.<stage>.<index>), numbered as GhostNetV2's dfc_layers.
+    layers = sorted({tuple(map(int, m.groups())) for m in map(BOTTLENECK_KEY.match, state_dict)
+                     if m})
+    dfc_layers = tuple(i for i, (stage, j) in enumerate(layers)
+                       if f'blocks.{stage}.{j}.ghost1.short_conv.0.weight' in state_dict)
     return dict(widen_factor=widths[0], dfc_layers=dfc_layers)
 
 
@@ -86,21 +88,45 @@ def convert_to_mmpretrain(checkpoint, widen_factor=None):
 
 
 def check_pretrained(model, checkpoint, prefix=None):
-    """Raise ``ValueError`` if a checkpoint's tensors have other shapes than ``model``'s (e.g. a
-    width mismatch) or if it holds none of them; mmengine only warns in that case."""
+    """Raise ``CheckpointError`` (a ``ValueError``) naming the file if a checkpoint is missing
+    (saying how to make it), damaged or not a checkpoint, if its tensors have other shapes than
+    ``model``'s (e.g. a width mismatch) or if it holds none of them; mmengine only warns in the
+    last two cases."""
+    import os.path as osp
+
     from mmengine.runner.checkpoint import CheckpointLoader
-    state = unwrap_state_dict(CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu'))
+
+    from .engine.checkpoint_files import CheckpointError, load_checkpoint_file
+    if '://' in str(checkpoint):  # URLs, open-mmlab:// names: mmengine's loaders
+        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    elif not osp.exists(checkpoint):
+        official = {1.0: '10', 1.3: '13', 1.6: '16'}.get(getattr(model, 'widen_factor', None))
+        source = f'checkpoints/ck_ghostnetv2_{official}.pth.tar'
+        make = (f'wget -P checkpoints {OFFICIAL_URL}/{osp.basename(source)} && python '
+                'tools/model_converters/ghostnetv2_to_mmpretrain.py '
+                f'{source} {checkpoint}, ' if official else '')
+        raise CheckpointError(
+            f'init_cfg checkpoint {checkpoint} does not exist: make it ({make}or train '
+            'configs/mmpretrain/), or point elsewhere with --cfg-options '
+            'model.backbone.init_cfg.checkpoint=PATH (model.backbone.init_cfg=None: random '
+            'weights)')
+    else:
+        loaded = load_checkpoint_file(checkpoint)
+    try:
+        state = unwrap_state_dict(loaded)
+    except ValueError as e:
+        raise CheckpointError(f'init_cfg checkpoint {checkpoint} is not a model checkpoint: {e}')
     if prefix:
         prefix = prefix if prefix.endswith('.') else prefix + '.'
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     own = model.state_dict()
     if not any(k in own for k in state):
-        raise ValueError(f'init_cfg checkpoint {checkpoint} has no {type(model).__name__} weights '
+        raise CheckpointError(f'init_cfg checkpoint {checkpoint} has no {type(model).__name__} weights '
                          f'under prefix {prefix!r}')
     bad = [f'{k}: {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model'
            for k, v in state.items() if k in own and v.shape != own[k].shape]
     if bad:
-        raise ValueError(
+        raise CheckpointError(
             f'init_cfg checkpoint {checkpoint} does not fit {type(model).__name__}'
             f'(widen_factor={getattr(model, "widen_factor", "?")}); {len(bad)} tensors differ, '
             f'e.g. {bad[0]}. Is it a checkpoint of another width?')

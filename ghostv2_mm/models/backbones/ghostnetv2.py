@@ -1,15 +1,14 @@
-import warnings
-
 import torch
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer, fuse_conv_bn
+from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from ...ops import fused_dfc_available
+from ...checkpoint import check_pretrained
 from ...registry import register_model
 from ...utils import check_choice, make_divisible
-from ..layers import DFCAttention, GhostBottleneck
+from ..deploy import reparameterize
+from ..layers import GhostBottleneck
 from ..layers.ghost_module import build_act
 
 
@@ -82,6 +81,9 @@ class GhostNetV2(BaseModule):
         norm_eval (bool): Keep norm layers in eval mode while training (frozen statistics).
             Defaults to False.
         with_cp (bool): Gradient checkpointing of every bottleneck. Defaults to False.
+        deploy (bool): Build the inference structure (:meth:`switch_to_deploy`) directly, for
+            deploy checkpoints (``tools/model_converters/reparameterize_model.py``). Defaults
+            to False.
         init_cfg (dict | list[dict], optional): Initialization config; use
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` to load the backbone
             of a classifier checkpoint. Defaults to Kaiming for convs and 1/0 for norm layers.
@@ -136,6 +138,7 @@ class GhostNetV2(BaseModule):
                  act_cfg=dict(type='ReLU'),
                  norm_eval=False,
                  with_cp=False,
+                 deploy=False,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d']),
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
@@ -214,6 +217,8 @@ class GhostNetV2(BaseModule):
         self.blocks = nn.Sequential(*stages)
         self.out_channels = [self.stage_channels[i] for i in self.out_indices]
         self.out_strides = [self.stage_strides[i] for i in self.out_indices]
+        if deploy:
+            self.switch_to_deploy()
 
     def forward(self, x):
         if self.channels_last:
@@ -230,7 +235,11 @@ class GhostNetV2(BaseModule):
     def init_weights(self):
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            from ...checkpoint import check_pretrained
+            if self.deploy:
+                raise ValueError('GhostNetV2(deploy=True) takes deploy checkpoints '
+                                 '(tools/model_converters/reparameterize_model.py) through '
+                                 'load_from or load_checkpoint, not init_cfg Pretrained (set '
+                                 'model.backbone.init_cfg=None)')
             check_pretrained(self, cfg['checkpoint'], cfg.get('prefix'))
         super().init_weights()
 
@@ -243,37 +252,22 @@ class GhostNetV2(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def switch_to_deploy(self, channels_last=True, fused_dfc=True):
-        """Convert the network for inference: fold every BN into the conv before it (mmcv's
-        ``fuse_conv_bn``), run each DFC attention with fewer calls
-        (:meth:`DFCAttention.switch_to_deploy`) and, by default, keep weights and features in
-        channels-last layout.
-
-        Every BN of GhostNetV2 follows a conv, so the folded network computes the same outputs
-        in eval mode with fewer operations. Channels-last (NHWC) is the layout oneDNN's CPU
-        convolutions work in, and the one the fused DFC operator takes; the input is converted
-        on the way in, so callers pass ordinary tensors and get tensors of the usual shapes. The
-        network cannot be trained afterwards.
+    def switch_to_deploy(self, channels_last=True):
+        """Convert the network in place into its inference structure (:mod:`..deploy`): BN
+        folded into the conv before it, each DFC attention a :class:`DeployDFCAttention`; exact
+        in eval mode. The network is inference-only afterwards.
 
         Args:
-            channels_last (bool): Use the channels-last memory format. Defaults to True.
-            fused_dfc (bool): Run each DFC attention branch as the one compiled call of
-                :mod:`ghostv2_mm.ops` (float32 CPU channels-last inputs; others, and ONNX export,
-                take PyTorch ops). Without the compiled operator, a warning says so and PyTorch
-                ops are used. Defaults to True.
+            channels_last (bool): Keep weights and features in the channels-last (NHWC) layout,
+                the one oneDNN's CPU convolutions work in; inputs are converted on the way in.
+                Defaults to True.
 
         Returns:
-            GhostNetV2: The converted network (converted in place).
+            GhostNetV2: The converted network.
         """
-        if fused_dfc and not fused_dfc_available():
-            warnings.warn('ghostv2_mm was installed without its compiled fused DFC operator; '
-                          'deploy mode runs PyTorch ops (reinstall with '
-                          '`pip install --no-build-isolation -e .` to build it)')
-        self.eval()
-        fuse_conv_bn(self)
-        for m in self.modules():
-            if isinstance(m, DFCAttention):
-                m.switch_to_deploy(fused=fused_dfc)
+        if self.deploy:
+            return self
+        reparameterize(self)
         if channels_last:
             self.to(memory_format=torch.channels_last)
         self.deploy = True

@@ -78,10 +78,8 @@ class GhostModule(nn.Module):
                                            conv_cfg=conv_cfg, norm_cfg=norm_cfg, **dfc_cfg)
 
     def forward(self, x):
-        x1 = self.primary_conv(x)
-        out = torch.cat([x1, self.cheap_operation(x1)], dim=1)
-        if out.shape[1] != self.out_channels:
-            out = out[:, :self.out_channels]
-        if self.short_conv is not None:
-            out = self.short_conv.modulate(out, x, inplace=True)
-        return out
+        x1 = self.primary_conv(x)  # intrinsic features (GhostNet Eq. 1)
+        y = torch.cat([x1, self.cheap_operation(x1)], dim=1)[:, :self.out_channels]  # Eq. 2
+        if self.short_conv is None:
+            return y
+        return y * self.short_conv(x, y.shape[-2:])  # Eq. 6: Sigmoid(A) * V(X)

@@ -1,0 +1,6 @@
+"""The inference structure of GhostNetV2: BN folded into the convs, each DFC attention a module
+of plain convs (:class:`DeployDFCAttention`). Built by ``GhostNetV2(deploy=True)`` or converted
+from a trained model by ``switch_to_deploy()`` / :func:`reparameterize`."""
+from .reparam import DeployDFCAttention, reparameterize
+
+__all__ = ['DeployDFCAttention', 'reparameterize']

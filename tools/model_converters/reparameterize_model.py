@@ -1,0 +1,41 @@
+"""Convert a trained checkpoint into a deploy checkpoint (the backbone's inference structure:
+BN folded, DFC attention as plain convs), as mmpretrain's tool of this name does.
+
+    python tools/model_converters/reparameterize_model.py CONFIG CHECKPOINT OUT [--shape H W]
+
+OUT loads into CONFIG with ``--cfg-options model.backbone.deploy=True`` (e.g. ``tools/test.py
+CONFIG OUT --cfg-options model.backbone.deploy=True``). The tool checks the written file: loaded
+into a deploy model it must give the trained model's outputs on a random input (--tolerance,
+relative to the largest output).
+"""
+import argparse
+import sys
+
+from mmengine.config import DictAction
+
+from ghostv2_mm.apis import reparameterize_checkpoint
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='config of the trained model')
+    parser.add_argument('checkpoint', help='trained checkpoint')
+    parser.add_argument('out', help='deploy checkpoint to write')
+    parser.add_argument('--shape', type=int, nargs=2, default=[224, 224], metavar=('H', 'W'),
+                        help='input size of the check')
+    parser.add_argument('--tolerance', type=float, default=1e-5)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings')
+    args = parser.parse_args()
+    diff = reparameterize_checkpoint(args.config, args.checkpoint, args.out, args.cfg_options,
+                                     check_shape=tuple(args.shape))
+    print(f'saved {args.out}; loaded with model.backbone.deploy=True it differs from the trained '
+          f'model by {diff:.1e} (relative, {args.shape[0]}x{args.shape[1]} input)')
+    if diff > args.tolerance:
+        sys.exit(f'error: the deploy checkpoint differs by {diff:.1e} > --tolerance '
+                 f'{args.tolerance:.0e}')
+
+
+if __name__ == '__main__':
+    main()
