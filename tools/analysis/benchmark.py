@@ -8,17 +8,16 @@ alike. Weights
 are random (speed does not depend on them). Reported:
 - batch-1 latency of the ImageNet classifiers at 224x224 and of their backbones at 320 and 416;
 - GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
-  deploy mode (``switch_to_deploy``: BN folded, channels-last, each DFC branch one call of the
-  compiled operator ``ghostv2_mm.ops.fused_dfc``) and exported to ONNX and run by onnxruntime
-  (``ghostv2_mm.deploy.onnx_export``, same thread count, no spinning); GhostNetV2 also in deploy mode
-  with PyTorch ops for the DFC branches (``fused_dfc=False``: FCs merged into one conv);
+  deploy mode (``switch_to_deploy``: the inference structure, BN folded, channels-last) and
+  exported to ONNX and run by onnxruntime (``ghostv2_mm.deploy.onnx_export``, same thread count,
+  no spinning);
   GhostNetV1 1.1x, mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's
   ``ghostnetv2_100`` as timm builds it and converted to channels-last;
 - ratios to GhostNetV2 (eager), the DFC overhead (GhostNetV2 1.0x / GhostNetV1 1.0x) in each
   mode, and training throughput (images/s, forward + backward at batch 8, 224x224) of the
   trainable models;
 - where the DFC time goes: each PyTorch op of the DFC branches of GhostNetV2 1.0x (deploy, 224)
-  timed alone on the inputs it gets in the network, and the one fused call that replaces them.
+  timed alone on the inputs it gets in the network.
 Writes ``benchmark.csv``, ``benchmark.json``, ``accuracy_vs_latency.png`` (paper's ImageNet top-1
 against the measured classifier latency, as in the paper's Figure 2) and the ONNX files (``onnx/``).
 """
@@ -73,10 +72,6 @@ def build_models(onnx_dir):
         deploy = build_model(cfg, overrides).eval()
         deploy.backbone.switch_to_deploy()
         models[f'{name} deploy'] = mm(deploy, trainable=False)
-        if name == 'GhostNetV2 1.0x':
-            unfused = build_model(cfg, overrides).eval()
-            unfused.backbone.switch_to_deploy(fused_dfc=False)
-            models[f'{name} deploy, PyTorch ops'] = mm(unfused, trainable=False)
         # The file tools/deployment/export_onnx.py writes: exported after switch_to_deploy.
         models[f'{name} ONNX Runtime'] = ort(deploy, name)
     models['GhostNetV1 1.1x'] = mm(build_model(V1_CFG))
@@ -116,9 +111,10 @@ def interleaved(fns, x, repeats, warmup):
 def dfc_breakdown(calls, size=224):
     """Milliseconds per forward that each PyTorch op of the DFC branches of GhostNetV2 1.0x in
     deploy mode takes at ``size``, each run alone (``calls`` times) on the inputs it gets in the
-    network, summed over the branches; last, the one fused call that does all of them."""
+    network, summed over the branches."""
     from ghostv2_mm.apis import build_model
     from ghostv2_mm.models.layers import GhostModule
+    from ghostv2_mm.models.layers.dfc_attention import downsample, upsample
     model = build_model(V2_CFG).eval()
     model.backbone.switch_to_deploy()
     seen = []
@@ -131,17 +127,16 @@ def dfc_breakdown(calls, size=224):
     totals = {}
     with torch.no_grad():
         for attn, x, out in seen:
-            # Deploy mode with PyTorch ops: the BNs folded away, the FCs merged on small maps.
-            pooled = attn.downsample(x)
-            projected = attn[0](pooled)
-            logits = attn.fcs(projected)
+            pooled = downsample(x, attn.down_mode)
+            projected = attn.proj(pooled)
+            logits = attn.fc_v(attn.fc_h(projected))
             gate = torch.sigmoid(logits)
-            steps = {'pooling': lambda: attn.downsample(x),
-                     '1x1 conv': lambda: attn[0](pooled),
-                     'FCs': lambda: attn.fcs(projected),
+            size = out.shape[-2:]
+            steps = {'pooling': lambda: downsample(x, attn.down_mode),
+                     '1x1 conv': lambda: attn.proj(pooled),
+                     'FCs': lambda: attn.fc_v(attn.fc_h(projected)),
                      'sigmoid': lambda: torch.sigmoid(logits),
-                     'gate multiply': lambda: attn.multiply(out, gate),
-                     'fused call': lambda: attn.modulate(out, x)}
+                     'gate multiply': lambda: out * upsample(gate, size, attn.up_mode)}
             for name, fn in steps.items():
                 fn()
                 start = time.perf_counter()
@@ -202,11 +197,10 @@ def main():
     for row in rows.values():
         row['ratio to GhostNetV2'] = ms(row['model']) / ms('GhostNetV2 1.0x')
         network = row['model']
-        for suffix in (', PyTorch ops', ' deploy', ' ONNX Runtime', ' channels-last'):
+        for suffix in (' deploy', ' ONNX Runtime', ' channels-last'):
             network = network.replace(suffix, '')
         row['paper top-1 (%)'] = TOP1[network]
     modes = {'eager': ('', ''), 'deploy': (' deploy', ' deploy'),
-             'deploy, PyTorch ops': (' deploy, PyTorch ops', ' deploy'),
              'onnxruntime': (' ONNX Runtime', ' ONNX Runtime')}
     summary = {
         'threads': torch.get_num_threads(),
@@ -233,15 +227,10 @@ def main():
           '(<= 0.8)')
     branches, steps = dfc_breakdown(calls=max(args.repeats, 1) * 5)
     summary['dfc_steps_ms'] = steps
-    fused = steps['fused call']
-    steps = {k: v for k, v in steps.items() if k != 'fused call'}
     print(f'The {branches} DFC branches of GhostNetV2 1.0x deploy at 224, each op alone (ms per '
           'forward): ' + ', '.join(f'{k} {v:.2f}' for k, v in steps.items()) +
-          f'; sum {sum(steps.values()):.2f}; the fused call instead: {fused:.2f}. Between the '
-          'deploy-mode networks with and without DFC: '
-          f"{ms('GhostNetV2 1.0x deploy, PyTorch ops') - ms('GhostNetV1 1.0x deploy'):.2f} "
-          f"(PyTorch ops), {ms('GhostNetV2 1.0x deploy') - ms('GhostNetV1 1.0x deploy'):.2f} "
-          '(fused)')
+          f'; sum {sum(steps.values()):.2f}. Between the deploy-mode networks with and without '
+          f"DFC: {ms('GhostNetV2 1.0x deploy') - ms('GhostNetV1 1.0x deploy'):.2f}")
 
     with open(osp.join(args.out_dir, 'benchmark.csv'), 'w', newline='') as f:
         writer = csv.DictWriter(f, fieldnames=keys)

@@ -23,6 +23,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
+from ghostv2_mm.visualization import dfc_maps, overlay
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
@@ -59,32 +61,6 @@ def preprocess(cfg, image):
     img = image[..., ::-1] if rgb else image
     x = (img.astype(np.float32) - mean) / std
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))[None]
-
-
-def overlay(image, heat, pixel=None):
-    heat = heat - heat.min()
-    heat = heat / heat.max() if heat.max() > 0 else heat
-    heat = cv2.resize(heat.astype(np.float32), image.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    color = cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET)
-    out = cv2.addWeighted(image, 0.5, color, 0.5, 0)
-    if pixel is not None:
-        cv2.drawMarker(out, (int(pixel[1]), int(pixel[0])), (255, 255, 255), cv2.MARKER_CROSS,
-                       12, 2)
-    return out
-
-
-def dfc_maps(attn, x, size, rel_pixel):
-    """Horizontal features, gated attention map and the Eq. 3 weights of one DFCAttention."""
-    z = attn[1](attn[0](attn.downsample(x))).detach().requires_grad_(True)
-    horizontal = attn[3](attn[2](z))
-    vertical = attn[5](attn[4](horizontal))
-    gate = attn(x, size)
-    py = min(int(rel_pixel[0] * vertical.shape[-2]), vertical.shape[-2] - 1)
-    px = min(int(rel_pixel[1] * vertical.shape[-1]), vertical.shape[-1] - 1)
-    vertical[0, :, py, px].sum().backward()
-    full = z.grad[0].abs().sum(0)
-    return (horizontal[0].mean(0).detach().numpy(), gate[0].mean(0).detach().numpy(),
-            full.numpy())
 
 
 def main():

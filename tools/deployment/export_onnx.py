@@ -8,7 +8,9 @@ CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier
 for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
 image -> the backbone's ``out_indices`` features; batch, height and width are dynamic. The
 input is the normalised image tensor (the data preprocessor's mean/std and BGR->RGB are not part
-of the graph). Unless ``--no-deploy``, BN is folded first (``switch_to_deploy``). The file is
+of the graph). Unless ``--no-deploy``, the backbone's inference structure is exported
+(``switch_to_deploy``; a deploy checkpoint of ``tools/model_converters/reparameterize_model.py``
+loads with ``--cfg-options model.backbone.deploy=True``). The file is
 checked with ``onnx.checker``, then onnxruntime's outputs are compared with the PyTorch model's
 (before any folding) at every ``--check-shapes`` size (by default 1x224x224, 2x224x224 and the
 non-square 1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``.
@@ -53,22 +55,15 @@ def main():
     args = parse_args()
     import copy
 
-    from mmengine.runner import load_checkpoint
-
-    from ghostv2_mm.apis import build_model
+    from ghostv2_mm.apis import init_model
     from ghostv2_mm.deploy.onnx_export import compare_onnx, export_onnx, export_part, onnx_session
 
-    overrides = dict(args.cfg_options or {})
-    # Weights come from --checkpoint; a Pretrained init_cfg would look for its file.
-    overrides.setdefault('model.backbone.init_cfg', None)
-    model = build_model(args.config, overrides).eval()
-    if args.checkpoint:
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+    model = init_model(args.config, args.checkpoint, args.cfg_options)
     part = args.part or ('classifier' if hasattr(model, 'head') else 'backbone')
     reference = export_part(model, part)
     exported = model
-    if not args.no_deploy:
-        exported = copy.deepcopy(model)  # the reference keeps its BN
+    if not args.no_deploy and hasattr(model.backbone, 'switch_to_deploy'):
+        exported = copy.deepcopy(model)  # the reference keeps the training structure
         exported.backbone.switch_to_deploy()
     out = args.out or osp.join('work_dirs', 'onnx', f'{osp.splitext(osp.basename(args.config))[0]}'
                                f'_{part}.onnx')
