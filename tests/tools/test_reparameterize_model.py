@@ -36,8 +36,12 @@ def test_deploy_checkpoint_loads_with_deploy_true(tmp_path, task):
     assert deployed.backbone.deploy
     x = torch.randn(2, 3, *shape)
     with torch.no_grad():
-        for a, e in zip(flat(deployed(x, mode='tensor')), flat(model(x, mode='tensor'))):
-            torch.testing.assert_close(a, e, rtol=1e-5, atol=1e-5)
+        expected = flat(model(x, mode='tensor'))
+        actual = flat(deployed(x, mode='tensor'))
+    # 1e-5 of the output scale (random BN statistics give outputs far from unit scale).
+    scale = max(1., max(float(e.abs().max()) for e in expected))
+    for a, e in zip(actual, expected):
+        torch.testing.assert_close(a, e, rtol=0, atol=1e-5 * scale)
     # The training structure does not take the deploy checkpoint.
     with pytest.raises(RuntimeError, match='unexpected key'):
         init_model(f'{ROOT}/{config}', str(out))
