@@ -14,3 +14,9 @@ _base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py',
 backbone = _base_.backbone
 backbone.update(out_indices=(4, 6, 9), init_cfg=_base_.pretrained_init)
 model = dict(backbone=backbone, neck=dict(in_channels=[960, 112, 40]))
+
+# Atomic checkpoints, random numbers independent of resumes, a stop at the first NaN/inf loss,
+# num_classes checked against the dataset (ghostv2_mm.engine, docs/faults.md).
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
+custom_hooks = [dict(type='StepSeedHook'), dict(type='InvalidLossHook'),
+                dict(type='ClassesCheckHook')]

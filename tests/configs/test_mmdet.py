@@ -16,7 +16,8 @@ from ghostv2_mm.apis import build_model  # noqa: E402
 from tests.utils import randomize_bn  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmdet', 'yolov3_*.py')))
+CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmdet', '**', 'yolov3_*.py'),
+                          recursive=True))
 
 
 def batch(h, w, n=2, num_classes=80):
@@ -38,8 +39,11 @@ def test_config_builds(config):
     backbone = model.backbone
     if isinstance(backbone, GhostNetV2):
         assert backbone.out_strides == [8, 16, 32]
-        assert backbone.init_cfg['type'] == 'Pretrained'
-        assert backbone.init_cfg['prefix'] == 'backbone.'
+        if backbone.deploy:  # weights from a deploy checkpoint
+            assert backbone.init_cfg is None
+        else:
+            assert backbone.init_cfg['type'] == 'Pretrained'
+            assert backbone.init_cfg['prefix'] == 'backbone.'
         assert list(reversed(backbone.out_channels)) == list(model.neck.in_channels)
 
 

@@ -15,7 +15,8 @@ from ghostv2_mm import GhostNetV2  # noqa: E402
 from ghostv2_mm.apis import build_model  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmseg', 'deeplabv3_*.py')))
+CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'mmseg', '**', 'deeplabv3_*.py'),
+                          recursive=True))
 MAIN = osp.join(ROOT, 'configs', 'mmseg', 'deeplabv3_ghostv2_ade20k_512.py')
 CPU = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
        'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
@@ -37,7 +38,7 @@ def test_config_builds(config):
     assert type(model).__name__ == 'EncoderDecoder'
     if isinstance(model.backbone, GhostNetV2):
         assert model.backbone.output_stride == 8
-        assert model.backbone.init_cfg['prefix'] == 'backbone.'
+        assert model.backbone.deploy or model.backbone.init_cfg['prefix'] == 'backbone.'
         assert model.decode_head.in_channels == model.backbone.out_channels[-1]
 
 

@@ -12,8 +12,8 @@ pretrained = 'checkpoints/ghostnetv2_1.0x_in1k.pth'
 # For detectors and segmentors: the backbone part of that classifier.
 pretrained_init = dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')
 
-# Feature index -> channels at widen_factor 1.0 / 1.1 / 1.3 / 1.6, stride at output_stride 32 / 16 / 8
-# (index 9 is the final 1x1 conv, the classifier's feature):
+# Feature index -> channels at widen_factor 1.0 / 1.1 / 1.3 / 1.6, stride at output_stride
+# 32 / 16 / 8 (index 9 is the final 1x1 conv, the classifier's feature):
 #   0: 16 / 16 / 20 / 24        stride 2 / 2 / 2
 #   1: 24 / 28 / 32 / 40        stride 4 / 4 / 4
 #   2: 24 / 28 / 32 / 40        stride 4 / 4 / 4

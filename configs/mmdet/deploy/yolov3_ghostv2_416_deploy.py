@@ -1,0 +1,6 @@
+# The inference structure of ../yolov3_ghostv2_416.py (BN folded, DFC attention as plain
+# convs), which loads the deploy checkpoints of tools/model_converters/reparameterize_model.py:
+#   python tools/test.py configs/mmdet/deploy/yolov3_ghostv2_416_deploy.py DEPLOY_CKPT
+_base_ = '../yolov3_ghostv2_416.py'
+
+model = dict(backbone=dict(deploy=True, init_cfg=None))
