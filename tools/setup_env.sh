@@ -5,6 +5,11 @@
 #   GHOSTV2_MM_WHEELS=DIR  take mmcv (and any other wheel) from DIR instead of building it.
 #   GHOSTV2_MM_CACHE=DIR   where a locally built mmcv wheel and generated datasets are cached
 #                          (default: ~/.cache/ghostv2_mm, outside the clone).
+#   GHOSTV2_MM_MMCV_INDEX_TIMEOUT=S  seconds to wait for OpenMMLab's wheel index (default 5).
+#
+# mmcv 2.1.0 (with compiled ops) comes from the first of: OpenMMLab's prebuilt wheel for the
+# installed torch and CUDA (the index `mim install` uses; CUDA ops on GPU machines), the wheel
+# directory, the cache, a source build (cached for the next run).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,12 +38,25 @@ for name in ('torch', 'torchvision', 'mmengine', 'mmdet', 'mmseg', 'mmpretrain',
     importlib.import_module(name)
 import torch
 import torchvision.ops  # noqa: F401  fails when torchvision does not match torch
-print(f'[setup_env] ok: torch {torch.__version__}, mmcv {mmcv.__version__} with ops', file=sys.stderr)
+from mmcv.ops import nms
+
+boxes, scores = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.]]), torch.tensor([.9, .8])
+devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+for device in devices:
+    try:
+        _, keep = nms(boxes.to(device), scores.to(device), 0.5)
+    except RuntimeError as e:
+        sys.exit(f'mmcv {mmcv.__version__} ops do not run on {device} tensors ({e}); on a GPU '
+                 'machine install the wheel built for this torch and CUDA (tools/setup_env.sh '
+                 'tries OpenMMLab\'s index first) or build mmcv from source with CUDA')
+    assert keep.tolist() == [0], keep
+print(f'[setup_env] ok: torch {torch.__version__}, mmcv {mmcv.__version__} with ops '
+      f'(checked on {", ".join(devices)})', file=sys.stderr)
 PY
 }
 
 stamp_of() {
-    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
+    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
 }
 
 if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(stamp_of)" ]]; then
@@ -60,6 +78,30 @@ log "installing build tools and torch/torchvision"
 "${PIP[@]}" "setuptools<70" wheel ninja "numpy<2"
 "${PIP[@]}" torch torchvision "numpy<2"
 
+# OpenMMLab's prebuilt wheels: https://download.openmmlab.com/mmcv/dist/<cuXYZ|cpu>/torchX.Y/
+openmmlab_index() {
+    "$PY" - <<'PY'
+import torch
+cuda = torch.version.cuda
+platform = f'cu{cuda.replace(".", "")}' if cuda else 'cpu'
+major_minor = '.'.join(torch.__version__.split('+')[0].split('.')[:2])
+print(f'https://download.openmmlab.com/mmcv/dist/{platform}/torch{major_minor}/index.html')
+PY
+}
+install_openmmlab_mmcv() {
+    local index timeout="${GHOSTV2_MM_MMCV_INDEX_TIMEOUT:-5}"
+    index="$(openmmlab_index)"
+    # One short request first, so an offline machine falls through in seconds.
+    if ! "$PY" -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))" \
+            "$index" "$timeout" 2>/dev/null; then
+        log "OpenMMLab's wheel index $index is not reachable (${timeout}s); trying local wheels"
+        return 1
+    fi
+    log "installing mmcv 2.1.0 from OpenMMLab's index $index"
+    "$PY" -m pip install --disable-pip-version-check --no-index --no-deps --timeout "$timeout" \
+        --find-links "$index" mmcv==2.1.0
+}
+
 have_mmcv_wheel() {
     local dir
     for dir in "${GHOSTV2_MM_WHEELS:-}" "$WHEEL_CACHE"; do
@@ -67,14 +109,17 @@ have_mmcv_wheel() {
     done
     return 1
 }
-if ! have_mmcv_wheel; then
-    log "no mmcv 2.1.0 wheel found; building it from the PyPI sdist with compiled ops (~15 min on 2 cores)"
-    MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
-        "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps \
-        -c "$CONSTRAINTS" mmcv==2.1.0 -w "$WHEEL_CACHE"
+if ! install_openmmlab_mmcv; then
+    if ! have_mmcv_wheel; then
+        log "no mmcv 2.1.0 wheel found; building it from the PyPI sdist with compiled ops (~15 min on 2 cores)"
+        MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+            "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps \
+            -c "$CONSTRAINTS" mmcv==2.1.0 -w "$WHEEL_CACHE"
+    fi
+    log "installing mmcv 2.1.0 from a local wheel"
+    "$PY" -m pip install --disable-pip-version-check --no-index --no-deps "${FIND_LINKS[@]}" \
+        mmcv==2.1.0
 fi
-log "installing mmcv 2.1.0 from a local wheel"
-"$PY" -m pip install --disable-pip-version-check --no-index --no-deps "${FIND_LINKS[@]}" mmcv==2.1.0
 
 log "installing the OpenMMLab stack and ghostv2_mm (editable)"
 "${PIP[@]}" "${FIND_LINKS[@]}" -e "$ROOT[all,tests]" "numpy<2" "opencv-python<4.12"
