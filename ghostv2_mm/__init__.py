@@ -12,6 +12,7 @@ except ImportError:  # a deployment target: runtimes, numpy and OpenCV only
     __all__ = ['__version__']
 else:
     from . import datasets  # noqa: F401  registers the transforms
+    from . import engine  # noqa: F401  registers the hooks
     from .models import (DFCAttention, DFCGate, GhostBottleneck, GhostModule, GhostNetV2,
                          SqueezeExcite)
 

@@ -20,7 +20,8 @@ HEAD_KEYS = {
 KNOWN_WIDTHS = (1.0, 1.1, 1.3, 1.6)
 OFFICIAL_URL = ('https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/'
                 'GhostNetV2')
-BOTTLENECK_KEY = re.compile(r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
+BOTTLENECK_KEY = re.compile(
+    r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
 
 
 def unwrap_state_dict(checkpoint):
@@ -100,7 +101,8 @@ def check_pretrained(model, checkpoint, prefix=None):
     if '://' in str(checkpoint):  # URLs, open-mmlab:// names: mmengine's loaders
         loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
     elif not osp.exists(checkpoint):
-        official = {1.0: '10', 1.3: '13', 1.6: '16'}.get(getattr(model, 'widen_factor', None))
+        official = {1.0: '10', 1.3: '13', 1.6: '16'}.get(getattr(model, 'widen_factor', None)) \
+            if 'in1k' in osp.basename(checkpoint) else None
         source = f'checkpoints/ck_ghostnetv2_{official}.pth.tar'
         make = (f'wget -P checkpoints {OFFICIAL_URL}/{osp.basename(source)} && python '
                 'tools/model_converters/ghostnetv2_to_mmpretrain.py '
@@ -121,8 +123,8 @@ def check_pretrained(model, checkpoint, prefix=None):
         state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     own = model.state_dict()
     if not any(k in own for k in state):
-        raise CheckpointError(f'init_cfg checkpoint {checkpoint} has no {type(model).__name__} weights '
-                         f'under prefix {prefix!r}')
+        raise CheckpointError(f'init_cfg checkpoint {checkpoint} has no {type(model).__name__} '
+                              f'weights under prefix {prefix!r}')
     bad = [f'{k}: {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model'
            for k, v in state.items() if k in own and v.shape != own[k].shape]
     if bad:

@@ -23,3 +23,75 @@ def check_choice(name, value, choices):
     ``choices``."""
     if value not in choices:
         raise ValueError(f'{name} must be one of {tuple(choices)}, but received {value!r}')
+
+
+# Layer kinds a ``*_cfg`` argument builds, with examples for error messages (mmcv.cnn's names).
+LAYER_KINDS = {
+    'conv': ('Conv2d', 'Conv', 'DCNv2'),
+    'norm': ('BN', 'SyncBN', 'GN', 'LN', 'IN'),
+    'act': ('ReLU', 'HSwish', 'HSigmoid', 'SiLU', 'GELU'),
+}
+
+
+def check_keys(name, cfg, allowed):
+    """Raise ``ValueError`` naming the argument, the unknown keys (with the nearest allowed key)
+    and the allowed keys unless every key of the dict ``cfg`` is in ``allowed``.
+
+    Args:
+        name (str): The argument's name, e.g. ``'dfc_cfg'``.
+        cfg (dict | None): Its value; None passes.
+        allowed (Iterable[str]): The keys it may have.
+    """
+    import difflib
+    if cfg is None:
+        return
+    if not isinstance(cfg, dict):
+        raise ValueError(f'{name} must be a dict, but received {cfg!r}')
+    allowed = tuple(allowed)
+    unknown = [k for k in cfg if k not in allowed]
+    if unknown:
+        hints = [f'{k!r} (did you mean {close[0]!r}?)' if close else repr(k)
+                 for k in unknown for close in [difflib.get_close_matches(str(k), allowed, 1)]]
+        raise ValueError(f'{name} has unknown keys {", ".join(hints)}; allowed keys are '
+                         f'{allowed}')
+
+
+def check_layer_cfg(name, cfg, kind, allow_none=True):
+    """Raise ``ValueError`` naming the argument and what is allowed unless ``cfg`` is a layer
+    config mmcv can build: a dict whose ``type`` is registered in mmengine's ``MODELS`` (where
+    mmcv.cnn registers its layers) and, for ``kind='norm'``, is a normalisation layer.
+
+    Args:
+        name (str): The argument's name, e.g. ``'norm_cfg'``.
+        cfg (dict | None): Its value.
+        kind (str): ``'conv'``, ``'norm'`` or ``'act'``.
+        allow_none (bool): None (no such layer) is allowed. Defaults to True.
+    """
+    check_choice('kind', kind, LAYER_KINDS)
+    examples = ', '.join(LAYER_KINDS[kind])
+    if cfg is None:
+        if allow_none:
+            return
+        raise ValueError(f'{name} must be a dict with a {kind} layer type such as {examples}, '
+                         'but received None')
+    if not isinstance(cfg, dict) or 'type' not in cfg:
+        raise ValueError(f'{name} must be a dict with a "type" key (a {kind} layer such as '
+                         f'{examples}), but received {cfg!r}')
+    layer = cfg['type']
+    if isinstance(layer, str):
+        import mmcv.cnn  # noqa: F401  registers mmcv's layers
+        from mmengine.registry import MODELS
+        cls = MODELS.get(layer)
+        if cls is None:
+            raise ValueError(f'{name} type {layer!r} is not a registered layer; use a {kind} layer '
+                             f'such as {examples} (mmcv.cnn), or register it in mmengine MODELS')
+    else:
+        cls = layer
+    import torch.nn as nn
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise ValueError(f'{name} type must name an nn.Module ({examples}, ...), but received '
+                         f'{layer!r}')
+    norms = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+    if kind == 'norm' and not issubclass(cls, norms):
+        raise ValueError(f'{name} type {layer!r} ({cls.__name__}) is not a normalisation layer; '
+                         f'use one such as {examples}')

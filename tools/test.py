@@ -3,9 +3,10 @@
     python tools/test.py CONFIG CHECKPOINT [--out results.pkl] [--show-dir DIR] [--cfg-options ...]
 """
 import argparse
-import os.path as osp
 
 from ghostv2_mm.apis import add_common_args, check_data, load_config
+from ghostv2_mm.engine import (CheckpointError, NumClassesError, check_run_checkpoint,
+                               checkpoint_damage)
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -40,8 +41,9 @@ def enable_visualization(cfg, show_dir):
 
 def main():
     args = parse_args()
-    if not osp.isfile(args.checkpoint):
-        raise SystemExit(f'checkpoint {args.checkpoint} does not exist')
+    damage = checkpoint_damage(args.checkpoint)
+    if damage:
+        raise CheckpointError(f'checkpoint {args.checkpoint} {damage}')
     cfg = load_config(args)
     check_data(cfg, ('test_dataloader', ))
     cfg.load_from = args.checkpoint
@@ -49,10 +51,14 @@ def main():
         enable_visualization(cfg, args.show_dir)
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_run_checkpoint(runner.model, args.checkpoint)
     if args.out:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
     runner.test()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointError, NumClassesError) as e:
+        raise SystemExit(f'error: {e}')

@@ -3,9 +3,11 @@
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
 """
 import argparse
-import os.path as osp
 
 from ghostv2_mm.apis import add_common_args, check_data, load_config
+from ghostv2_mm.engine import (CheckpointError, InvalidLossError, NumClassesError,
+                               check_run_checkpoint, checkpoint_damage, resolve_resume,
+                               resume_hint)
 from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -43,16 +45,27 @@ def main():
 
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        # The file last_checkpoint names (None: a fresh start); a damaged one is an error that
+        # names the newest intact checkpoint.
+        cfg.load_from = resolve_resume(cfg.work_dir)
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise SystemExit(f'--resume: checkpoint {args.resume} does not exist')
+        damage = checkpoint_damage(args.resume)
+        if damage:
+            raise CheckpointError(f'--resume: checkpoint {args.resume} {damage}' +
+                                  resume_hint(cfg.work_dir, exclude=args.resume))
         cfg.resume = True
         cfg.load_from = args.resume
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if cfg.get('load_from') and '://' not in cfg.load_from:
+        # load_from alone is non-strict in mmengine (fine-tuning); resuming must fit exactly.
+        check_run_checkpoint(runner.model, cfg.load_from, exact=False, resume=cfg.resume,
+                             work_dir=cfg.work_dir)
     runner.train()
 
 
 if __name__ == '__main__':
-    main()
+    try:
+        main()
+    except (CheckpointError, InvalidLossError, NumClassesError) as e:
+        raise SystemExit(f'error: {e}')

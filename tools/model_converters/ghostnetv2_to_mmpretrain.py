@@ -6,9 +6,8 @@ timm ``ghostnetv2_*`` state dict into an mmpretrain checkpoint for configs/mmpre
 import argparse
 import sys
 
-import torch
-
 from ghostv2_mm.checkpoint import convert_to_mmpretrain
+from ghostv2_mm.engine import atomic_torch_save, load_checkpoint_file
 
 
 def main(argv=None):
@@ -20,11 +19,12 @@ def main(argv=None):
                         help='fail unless the checkpoint has this width (1.0, 1.3 or 1.6)')
     args = parser.parse_args(argv)
     try:
-        checkpoint = torch.load(args.src, map_location='cpu')
+        # Damaged files are named with what is wrong (truncated, not a checkpoint, ...).
+        checkpoint = load_checkpoint_file(args.src)
         result = convert_to_mmpretrain(checkpoint, args.widen_factor)
     except Exception as e:  # any load or format error becomes a one-line message
         sys.exit(f'error: cannot convert {args.src}: {e}')
-    torch.save(result, args.dst)
+    atomic_torch_save(result, args.dst)  # a kill leaves no partial file under DST
     arch = result['meta']['arch']
     print(f'saved {args.dst}: GhostNetV2 {arch["widen_factor"]}x, '
           f'{len(arch["dfc_layers"])} bottlenecks with DFC, {len(result["state_dict"])} tensors')

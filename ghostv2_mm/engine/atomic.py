@@ -1,0 +1,70 @@
+"""Files written so that a kill at any moment leaves either the old file or the new one under the
+final name, never a part of one: the bytes go to ``<name>.partial``, are flushed and fsynced, and
+the temporary file is renamed into place (``os.replace`` is atomic on POSIX and Windows); the
+folder is fsynced too so the rename survives a power cut.
+
+``GHOSTV2_MM_SLOW_WRITE=SECONDS`` makes every such write pause half-way (fault injection for
+tools/misc/fault_test.py: a kill then lands inside a checkpoint write).
+"""
+import glob
+import io
+import os
+import os.path as osp
+import time
+
+PARTIAL_SUFFIX = '.partial'
+SLOW_WRITE_ENV = 'GHOSTV2_MM_SLOW_WRITE'
+
+
+def atomic_write(data, path):
+    """Write ``data`` (bytes or str) to ``path`` atomically.
+
+    Args:
+        data (bytes | str): The content; a str is encoded as UTF-8.
+        path (str): The final file name. Its folder is created if needed.
+    """
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    partial = path + PARTIAL_SUFFIX
+    delay = float(os.environ.get(SLOW_WRITE_ENV, 0) or 0)
+    with open(partial, 'wb') as f:
+        half = len(data) // 2 if delay else len(data)
+        f.write(data[:half])
+        if delay:
+            f.flush()
+            time.sleep(delay)
+            f.write(data[half:])
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(partial, path)
+    _fsync_folder(folder)
+
+
+def atomic_torch_save(obj, path):
+    """``torch.save(obj, path)`` through :func:`atomic_write`."""
+    import torch
+    with io.BytesIO() as buffer:
+        torch.save(obj, buffer)
+        atomic_write(buffer.getvalue(), path)
+
+
+def remove_partial_files(folder):
+    """Remove the ``*.partial`` files a killed writer left in ``folder``; returns their names."""
+    removed = sorted(glob.glob(osp.join(glob.escape(folder), '*' + PARTIAL_SUFFIX)))
+    for path in removed:
+        os.remove(path)
+    return removed
+
+
+def _fsync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # folders cannot be opened on Windows; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

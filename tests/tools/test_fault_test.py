@@ -1,0 +1,28 @@
+"""tools/misc/fault_test.py on the tiny classification set: three SIGKILLs (a random moment,
+inside a checkpoint write, just after one), three resumes, no damaged file under a final name,
+and final weights bit-identical to an uninterrupted run."""
+import json
+
+from .helpers import run_tool
+
+CONFIG = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
+
+
+def test_three_kills_resume_to_identical_weights(tiny_cls, tmp_path):
+    options = [f'{loader}.dataset.data_root={tiny_cls}/'
+               for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    options += ['train_dataloader.batch_size=16', 'train_cfg.max_epochs=3',
+                'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=1',
+                'param_scheduler.0.end=2', 'param_scheduler.1.end=3']
+    figures = tmp_path / 'figures.json'
+    result = run_tool('tools/misc/fault_test.py', CONFIG, '--kills', '3', '--slow-write', '0.3',
+                      '--work-dir', str(tmp_path / 'runs'), '--json', str(figures),
+                      '--cfg-options', *options, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(figures.read_text())
+    assert figures['kills'] == 3
+    assert figures['kinds'] == {'time': 1, 'save': 1, 'after-save': 1}
+    assert figures['resumes'] >= 3
+    assert figures['damaged'] == []
+    assert figures['identical']
+    assert all(s['identical'] == s['tensors'] > 700 for s in figures['sequences'])

@@ -1,0 +1,249 @@
+"""Kill a short training with SIGKILL at random moments, resume it with ``--resume`` each time, and
+check that it ends with the same weights as an uninterrupted run.
+
+    python tools/misc/fault_test.py CONFIG --kills N [--work-dir DIR] [--seed S]
+        [--slow-write SECONDS] [--json OUT] [--cfg-options k=v ...]
+
+The kills cycle through three kinds:
+  time        a random moment of the run (start-up, training, validation, saving)
+  save        inside a checkpoint write (``GHOSTV2_MM_SLOW_WRITE`` makes every write pause half-way,
+              so the kill lands in it); which of the remaining saves is hit is random
+  after-save  0-0.5 s after a checkpoint file appeared (``last_checkpoint`` update, removal of
+              the oldest checkpoint)
+After every kill the work dir is checked: every ``*.pth`` under its final name is intact and
+``last_checkpoint`` names an intact file. A run that finishes before its kill ends the sequence;
+the remaining kills go to a new sequence. Every sequence must end with weights bit-identical to
+the reference run. Exits non-zero on any damaged file or difference.
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+from ghostv2_mm.engine.atomic import PARTIAL_SUFFIX, SLOW_WRITE_ENV
+from ghostv2_mm.engine.checkpoint_files import checkpoint_damage
+
+KINDS = ('time', 'save', 'after-save')
+TRAIN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'train.py')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('--kills', type=int, default=5, help='number of SIGKILLs in total')
+    parser.add_argument('--work-dir', default=None,
+                        help='folder for the runs (default: work_dirs/fault_test/<config name>)')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the kill moments')
+    parser.add_argument('--slow-write', type=float, default=0.5,
+                        help='seconds every checkpoint write pauses half-way (0: no pause)')
+    parser.add_argument('--json', help='write the figures to this file')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='config overrides passed to tools/train.py')
+    return parser.parse_args(argv)
+
+
+class Training:
+    """One tools/train.py process in its own process group (its dataloader workers die with it)."""
+
+    def __init__(self, args, work_dir, resume, log, slow_write=0.0):
+        cmd = [sys.executable, TRAIN, args.config, '--work-dir', work_dir]
+        cmd += ['--resume'] if resume else []
+        cmd += ['--cfg-options', *args.cfg_options] if args.cfg_options else []
+        env = dict(os.environ, **{SLOW_WRITE_ENV: str(slow_write)})
+        self.log = open(log, 'w')
+        self.start = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def kill(self):
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+    def wait(self):
+        code = self.proc.wait()
+        self.log.close()
+        return code
+
+
+def step_of(path):
+    match = re.search(r'_(\d+)\.pth$', path or '')
+    return int(match.group(1)) if match else 0
+
+
+def last_step(work_dir):
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.exists(pointer):
+        return 0
+    with open(pointer) as f:
+        return step_of(f.read().strip())
+
+
+def check_work_dir(work_dir):
+    """Damaged files under final names: ``*.pth`` and the target of ``last_checkpoint``."""
+    problems = [f'{p} {d}' for p in glob.glob(osp.join(work_dir, '*.pth'))
+                if (d := checkpoint_damage(p))]
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.exists(pointer):
+        with open(pointer) as f:
+            target = f.read().strip()
+        damage = checkpoint_damage(target) if target else 'is empty'
+        if damage:
+            problems.append(f'last_checkpoint -> {target!r} {damage}')
+    return problems
+
+
+def checkpoint_files(work_dir):
+    return {p: osp.getmtime(p) for p in glob.glob(osp.join(work_dir, '*.pth'))}
+
+
+def wait_and_kill(run, kind, rng, budget, work_dir, saves_left):
+    """Kill ``run`` at a moment of ``kind``; returns what happened ('killed' or 'finished')."""
+    poll = 0.02
+    if kind == 'time':
+        deadline = run.start + rng.uniform(0.05, 0.7) * budget
+        while run.running() and time.monotonic() < deadline:
+            time.sleep(poll)
+    elif kind == 'save':
+        target, seen, inside = rng.randint(1, max(1, saves_left)), 0, False
+        while run.running():
+            writing = bool(glob.glob(osp.join(work_dir, '*.pth' + PARTIAL_SUFFIX)))
+            if writing and not inside:
+                seen += 1
+                if seen == target:
+                    time.sleep(rng.uniform(0, 0.8) * poll * 5)
+                    break
+            inside = writing
+            time.sleep(poll)
+    else:
+        before, target = checkpoint_files(work_dir), rng.randint(1, max(1, saves_left))
+        seen = 0
+        while run.running():
+            now = checkpoint_files(work_dir)
+            if any(before.get(p) != t for p, t in now.items()):
+                seen, before = seen + 1, now
+                if seen == target:
+                    time.sleep(rng.uniform(0, 0.5))
+                    break
+            time.sleep(poll)
+    if not run.running():
+        return 'finished' if run.wait() == 0 else 'failed'
+    run.kill()
+    return 'killed'
+
+
+def final_state(work_dir):
+    import torch
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        path = f.read().strip()
+    return path, torch.load(path, map_location='cpu')['state_dict']
+
+
+def compare(reference, other):
+    import torch
+    if reference.keys() != other.keys():
+        return 0, len(reference)
+    same = sum(torch.equal(reference[k], other[k]) for k in reference)
+    return same, len(reference)
+
+
+def total_steps(args):
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(args.config)
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--o', nargs='+', action=DictAction)
+    if args.cfg_options:
+        cfg.merge_from_dict(parser.parse_args(['--o', *args.cfg_options]).o)
+    train_cfg = cfg.train_cfg
+    total = train_cfg.get('max_epochs') or train_cfg.get('max_iters')
+    interval = cfg.default_hooks.checkpoint.get('interval', 1)
+    return total, total // interval
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    name = osp.splitext(osp.basename(args.config))[0]
+    root = osp.abspath(args.work_dir or osp.join('work_dirs', 'fault_test', name))
+    os.makedirs(root, exist_ok=True)
+    rng = random.Random(args.seed)
+    total, saves = total_steps(args)
+
+    ref_dir = osp.join(root, 'reference')
+    print(f'reference run: {ref_dir}', flush=True)
+    ref = Training(args, ref_dir, False, osp.join(root, 'reference.log'))
+    if ref.wait() != 0:
+        sys.exit(f'the uninterrupted run failed: see {osp.join(root, "reference.log")}')
+    ref_time = time.monotonic() - ref.start
+    ref_path, ref_state = final_state(ref_dir)
+
+    figures = dict(config=args.config, kills=0, kinds={k: 0 for k in KINDS}, resumes=0,
+                   sequences=[], damaged=[], reference_s=round(ref_time, 1))
+    kills_left, sequence, idle = args.kills, 0, 0
+    while kills_left > 0:
+        sequence += 1
+        if idle == 3:
+            sys.exit('three sequences in a row finished before their kill: lengthen the run')
+        work_dir = osp.join(root, f'faulted_{sequence}')
+        attempt, resume, outcome = 0, False, 'killed'
+        while kills_left > 0 and outcome == 'killed':
+            attempt += 1
+            kind = KINDS[(args.kills - kills_left) % len(KINDS)]
+            done = last_step(work_dir)
+            run = Training(args, work_dir, resume, osp.join(work_dir + f'_{attempt}.log'),
+                           args.slow_write)
+            # The run's remaining share of the reference time, plus its start-up.
+            budget = ref_time * (0.25 + 0.75 * (total - done) / total)
+            outcome = wait_and_kill(run, kind, rng, budget, work_dir,
+                                    saves - done * saves // total)
+            if outcome == 'failed':
+                sys.exit(f'attempt {attempt} failed: see {work_dir}_{attempt}.log')
+            if outcome == 'killed':
+                kills_left -= 1
+                figures['kills'] += 1
+                figures['kinds'][kind] += 1
+                problems = check_work_dir(work_dir)
+                figures['damaged'] += problems
+                print(f'sequence {sequence} kill {figures["kills"]} ({kind}) at '
+                      f'{time.monotonic() - run.start:.1f} s, last checkpoint step {done} -> '
+                      f'{last_step(work_dir)}, damaged files: {len(problems)}', flush=True)
+                resume = True
+        idle = idle + 1 if attempt == 1 and outcome == 'finished' else 0
+        if outcome == 'killed':  # the last kill: finish the run
+            figures['resumes'] += 1
+            final = Training(args, work_dir, True, osp.join(work_dir + '_final.log'))
+            if final.wait() != 0:
+                sys.exit(f'the final resume failed: see {work_dir}_final.log')
+        figures['resumes'] += attempt - 1
+        path, state = final_state(work_dir)
+        same, count = compare(ref_state, state)
+        figures['sequences'].append(dict(work_dir=work_dir, final=path, identical=same,
+                                         tensors=count))
+        print(f'sequence {sequence}: {osp.basename(path)} vs reference '
+              f'{osp.basename(ref_path)}: {same}/{count} tensors bit-identical', flush=True)
+
+    identical = all(s['identical'] == s['tensors'] for s in figures['sequences'])
+    figures['identical'] = identical
+    print(f'{figures["kills"]} kills ({", ".join(f"{k} {v}" for k, v in figures["kinds"].items())}'
+          f'), {figures["resumes"]} resumes, {len(figures["damaged"])} damaged files, final '
+          f'weights {"identical" if identical else "DIFFERENT"} in '
+          f'{len(figures["sequences"])} sequence(s); reference run {ref_time:.0f} s')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(figures, f, indent=1)
+    if figures['damaged'] or not identical:
+        sys.exit('FAILED: ' + '; '.join(figures['damaged'][:5]))
+
+
+if __name__ == '__main__':
+    main()
