@@ -176,6 +176,8 @@ def reparameterize_checkpoint(config, checkpoint, out, cfg_options=None, check_s
         the largest output magnitude.
     """
     import torch
+
+    from .engine.atomic import atomic_torch_save
     model = init_model(config, checkpoint, cfg_options)
     if not hasattr(model.backbone, 'switch_to_deploy'):
         raise ValueError(f'the backbone of {config} ({type(model.backbone).__name__}) has no '
@@ -184,9 +186,7 @@ def reparameterize_checkpoint(config, checkpoint, out, cfg_options=None, check_s
     model.backbone.switch_to_deploy(channels_last=False)
     meta = dict(deploy=True, source=osp.abspath(checkpoint))
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    tmp = f'{out}.tmp'
-    torch.save(dict(state_dict=model.state_dict(), meta=meta), tmp)
-    os.replace(tmp, out)
+    atomic_torch_save(dict(state_dict=model.state_dict(), meta=meta), out)
     if reference is None:
         return None
     deployed = init_model(config, out, cfg_options, deploy=True)

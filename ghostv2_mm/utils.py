@@ -92,6 +92,9 @@ def check_layer_cfg(name, cfg, kind, allow_none=True):
         raise ValueError(f'{name} type must name an nn.Module ({examples}, ...), but received '
                          f'{layer!r}')
     norms = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
+    if kind == 'act' and issubclass(cls, norms + (nn.modules.conv._ConvNd, )):
+        raise ValueError(f'{name} type {layer!r} ({cls.__name__}) is not an activation; use one '
+                         f'such as {examples}')
     if kind == 'norm' and not issubclass(cls, norms):
         raise ValueError(f'{name} type {layer!r} ({cls.__name__}) is not a normalisation layer; '
                          f'use one such as {examples}')

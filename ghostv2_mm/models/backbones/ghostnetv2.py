@@ -1,3 +1,5 @@
+import inspect
+
 import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -6,9 +8,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ...checkpoint import check_pretrained
 from ...registry import register_model
-from ...utils import check_choice, make_divisible
+from ...utils import check_choice, check_keys, check_layer_cfg, make_divisible
 from ..deploy import reparameterize
-from ..layers import GhostBottleneck
+from ..layers import DFCAttention, GhostBottleneck
 from ..layers.ghost_module import build_act
 
 
@@ -23,6 +25,11 @@ class ConvBnAct(nn.Module):
 
     def forward(self, x):
         return self.act1(self.bn1(self.conv(x)))
+
+
+# The DFCAttention arguments ``dfc_cfg`` may set (the others come from the backbone).
+DFC_KEYS = tuple(k for k in inspect.signature(DFCAttention).parameters
+                 if k not in ('in_channels', 'out_channels', 'dilation', 'conv_cfg', 'norm_cfg'))
 
 
 @register_model
@@ -144,6 +151,10 @@ class GhostNetV2(BaseModule):
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
                  ]):
         super().__init__(init_cfg)
+        check_keys('dfc_cfg', dfc_cfg, DFC_KEYS)
+        check_layer_cfg('conv_cfg', conv_cfg, 'conv')
+        check_layer_cfg('norm_cfg', norm_cfg, 'norm', allow_none=False)
+        check_layer_cfg('act_cfg', act_cfg, 'act', allow_none=False)
         if isinstance(widen_factor, bool) or not isinstance(widen_factor, (int, float)) \
                 or widen_factor <= 0:
             raise ValueError(f'widen_factor must be a positive number, but received '

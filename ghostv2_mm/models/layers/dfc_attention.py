@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 
 from ...registry import register_model
-from ...utils import check_choice
+from ...utils import check_choice, check_layer_cfg
 
 # The scaling function that turns the attention A into a gate in (0, 1) (Eq. 6; Table 9).
 GATES = {
@@ -37,7 +37,8 @@ def upsample(x, size, mode):
     """Resize the attention map to the size of the features it multiplies."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
-    return F.interpolate(x, size=size, mode=mode, align_corners=None if mode == 'nearest' else False)
+    align_corners = None if mode == 'nearest' else False
+    return F.interpolate(x, size=size, mode=mode, align_corners=align_corners)
 
 
 def attention_gate(a, size, gate, gate_position, up_mode):
@@ -101,6 +102,8 @@ class DFCAttention(nn.Module):
                  conv_cfg=None,
                  norm_cfg=dict(type='BN')):
         super().__init__()
+        check_layer_cfg('conv_cfg', conv_cfg, 'conv')
+        check_layer_cfg('norm_cfg', norm_cfg, 'norm', allow_none=False)
         check_choice('gate', gate, tuple(GATES))
         check_choice('gate_position', gate_position, ('before', 'after'))
         check_choice('down_mode', down_mode, DOWN_MODES)
@@ -119,10 +122,12 @@ class DFCAttention(nn.Module):
 
         cfg = dict(conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
         self.proj = ConvModule(in_channels, out_channels, 1, **cfg)
-        self.fc_h = ConvModule(out_channels, out_channels, (1, kh), padding=(0, dilation * (kh // 2)),
-                               dilation=dilation, groups=out_channels, **cfg)
-        self.fc_v = ConvModule(out_channels, out_channels, (kv, 1), padding=(dilation * (kv // 2), 0),
-                               dilation=dilation, groups=out_channels, **cfg)
+        self.fc_h = ConvModule(out_channels, out_channels, (1, kh),
+                               padding=(0, dilation * (kh // 2)), dilation=dilation,
+                               groups=out_channels, **cfg)
+        self.fc_v = ConvModule(out_channels, out_channels, (kv, 1),
+                               padding=(dilation * (kv // 2), 0), dilation=dilation,
+                               groups=out_channels, **cfg)
         self._register_load_state_dict_pre_hook(rename_official_keys)
 
     def forward(self, x, size=None):

@@ -79,7 +79,9 @@ class GhostModule(nn.Module):
 
     def forward(self, x):
         x1 = self.primary_conv(x)  # intrinsic features (GhostNet Eq. 1)
-        y = torch.cat([x1, self.cheap_operation(x1)], dim=1)[:, :self.out_channels]  # Eq. 2
+        y = torch.cat([x1, self.cheap_operation(x1)], dim=1)  # Eq. 2
+        if y.shape[1] > self.out_channels:  # ratio does not divide out_channels
+            y = y[:, :self.out_channels]
         if self.short_conv is None:
             return y
         return y * self.short_conv(x, y.shape[-2:])  # Eq. 6: Sigmoid(A) * V(X)

@@ -4,7 +4,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.models.layers import DFCAttention
-from tests.utils import randomize_bn
 
 # Output channels of blocks[0..9] and their strides (paper / official table).
 CHANNELS = {
@@ -179,3 +178,17 @@ def test_invalid_arguments(kwargs, name):
     with pytest.raises(ValueError, match=name) as info:
         GhostNetV2(**kwargs)
     assert 'received' in str(info.value)
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    (dict(dfc_cfg=dict(kernal_size=3)), "dfc_cfg has unknown keys 'kernal_size' \\(did you mean "
+                                        "'kernel_size'\\?\\)"),
+    (dict(norm_cfg=dict(type='Bogus')), "norm_cfg type 'Bogus' is not a registered layer"),
+    (dict(norm_cfg=dict(type='ReLU')), 'norm_cfg type .* is not a normalisation layer'),
+    (dict(act_cfg=dict(type='BN')), 'act_cfg type .* is not an activation'),
+    (dict(act_cfg=None), 'act_cfg must be a dict'),
+    (dict(conv_cfg=dict(type='Foo')), "conv_cfg type 'Foo' is not a registered layer"),
+])
+def test_layer_configs_are_checked(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GhostNetV2(**kwargs)
