@@ -1,25 +1,31 @@
-"""CPU latency of GhostNetV2 next to its peers, measured side by side in one run.
+"""Latency of GhostNetV2 next to its peers in PyTorch, ONNX Runtime and OpenVINO, each runtime in a
+process of its own (thread pools of two runtimes in one process slow each other down).
 
-    python tools/analysis/benchmark.py [--threads 2] [--repeats 30] [--out-dir work_dirs/benchmark]
+    python tools/analysis/benchmark.py [--tasks cls det320 det416 seg512]
+        [--runtimes eager deploy onnxruntime onnxruntime-int8 openvino-fp32 openvino-bf16
+         openvino-int8] [--threads 2] [--repeats 20] [--warmup 5] [--train-batch 32]
+        [--out-dir work_dirs/benchmark]
 
-Models are run interleaved (one forward of each in a shuffled order per round, ``--repeats`` rounds
-after ``--warmup`` rounds) and the median is reported, so drifts of the machine affect all of them
-alike. Weights
-are random (speed does not depend on them). Reported:
-- batch-1 latency of the ImageNet classifiers at 224x224 and of their backbones at 320 and 416;
-- GhostNetV2 1.0x and GhostNetV1 1.0x (the same network with DFC off) each in eager mode, in
-  deploy mode (``switch_to_deploy``: the inference structure, BN folded, channels-last) and
-  exported to ONNX and run by onnxruntime (``ghostv2_mm.deploy.onnx_export``, same thread count,
-  no spinning);
-  GhostNetV1 1.1x, mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's
-  ``ghostnetv2_100`` as timm builds it and converted to channels-last;
-- ratios to GhostNetV2 (eager), the DFC overhead (GhostNetV2 1.0x / GhostNetV1 1.0x) in each
-  mode, and training throughput (images/s, forward + backward at batch 8, 224x224) of the
-  trainable models;
-- where the DFC time goes: each PyTorch op of the DFC branches of GhostNetV2 1.0x (deploy, 224)
-  timed alone on the inputs it gets in the network.
-Writes ``benchmark.csv``, ``benchmark.json``, ``accuracy_vs_latency.png`` (paper's ImageNet top-1
-against the measured classifier latency, as in the paper's Figure 2) and the ONNX files (``onnx/``).
+Tasks (batch 1, random weights: speed does not depend on them):
+- ``cls``: ImageNet classifiers at 224x224: GhostNetV2 1.0x, GhostNetV1 1.0x and 1.1x (DFC off),
+  mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's ``ghostnetv2_100``;
+- ``det320`` / ``det416``: whole YOLOv3 (GhostNetV2 1.0x, MobileNetV2 1.0x) at 320 / 416,
+  exported by mmdeploy with NMS inside (``configs/mmdeploy/detection_onnxruntime_static-*``);
+- ``seg512``: whole DeepLabV3 at 512x512 (GhostNetV2 1.0x output stride 8, mmseg's
+  MobileNetV2-d8), and their backbones alone.
+Runtimes: PyTorch eager (training structure) and deploy (``switch_to_deploy``), fp32; ONNX Runtime
+fp32 and int8 (``onnxruntime.quantization``); OpenVINO fp32, bf16 (``INFERENCE_PRECISION_HINT``)
+and int8 (NNCF). The ONNX files are the ones the deployment tools write: the inference structure
+of GhostNetV2, exported once and read by every runtime (OpenVINO reshaped to the static input).
+PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
+
+Within a runtime the models of a task run interleaved (one call of each per round, order
+shuffled, ``--repeats`` rounds after ``--warmup``), and medians are reported, so drifts of the
+machine affect all alike. Also measured: training throughput (forward + backward, images/s,
+batch ``--train-batch``, 224x224, NCHW and channels-last). Prints the table and the ratios of
+docs/performance.md, writes ``benchmark.csv``, ``benchmark.json`` and
+``accuracy_vs_latency.png`` (paper top-1 against latency per runtime, the paper's Figure 2 on
+this CPU).
 """
 import argparse
 import csv
@@ -28,234 +34,382 @@ import os
 import os.path as osp
 import random
 import statistics
+import subprocess
+import sys
 import time
 
-import torch
-
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-V2_CFG = osp.join(ROOT, 'configs', 'mmpretrain', 'ghostnetv2_1.0x_in1k.py')
-V1_CFG = osp.join(ROOT, 'configs', 'mmpretrain', 'ghostnetv1_1.1x_in1k.py')
-# Paper Table 2 ImageNet top-1 (%), by network.
+CFG = osp.join(ROOT, 'configs')
+V2_CLS = osp.join(CFG, 'mmpretrain', 'ghostnetv2_1.0x_in1k.py')
+V1_CLS = osp.join(CFG, 'mmpretrain', 'ghostnetv1_1.1x_in1k.py')
+V1_10X = {'model.backbone.widen_factor': 1.0, 'model.head.in_channels': 960}
+# Paper Table 2 / mmpretrain ImageNet top-1 (%), by network.
 TOP1 = {'GhostNetV2 1.0x': 75.3, 'GhostNetV1 1.0x': 73.9, 'GhostNetV1 1.1x': 74.5,
         'MobileNetV2 1.0x': 72.8, 'MobileNetV3-Large': 75.2, 'timm ghostnetv2_100': 75.3}
-V1_10X = {'model.backbone.widen_factor': 1.0, 'model.head.in_channels': 960}
+# task -> model -> (config, overrides); timm's network has no config.
+MODELS = {
+    'cls': {
+        'GhostNetV2 1.0x': (V2_CLS, {}),
+        'GhostNetV1 1.0x': (V1_CLS, V1_10X),
+        'GhostNetV1 1.1x': (V1_CLS, {}),
+        'MobileNetV2 1.0x': ('mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py', {}),
+        'MobileNetV3-Large': ('mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py', {}),
+        'timm ghostnetv2_100': (None, {}),
+    },
+    'det320': {
+        'YOLOv3 GhostNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_ghostv2_320.py'), {}),
+        'YOLOv3 MobileNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_mobilenetv2_320.py'), {}),
+    },
+    'det416': {
+        'YOLOv3 GhostNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_ghostv2_416.py'), {}),
+        'YOLOv3 MobileNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_mobilenetv2_416.py'), {}),
+    },
+    'seg512': {
+        'DeepLabV3 GhostNetV2 1.0x': (osp.join(CFG, 'mmseg', 'deeplabv3_ghostv2_ade20k_512.py'),
+                                      {}),
+        'DeepLabV3 MobileNetV2-d8': (osp.join(CFG, 'mmseg', 'deeplabv3_mobilenetv2_ade20k_512.py'),
+                                     {}),
+        'backbone GhostNetV2 1.0x OS8': (
+            osp.join(CFG, 'mmseg', 'deeplabv3_ghostv2_ade20k_512.py'), {}),
+        'backbone MobileNetV2-d8': (osp.join(CFG, 'mmseg', 'deeplabv3_mobilenetv2_ade20k_512.py'),
+                                    {}),
+    },
+}
+SIZES = {'cls': 224, 'det320': 320, 'det416': 416, 'seg512': 512}
+DEPLOY_CFGS = {'det320': 'detection_onnxruntime_static-320x320.py',
+               'det416': 'detection_onnxruntime_static-416x416.py',
+               'seg512': 'segmentation_onnxruntime_static-512x512.py'}
+RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
+            'openvino-bf16', 'openvino-int8')
+PRECISION = {'eager': 'fp32', 'deploy': 'fp32', 'onnxruntime': 'fp32', 'onnxruntime-int8': 'int8',
+             'openvino-fp32': 'fp32', 'openvino-bf16': 'bf16', 'openvino-int8': 'int8'}
+# The CPU options of mmseg's configs: SyncBN needs a GPU.
+CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
+           'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
 
 
-def build_models(onnx_dir):
-    """name -> (classifier forward, backbone forward, module or None) as callables on an image
-    batch. ``module`` is the trainable model (None for inference-only variants)."""
-    import timm
-    from mmengine.hub import get_config
-    from mmpretrain.registry import MODELS
-
+def build(task, name, deploy=False):
+    """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward."""
+    import torch
+    if name.startswith('timm'):
+        import timm
+        model = timm.create_model('ghostnetv2_100').eval()
+        return model, model
     from ghostv2_mm.apis import build_model
-    from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
-    models = {}
+    config, overrides = MODELS[task][name]
+    if config.startswith('mmpretrain::'):
+        from mmengine.hub import get_config
+        config = get_config(config)
+    options = dict(overrides, **{'model.backbone.init_cfg': None})
+    if task == 'seg512':
+        options.update(CPU_SEG)
+    model = build_model(config, options).eval()
+    if deploy and hasattr(model.backbone, 'switch_to_deploy'):
+        model.backbone.switch_to_deploy()
+    if name.startswith('backbone'):
+        return model, model.backbone
+    return model, lambda x: model(x, mode='tensor')
 
-    def mm(model, trainable=True):
-        model.eval()
-        return (lambda x: model(x, mode='tensor'), lambda x: model.backbone(x),
-                model if trainable else None)
 
-    def ort(model, name):
-        fns = []
-        for part in ('classifier', 'backbone'):
-            path = osp.join(onnx_dir, f'{name}_{part}.onnx'.replace(' ', '_'))
-            export_onnx(export_part(model, part), path, part)
-            session = onnx_session(path, torch.get_num_threads())
-            fns.append(lambda x, session=session: session.run(None, {'input': x.numpy()}))
-        return (*fns, None)
+def export_all(tasks, onnx_dir):
+    """Export every model of ``tasks`` once (the inference structure, as the deployment tools
+    do); returns task -> name -> ONNX file."""
+    import cv2
+    import numpy as np
+    import torch
+    from mmengine.config import Config
 
-    for name, cfg, overrides in (('GhostNetV2 1.0x', V2_CFG, {}),
-                                 ('GhostNetV1 1.0x', V1_CFG, V1_10X)):
-        models[name] = mm(build_model(cfg, overrides))
-        deploy = build_model(cfg, overrides).eval()
-        deploy.backbone.switch_to_deploy()
-        models[f'{name} deploy'] = mm(deploy, trainable=False)
-        # The file tools/deployment/export_onnx.py writes: exported after switch_to_deploy.
-        models[f'{name} ONNX Runtime'] = ort(deploy, name)
-    models['GhostNetV1 1.1x'] = mm(build_model(V1_CFG))
-    for name, cfg in (('MobileNetV2 1.0x', 'mobilenet_v2/mobilenet-v2_8xb32_in1k.py'),
-                      ('MobileNetV3-Large', 'mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py')):
-        models[name] = mm(MODELS.build(get_config(f'mmpretrain::{cfg}').model))
-    ref = timm.create_model('ghostnetv2_100').eval()
-    models['timm ghostnetv2_100'] = (ref, ref.forward_features, ref)
-    ref_cl = timm.create_model('ghostnetv2_100').eval().to(memory_format=torch.channels_last)
-    models['timm ghostnetv2_100 channels-last'] = (
-        lambda x: ref_cl(x.contiguous(memory_format=torch.channels_last)),
-        lambda x: ref_cl.forward_features(x.contiguous(memory_format=torch.channels_last)), None)
-    return models
+    from ghostv2_mm.deploy.convert import export
+    from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
+    files = {}
+    for task in tasks:
+        os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
+        for name in MODELS[task]:
+            path = osp.join(onnx_dir, task, name.replace(' ', '_') + '.onnx')
+            files.setdefault(task, {})[name] = path
+            if osp.exists(path):
+                continue
+            torch.manual_seed(0)
+            if task == 'cls' or name.startswith('backbone'):
+                model, _ = build(task, name, deploy=True)
+                part = 'classifier' if task == 'cls' else 'backbone'
+                module = model if name.startswith('timm') else export_part(model, part)
+                export_onnx(module, path, part, (SIZES[task], ) * 2)
+                continue
+            # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
+            work = osp.join(onnx_dir, task, name.replace(' ', '_'))
+            os.makedirs(work, exist_ok=True)
+            model, _ = build(task, name)
+            ckpt = osp.join(work, 'random.pth')
+            torch.save(dict(state_dict=model.state_dict()), ckpt)
+            img = osp.join(work, 'image.png')
+            cv2.imwrite(img, np.random.RandomState(0).randint(0, 255, (SIZES[task],) * 2 + (3, ),
+                                                              dtype=np.uint8))
+            config, overrides = MODELS[task][name]
+            model_cfg = Config.fromfile(config)
+            model_cfg.merge_from_dict(dict(overrides, **(CPU_SEG if task == 'seg512' else {})))
+            deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy', DEPLOY_CFGS[task]))
+            export(img, work, deploy_cfg, model_cfg, ckpt)
+            os.replace(osp.join(work, 'end2end.onnx'), path)
+    return files
+
+
+def torch_callables(runtime, tasks, threads):
+    import torch
+    torch.set_num_threads(threads)
+    fns = {}
+    for task in tasks:
+        for name in MODELS[task]:
+            if runtime == 'deploy' and name.startswith('timm'):
+                continue  # timm's network has no inference structure of this project
+            _, forward = build(task, name, deploy=runtime == 'deploy')
+            fns.setdefault(task, {})[name] = forward
+    return fns
+
+
+def runtime_callables(runtime, files, threads, calib_dir):
+    """Callables of the ONNX files in ONNX Runtime or OpenVINO (int8: quantised first)."""
+    import numpy as np
+    fns = {}
+    for task, models in files.items():
+        size = SIZES[task]
+        for name, path in models.items():
+            if runtime.endswith('int8'):
+                from ghostv2_mm.deploy.quantize import quantize
+                work = osp.join(calib_dir, runtime, task, name.replace(' ', '_'))
+                os.makedirs(work, exist_ok=True)
+                rng = np.random.RandomState(0)
+                calib = [rng.randn(1, 3, size, size).astype(np.float32) for _ in range(4)]
+                backend = runtime.split('-')[0]
+                path = quantize(path, backend, 'int8', calib, work)['files'][0]
+            if runtime.startswith('onnxruntime'):
+                from ghostv2_mm.deploy.onnx_export import onnx_session
+                session = onnx_session(path, threads)
+                input_name = session.get_inputs()[0].name
+                fns.setdefault(task, {})[name] = (
+                    lambda x, s=session, i=input_name: s.run(None, {i: x}))
+            else:
+                import openvino as ov
+                core = ov.Core()
+                model = core.read_model(path)
+                model.reshape({model.inputs[0].any_name: [1, 3, size, size]})
+                hint = {'openvino-bf16': 'bf16'}.get(runtime, 'f32')
+                compiled = core.compile_model(model, 'CPU', {
+                    'INFERENCE_NUM_THREADS': threads, 'INFERENCE_PRECISION_HINT': hint,
+                    'PERFORMANCE_HINT': 'LATENCY'})
+                request = compiled.create_infer_request()
+                fns.setdefault(task, {})[name] = lambda x, r=request: r.infer({0: x})
+    return fns
 
 
 def interleaved(fns, x, repeats, warmup):
-    """Median seconds of each callable, calling them in turn ``repeats`` times.
-
-    The order is shuffled every round (seeded): a model can run slower right after some others
-    (here, after a channels-last model), so a fixed order would favour the models that happen to
-    follow benign ones."""
+    """Median seconds of each callable, called in turn ``repeats`` times (order shuffled every
+    round with a fixed seed)."""
     times = {name: [] for name in fns}
     order = list(fns)
     rng = random.Random(0)
-    with torch.no_grad():
-        for r in range(warmup + repeats):
-            rng.shuffle(order)
-            for name in order:
-                fn = fns[name]
-                start = time.perf_counter()
-                fn(x)
-                if r >= warmup:
-                    times[name].append(time.perf_counter() - start)
+    for r in range(warmup + repeats):
+        rng.shuffle(order)
+        for name in order:
+            start = time.perf_counter()
+            fns[name](x)
+            if r >= warmup:
+                times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def dfc_breakdown(calls, size=224):
-    """Milliseconds per forward that each PyTorch op of the DFC branches of GhostNetV2 1.0x in
-    deploy mode takes at ``size``, each run alone (``calls`` times) on the inputs it gets in the
-    network, summed over the branches."""
-    from ghostv2_mm.apis import build_model
-    from ghostv2_mm.models.layers import GhostModule
-    from ghostv2_mm.models.layers.dfc_attention import downsample, upsample
-    model = build_model(V2_CFG).eval()
-    model.backbone.switch_to_deploy()
-    seen = []
-    hooks = [m.register_forward_hook(lambda m, args, out: seen.append((m.short_conv, args[0], out)))
-             for m in model.modules() if isinstance(m, GhostModule) and m.short_conv is not None]
-    with torch.no_grad():
-        model(torch.randn(1, 3, size, size), mode='tensor')
-    for hook in hooks:
-        hook.remove()
-    totals = {}
-    with torch.no_grad():
-        for attn, x, out in seen:
-            pooled = downsample(x, attn.down_mode)
-            projected = attn.proj(pooled)
-            logits = attn.fc_v(attn.fc_h(projected))
-            gate = torch.sigmoid(logits)
-            size = out.shape[-2:]
-            steps = {'pooling': lambda: downsample(x, attn.down_mode),
-                     '1x1 conv': lambda: attn.proj(pooled),
-                     'FCs': lambda: attn.fc_v(attn.fc_h(projected)),
-                     'sigmoid': lambda: torch.sigmoid(logits),
-                     'gate multiply': lambda: out * upsample(gate, size, attn.up_mode)}
-            for name, fn in steps.items():
-                fn()
-                start = time.perf_counter()
-                for _ in range(calls):
-                    fn()
-                totals[name] = totals.get(name, 0.) + (time.perf_counter() - start) / calls * 1e3
-    return len(seen), totals
+def worker(args):
+    """One runtime in this process: latency (ms) of every model, written to ``args.result``."""
+    with open(args.plan) as f:
+        plan = json.load(f)
+    runtime, threads = args.worker, plan['threads']
+    tasks = plan['tasks']
+    if runtime in ('eager', 'deploy'):
+        import torch
+        fns = torch_callables(runtime, tasks, threads)
+        make = lambda size: torch.randn(1, 3, size, size)  # noqa: E731
+        context = torch.no_grad()
+    else:
+        import contextlib
+
+        import numpy as np
+        fns = runtime_callables(runtime, plan['files'], threads, plan['calib_dir'])
+        make = lambda size: np.random.RandomState(0).randn(1, 3, size, size).astype(  # noqa
+            np.float32)
+        context = contextlib.nullcontext()
+    results = {}
+    with context:
+        for task in tasks:
+            medians = interleaved(fns[task], make(SIZES[task]), plan['repeats'], plan['warmup'])
+            results[task] = {name: t * 1e3 for name, t in medians.items()}
+    with open(args.result, 'w') as f:
+        json.dump(results, f)
 
 
-def train_throughput(models, repeats, batch=8):
+def train_throughput(batch, repeats, threads):
+    """Images/s of forward + backward at ``batch``x3x224x224 in NCHW and channels-last."""
+    import torch
+    torch.set_num_threads(threads)
     results = {}
     x = torch.randn(batch, 3, 224, 224)
-    for name, (cls, _, module) in models.items():
-        if module is None:
-            continue  # inference only
-        module.train()
-        times = []
-        for r in range(repeats + 1):
-            start = time.perf_counter()
-            cls(x).sum().backward()
-            if r:
-                times.append(time.perf_counter() - start)
-        module.eval()
-        results[name] = batch / statistics.median(times)
+    for name in ('GhostNetV2 1.0x', 'GhostNetV1 1.0x', 'MobileNetV3-Large'):
+        model, _ = build('cls', name)
+        for layout in ('NCHW', 'channels-last'):
+            fmt = torch.channels_last if layout == 'channels-last' else torch.contiguous_format
+            model.to(memory_format=fmt).train()
+            inputs = x.contiguous(memory_format=fmt)
+            times = []
+            for r in range(repeats + 1):
+                start = time.perf_counter()
+                model(inputs, mode='tensor').sum().backward()
+                if r:
+                    times.append(time.perf_counter() - start)
+            results[f'{name}, {layout}'] = batch / statistics.median(times)
     return results
+
+
+def ratio(table, runtime, task, a, b):
+    row = table.get(runtime, {}).get(task, {})
+    return row[a] / row[b] if a in row and b in row else None
+
+
+def summarise(table):
+    """The ratios the performance targets are stated in, per runtime (same precision)."""
+    checks = {
+        'DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (224)': (
+            'cls', 'GhostNetV2 1.0x', 'GhostNetV1 1.0x', 1.15),
+        'GhostNetV2 1.0x / MobileNetV3-Large (224)': (
+            'cls', 'GhostNetV2 1.0x', 'MobileNetV3-Large', 1.00),
+        'GhostNetV2 1.0x / timm ghostnetv2_100 (224)': (
+            'cls', 'GhostNetV2 1.0x', 'timm ghostnetv2_100', None),
+        'YOLOv3 GhostNetV2 / MobileNetV2, whole with NMS (320)': (
+            'det320', 'YOLOv3 GhostNetV2 1.0x', 'YOLOv3 MobileNetV2 1.0x', 0.85),
+        'YOLOv3 GhostNetV2 / MobileNetV2, whole with NMS (416)': (
+            'det416', 'YOLOv3 GhostNetV2 1.0x', 'YOLOv3 MobileNetV2 1.0x', 0.85),
+        'dilated backbone GhostNetV2 OS8 / MobileNetV2-d8 (512)': (
+            'seg512', 'backbone GhostNetV2 1.0x OS8', 'backbone MobileNetV2-d8', 0.85),
+        'DeepLabV3 GhostNetV2 / MobileNetV2-d8, whole (512)': (
+            'seg512', 'DeepLabV3 GhostNetV2 1.0x', 'DeepLabV3 MobileNetV2-d8', None),
+    }
+    summary = {}
+    for label, (task, a, b, target) in checks.items():
+        values = {rt: ratio(table, rt, task, a, b) for rt in table}
+        summary[label] = dict(target=target, **{rt: v for rt, v in values.items() if v})
+    return summary
+
+
+def plot(table, path, threads):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for runtime, tasks in table.items():
+        rows = [(ms, TOP1[name]) for name, ms in tasks.get('cls', {}).items()]
+        if not rows:
+            continue
+        rows.sort()
+        ax.plot([r[0] for r in rows], [r[1] for r in rows], 'o', label=f'{runtime} '
+                f'({PRECISION[runtime]})')
+        for name, ms in tasks['cls'].items():
+            ax.annotate(name.replace('GhostNet', 'GN'), (ms, TOP1[name]), fontsize=6,
+                        xytext=(2, 2), textcoords='offset points')
+    ax.set_xscale('log')
+    ax.set_xlabel(f'latency, batch 1, 224x224, {threads} threads (ms, log scale)')
+    ax.set_ylabel('ImageNet top-1 (%), published')
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--tasks', nargs='+', choices=list(MODELS), default=list(MODELS))
+    parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=list(RUNTIMES))
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=30)
+    parser.add_argument('--repeats', type=int, default=20)
     parser.add_argument('--warmup', type=int, default=5)
-    parser.add_argument('--train-repeats', type=int, default=5)
+    parser.add_argument('--train-batch', type=int, default=32,
+                        help='batch of the training throughput (0: not measured)')
+    parser.add_argument('--train-repeats', type=int, default=3)
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
+    parser.add_argument('--worker', choices=RUNTIMES + ('train', ), help=argparse.SUPPRESS)
+    parser.add_argument('--plan', help=argparse.SUPPRESS)
+    parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    print(f'torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, '
-          f'median of {args.repeats} interleaved runs after {args.warmup} warm-up rounds')
-    os.makedirs(osp.join(args.out_dir, 'onnx'), exist_ok=True)
-    models = build_models(osp.join(args.out_dir, 'onnx'))
-    rows = {name: {'model': name} for name in models}
-    columns = [('classifier@224 (ms)', 0, 224), ('backbone@320 (ms)', 1, 320),
-               ('backbone@416 (ms)', 1, 416)]
-    for column, which, size in columns:
-        fns = {name: fns[which] for name, fns in models.items()}
-        medians = interleaved(fns, torch.randn(1, 3, size, size), args.repeats, args.warmup)
-        for name, t in medians.items():
-            rows[name][column] = t * 1e3
-    if args.train_repeats:
-        for name, ips in train_throughput(models, args.train_repeats).items():
-            rows[name]['train images/s'] = ips
+    if args.worker == 'train':
+        with open(args.plan) as f:
+            plan = json.load(f)
+        with open(args.result, 'w') as f:
+            json.dump(train_throughput(plan['train_batch'], plan['train_repeats'],
+                                       plan['threads']), f)
+        return
+    if args.worker:
+        return worker(args)
 
-    def ms(name):
-        return rows[name]['classifier@224 (ms)']
+    out = osp.abspath(args.out_dir)
+    os.makedirs(out, exist_ok=True)
+    files = export_all(args.tasks, osp.join(out, 'onnx'))
+    plan = dict(tasks=args.tasks, files=files, threads=args.threads, repeats=args.repeats,
+                warmup=args.warmup, calib_dir=osp.join(out, 'int8'),
+                train_batch=args.train_batch, train_repeats=args.train_repeats)
+    plan_file = osp.join(out, 'plan.json')
+    with open(plan_file, 'w') as f:
+        json.dump(plan, f)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    table, failures = {}, {}
+    workers = list(args.runtimes) + (['train'] if args.train_batch else [])
+    for runtime in workers:
+        result = osp.join(out, f'{runtime}.json')
+        print(f'[{runtime}] measuring in its own process ...', flush=True)
+        proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', runtime,
+                               '--plan', plan_file, '--result', result], env=env,
+                              capture_output=True, text=True)
+        if proc.returncode:
+            failures[runtime] = proc.stderr.strip().splitlines()[-1]
+            print(f'[{runtime}] failed: {failures[runtime]}')
+            continue
+        with open(result) as f:
+            table[runtime] = json.load(f)
+    train = table.pop('train', None)
 
-    for row in rows.values():
-        row['ratio to GhostNetV2'] = ms(row['model']) / ms('GhostNetV2 1.0x')
-        network = row['model']
-        for suffix in (' deploy', ' ONNX Runtime', ' channels-last'):
-            network = network.replace(suffix, '')
-        row['paper top-1 (%)'] = TOP1[network]
-    modes = {'eager': ('', ''), 'deploy': (' deploy', ' deploy'),
-             'onnxruntime': (' ONNX Runtime', ' ONNX Runtime')}
-    summary = {
-        'threads': torch.get_num_threads(),
-        'dfc_overhead': {mode: ms(f'GhostNetV2 1.0x{v2}') / ms(f'GhostNetV1 1.0x{v1}')
-                         for mode, (v2, v1) in modes.items()},
-        'eager_over_timm': ms('GhostNetV2 1.0x') / ms('timm ghostnetv2_100'),
-        'deploy_over_timm': ms('GhostNetV2 1.0x deploy') / ms('timm ghostnetv2_100'),
-        'onnxruntime_over_eager': ms('GhostNetV2 1.0x ONNX Runtime') / ms('GhostNetV2 1.0x'),
-        'rows': list(rows.values()),
-    }
+    rows = [dict(task=task, model=name, runtime=runtime, precision=PRECISION[runtime],
+                 threads=args.threads, ms=ms)
+            for runtime, tasks in table.items() for task, models in tasks.items()
+            for name, ms in models.items()]
+    summary = summarise(table)
+    print(f'\nbatch 1, {args.threads} threads, median of {args.repeats} interleaved runs (ms):')
+    for task in args.tasks:
+        names = list(MODELS[task])
+        print(f'\n{task} ({SIZES[task]}x{SIZES[task]})'.ljust(34) + ''.join(
+            f'{rt} ({PRECISION[rt]})'.rjust(24) for rt in table))
+        for name in names:
+            print(name.ljust(33) + ''.join(
+                (f'{table[rt][task][name]:.2f}' if name in table[rt].get(task, {}) else '-')
+                .rjust(24) for rt in table))
+    print('\nratios (same runtime and precision on both sides; target in brackets):')
+    for label, values in summary.items():
+        target = f' [<= {values["target"]:.2f}]' if values['target'] else ''
+        print(f'  {label}{target}: ' + ', '.join(
+            f'{rt} {v:.3f}' for rt, v in values.items() if rt != 'target'))
+    if train:
+        print(f'\ntraining throughput, forward + backward, batch {args.train_batch}, 224x224 '
+              '(images/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in train.items()))
+    for runtime, reason in failures.items():
+        print(f'{runtime}: not measured ({reason})')
 
-    keys = list(dict.fromkeys(k for r in rows.values() for k in r))
-    cells = [keys] + [[f'{row[k]:.2f}' if isinstance(row.get(k), float) else str(row.get(k, ''))
-                       for k in keys] for row in rows.values()]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(keys))]
-    for line in cells:
-        print('  '.join(c.rjust(w) for c, w in zip(line, widths)))
-    print('Ratios at 224 (targets in brackets):')
-    print('  DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (<= 1.20): ' + ', '.join(
-        f'{mode} {ratio:.3f}' for mode, ratio in summary['dfc_overhead'].items()))
-    print(f"  GhostNetV2 / timm ghostnetv2_100: eager {summary['eager_over_timm']:.3f} (<= 1.0), "
-          f"deploy {summary['deploy_over_timm']:.3f} (<= 0.9)")
-    print(f"  GhostNetV2 onnxruntime / eager PyTorch: {summary['onnxruntime_over_eager']:.3f} "
-          '(<= 0.8)')
-    branches, steps = dfc_breakdown(calls=max(args.repeats, 1) * 5)
-    summary['dfc_steps_ms'] = steps
-    print(f'The {branches} DFC branches of GhostNetV2 1.0x deploy at 224, each op alone (ms per '
-          'forward): ' + ', '.join(f'{k} {v:.2f}' for k, v in steps.items()) +
-          f'; sum {sum(steps.values()):.2f}. Between the deploy-mode networks with and without '
-          f"DFC: {ms('GhostNetV2 1.0x deploy') - ms('GhostNetV1 1.0x deploy'):.2f}")
-
-    with open(osp.join(args.out_dir, 'benchmark.csv'), 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
+    with open(osp.join(out, 'benchmark.csv'), 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['task'])
         writer.writeheader()
-        writer.writerows(rows.values())
-    with open(osp.join(args.out_dir, 'benchmark.json'), 'w') as f:
-        json.dump(summary, f, indent=2)
-    plot(rows.values(), osp.join(args.out_dir, 'accuracy_vs_latency.png'), summary['threads'])
-
-
-def plot(rows, path, threads):
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for i, row in enumerate(rows):
-        ax.scatter(row['classifier@224 (ms)'], row['paper top-1 (%)'])
-        # Staggered labels: several implementations share the same accuracy.
-        ax.annotate(row['model'], (row['classifier@224 (ms)'], row['paper top-1 (%)']),
-                    fontsize=7, xytext=(3, 3 - 9 * (i % 3)), textcoords='offset points')
-    ax.set_xlabel(f'CPU latency, batch 1, 224x224, {threads} threads (ms)')
-    ax.set_ylabel('ImageNet top-1 (%), paper')
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        writer.writerows(rows)
+    with open(osp.join(out, 'benchmark.json'), 'w') as f:
+        json.dump(dict(threads=args.threads, repeats=args.repeats, rows=rows, ratios=summary,
+                       train_images_per_s=train, failures=failures), f, indent=2)
+    if 'cls' in args.tasks:
+        plot(table, osp.join(out, 'accuracy_vs_latency.png'), args.threads)
+    if failures:
+        sys.exit(f'runtimes that failed: {", ".join(failures)}')
 
 
 if __name__ == '__main__':
