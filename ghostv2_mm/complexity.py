@@ -46,4 +46,3 @@ def count_complexity(model, input_shape=(3, 224, 224), forward=None):
     with torch.no_grad():
         macs = analyzer.total()
     return dict(params=parameter_count(model)[''], macs=macs)
-

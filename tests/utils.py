@@ -1,4 +1,3 @@
-import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 

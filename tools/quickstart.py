@@ -70,11 +70,13 @@ def main():
     vis_dir = osp.join(det_dir, 'vis')
     run('tools/test.py', DET_CFG, det_ckpt, '--work-dir', det_dir, '--show-dir', vis_dir)
     test_map = last_metric(det_dir, 'coco/bbox_mAP')
+    test_map50 = last_metric(det_dir, 'coco/bbox_mAP_50')
 
     summary = {
         'classifier top-1 (%)': top1,
         'detector bbox mAP (training run)': train_map,
         'detector bbox mAP (tools/test.py)': test_map,
+        'detector bbox mAP@0.5 (tools/test.py)': test_map50,
         'detector checkpoint': det_ckpt,
         'prediction images': vis_dir,
         'minutes': round((time.time() - start) / 60, 1),

@@ -3,7 +3,8 @@ import os.path as osp
 import subprocess
 import sys
 
-from ghostv2_mm.apis import run_records as scalars  # noqa: F401  the reader tools/quickstart.py uses
+# The reader tools/quickstart.py uses.
+from ghostv2_mm.apis import run_records as scalars  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

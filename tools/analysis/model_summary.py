@@ -59,7 +59,7 @@ SEGMENTORS = [
 def _classifier_stats(config='mmpretrain/ghostnetv2_1.0x_in1k.py', overrides=None):
     """Parameters and FLOPs (M) of the classifier of ``config`` and of its backbone, at 224."""
     from ghostv2_mm.apis import build_model
-from ghostv2_mm.complexity import count_complexity
+    from ghostv2_mm.complexity import count_complexity
     model = build_model(osp.join(CFG, config), overrides)
     cls = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
     bb = count_complexity(model.backbone, (3, 224, 224))

@@ -1,0 +1,112 @@
+"""ghostv2_mm's additions to mmdeploy: the OpenVINO backend of :mod:`.openvino` registered as
+mmdeploy's ``'openvino'`` backend, and the graph rewriters of :mod:`.rewriters`.
+
+:func:`build_task_processor` is mmdeploy's, with both in place: the tools call it instead of
+mmdeploy's, and everything after it (``create_input``, ``build_backend_model``,
+``build_test_runner``, ``visualize``) is mmdeploy's own.
+"""
+import logging
+import os.path as osp
+
+import numpy as np
+import torch
+from mmdeploy.backend.base import BACKEND_MANAGERS, BaseBackendManager, BaseWrapper
+from mmdeploy.utils.timer import TimeCounter
+
+from . import openvino as ov_backend
+
+# This project's transforms that read annotations (ghostv2_mm.datasets).
+ANNOTATION_CHECKS = ('CheckSegLabels', )
+
+
+class OpenVINOWrapper(BaseWrapper):
+    """Runs an OpenVINO IR on the CPU for mmdeploy's backend models, at the inference precision
+    the IR records (:func:`.openvino.compile_model`).
+
+    Args:
+        xml_file (str): The IR (``end2end.xml``; its ``.bin`` beside it).
+        output_names (Sequence[str], optional): Output order; the model's own when None.
+    """
+
+    def __init__(self, xml_file, output_names=None):
+        self.compiled, self.precision = ov_backend.compile_model(xml_file)
+        self.request = self.compiled.create_infer_request()
+        if output_names is None:
+            output_names = [o.get_any_name() for o in self.compiled.outputs]
+        super().__init__(output_names)
+
+    def forward(self, inputs):
+        arrays = {name: np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
+                  for name, t in inputs.items()}
+        outputs = self._execute(arrays)
+        return {name: torch.from_numpy(outputs[name].copy()) for name in self.output_names}
+
+    # TimeCounter names are unique and mmdeploy's OpenVINO wrapper holds 'openvino'.
+    @TimeCounter.count_time('openvino.Core')
+    def _execute(self, arrays):
+        self.request.infer(arrays)
+        return {o.get_any_name(): self.request.get_tensor(o).data for o in self.compiled.outputs}
+
+
+class OpenVINOManager(BaseBackendManager):
+    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (see :mod:`.openvino`).
+    The precision comes from ``backend_config.precision`` (``'fp32'`` unless set)."""
+
+    @classmethod
+    def build_wrapper(cls, backend_files, device='cpu', input_names=None, output_names=None,
+                      deploy_cfg=None, **kwargs):
+        if device != 'cpu':
+            raise ValueError(f'the OpenVINO backend runs on the CPU, but received --device '
+                             f'{device}')
+        return OpenVINOWrapper(backend_files[0], output_names)
+
+    @classmethod
+    def is_available(cls, with_custom_ops=False):
+        import importlib.util
+        return importlib.util.find_spec('openvino') is not None
+
+    @classmethod
+    def get_version(cls):
+        import openvino
+        return openvino.__version__
+
+    @classmethod
+    def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
+                   **kwargs):
+        precision = deploy_cfg.backend_config.get('precision', 'fp32')
+        return [ov_backend.convert(f, osp.join(work_dir, osp.splitext(osp.basename(f))[0] +
+                                               '.xml'), precision) for f in ir_files]
+
+
+def register():
+    """Make :class:`OpenVINOManager` mmdeploy's ``'openvino'`` backend and load
+    :mod:`.rewriters` (idempotent)."""
+    import mmdeploy.backend.openvino  # noqa: F401  mmdeploy's registration first; ours replaces it
+    from mmdeploy.backend.base import get_backend_manager
+
+    from . import rewriters  # noqa: F401
+    if get_backend_manager('openvino') is not OpenVINOManager:
+        BACKEND_MANAGERS.register('openvino')(OpenVINOManager)
+
+
+def build_task_processor(model_cfg, deploy_cfg, device='cpu'):
+    """mmdeploy's task processor for ``model_cfg`` and ``deploy_cfg`` (files or Configs), with
+    :func:`register` done first.
+
+    Returns:
+        tuple[BaseTask, Config, Config]: The processor and the loaded deploy and model configs.
+    """
+    from mmdeploy.apis import build_task_processor as build
+    from mmdeploy.utils import load_config
+    register()
+    deploy_cfg, model_cfg = load_config(deploy_cfg, model_cfg)
+    # mmdeploy runs ``test_pipeline`` on images without labels (it drops LoadAnnotations);
+    # CheckSegLabels checks the labels, so it goes too. Evaluation uses the dataloaders' own.
+    # mmdeploy's mmpretrain task pre-processes with the config's top-level data_preprocessor,
+    # which the model's own (``model.data_preprocessor``) replaces when both are given.
+    if model_cfg.model.get('data_preprocessor') is not None:
+        model_cfg.data_preprocessor = model_cfg.model.data_preprocessor
+    if 'test_pipeline' in model_cfg:
+        model_cfg.test_pipeline = [t for t in model_cfg.test_pipeline
+                                   if t['type'].split('.')[-1] not in ANNOTATION_CHECKS]
+    return build(model_cfg, deploy_cfg, device), deploy_cfg, model_cfg

@@ -1,0 +1,277 @@
+"""Run a deployed detector or segmentor on an image with only its runtime, numpy and OpenCV (no
+PyTorch, no OpenMMLab library), and draw the result.
+
+    python -m ghostv2_mm.deploy.infer WORK_DIR IMAGE [--out OUT.png] [--score-thr 0.3]
+        [--threads N]
+
+WORK_DIR is a ``tools/deployment/deploy.py`` output: ``deploy.json`` names the model file and its
+backend (``end2end.onnx`` for ONNX Runtime, ``end2end.xml`` for OpenVINO, or their int8 files),
+``pipeline.json`` the pre-processing (mmdeploy's SDK format: resize, normalise, pad), which
+:class:`Deployment` applies with OpenCV. A detector's boxes are returned in the image's own
+pixels, a segmentor's label map at the image's size.
+"""
+import argparse
+import json
+import os.path as osp
+import sys
+
+import cv2
+import numpy as np
+
+TASKS = ('Detector', 'Segmentor')
+INTERPOLATION = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
+                 'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA,
+                 'lanczos': cv2.INTER_LANCZOS4}
+
+
+class DeployError(ValueError):
+    """A bad deployment directory or input, with a one-line message naming it."""
+
+
+def _read_json(path):
+    if not osp.isfile(path):
+        raise DeployError(f'{path} does not exist (WORK_DIR must be a deploy.py output)')
+    with open(path) as f:
+        return json.load(f)
+
+
+class Preprocess:
+    """mmdeploy's SDK pre-processing (``pipeline.json``'s ``Preprocess`` transforms) on a BGR
+    uint8 image: ``Resize``, ``Normalize``, ``Pad``, then HWC to a (1, 3, H, W) float32 array.
+
+    Args:
+        transforms (list[dict]): The transforms of ``pipeline.json``.
+    """
+    IGNORED = ('LoadImageFromFile', 'DefaultFormatBundle', 'ImageToTensor', 'Collect',
+               'PackDetInputs', 'PackSegInputs')
+
+    def __init__(self, transforms):
+        self.steps = []
+        for t in transforms:
+            kind = t['type'].split('.')[-1]
+            if kind in self.IGNORED:
+                continue
+            if kind not in ('Resize', 'Normalize', 'Pad'):
+                raise DeployError(f'pipeline.json: transform {kind} is not supported here')
+            self.steps.append((kind, t))
+
+    def __call__(self, img):
+        """Returns the input array and the meta information (``ori_shape``, ``img_shape``,
+        ``scale_factor`` (w, h))."""
+        meta = dict(ori_shape=img.shape[:2], img_shape=img.shape[:2], scale_factor=(1., 1.))
+        x = img
+        for kind, t in self.steps:
+            x = getattr(self, kind.lower())(x, t, meta)
+        x = x.astype(np.float32) if x.dtype != np.float32 else x
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), meta
+
+    @staticmethod
+    def resize(img, t, meta):
+        h, w = img.shape[:2]
+        size = t.get('size') or t.get('scale')
+        if isinstance(size, int):
+            size = (size, size)
+        if t.get('keep_ratio', False):
+            # mmcv's rescale: the largest scale at which the long side fits max(size) and the
+            # short side min(size).
+            scale = min(max(size) / max(h, w), min(size) / min(h, w))
+            new_w, new_h = int(w * scale + 0.5), int(h * scale + 0.5)
+        else:
+            new_w, new_h = size  # mmdeploy writes (w, h)
+        interpolation = INTERPOLATION[t.get('interpolation', 'bilinear')]
+        out = cv2.resize(img, (new_w, new_h), interpolation=interpolation)
+        meta['img_shape'] = (new_h, new_w)
+        meta['scale_factor'] = (new_w / w, new_h / h)
+        return out
+
+    @staticmethod
+    def normalize(img, t, meta):
+        img = img.astype(np.float32)
+        if t.get('to_rgb', False):
+            img = img[..., ::-1]
+        return (img - np.asarray(t['mean'], np.float32)) / np.asarray(t['std'], np.float32)
+
+    @staticmethod
+    def pad(img, t, meta):
+        h, w = img.shape[:2]
+        if t.get('size'):
+            th, tw = t['size'][1], t['size'][0]  # mmdeploy writes (w, h)
+        else:
+            d = t.get('size_divisor', 1)
+            th, tw = -(-h // d) * d, -(-w // d) * d
+        value = t.get('pad_val', 0)
+        value = value.get('img', 0) if isinstance(value, dict) else value
+        return cv2.copyMakeBorder(img, 0, th - h, 0, tw - w, cv2.BORDER_CONSTANT,
+                                  value=(value, ) * 3) if (th, tw) != (h, w) else img
+
+
+class Deployment:
+    """A deployed detector or segmentor from a ``deploy.py`` work dir.
+
+    Args:
+        work_dir (str): The directory ``tools/deployment/deploy.py`` wrote.
+        threads (int, optional): Runtime threads; all cores when None.
+    """
+
+    def __init__(self, work_dir, threads=None):
+        if not osp.isdir(work_dir):
+            raise DeployError(f'WORK_DIR {work_dir} is not a directory')
+        info = _read_json(osp.join(work_dir, 'deploy.json'))
+        pipeline = _read_json(osp.join(work_dir, 'pipeline.json'))
+        self.task = info['task']
+        if self.task not in TASKS:
+            raise DeployError(f'{work_dir}/deploy.json: task {self.task} is not one of {TASKS}')
+        model = info['models'][0]
+        self.backend, self.precision = model['backend'], model.get('precision', 'FP32')
+        self.model_file = osp.join(work_dir, model['net'])
+        if not osp.isfile(self.model_file):
+            raise DeployError(f'{self.model_file} (named by {work_dir}/deploy.json) does not '
+                              'exist')
+        self.classes = info.get('classes')
+        self.palette = info.get('palette')
+        tasks = pipeline['pipeline']['tasks']
+        self.preprocess = Preprocess(tasks[0]['transforms'])
+        self._load(threads)
+
+    def _load(self, threads):
+        if self.backend == 'onnxruntime':
+            import onnxruntime as ort
+            options = ort.SessionOptions()
+            if threads:
+                options.intra_op_num_threads = threads
+            self.session = ort.InferenceSession(self.model_file, options,
+                                                providers=['CPUExecutionProvider'])
+            self.input_name = self.session.get_inputs()[0].name
+            self.input_shape = self.session.get_inputs()[0].shape
+            self.output_names = [o.name for o in self.session.get_outputs()]
+        elif self.backend == 'openvino':
+            from .openvino import compile_model
+            self.compiled, _ = compile_model(self.model_file, threads)
+            self.input_name = self.compiled.inputs[0].get_any_name()
+            self.input_shape = [d.get_length() if d.is_static else None
+                                for d in self.compiled.inputs[0].get_partial_shape()]
+            self.output_names = [o.get_any_name() for o in self.compiled.outputs]
+        else:
+            raise DeployError(f'deploy.json: backend {self.backend} is not onnxruntime or '
+                              'openvino')
+
+    def run(self, x):
+        """The raw outputs of the runtime for the input array ``x``, by output name."""
+        for axis, (have, want) in enumerate(zip(x.shape, self.input_shape)):
+            if isinstance(want, int) and have != want:
+                raise DeployError(
+                    f'input of shape {tuple(x.shape)} does not fit the static input '
+                    f'{tuple(self.input_shape)} of {self.model_file} (axis {axis}); deploy '
+                    'with a dynamic config or another input size')
+        if self.backend == 'onnxruntime':
+            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+        outputs = self.compiled({self.input_name: x})
+        return {o.get_any_name(): outputs[o] for o in self.compiled.outputs}
+
+    def __call__(self, image):
+        """Predict on ``image``: a file name or a BGR uint8 (H, W, 3) array.
+
+        Returns:
+            dict: Detector: ``bboxes`` (N, 4) in image pixels, ``scores`` (N, ), ``labels``
+            (N, ). Segmentor: ``sem_seg`` (H, W) labels.
+        """
+        img = read_image(image)
+        x, meta = self.preprocess(img)
+        outputs = self.run(x)
+        if self.task == 'Detector':
+            dets, labels = outputs['dets'][0], outputs['labels'][0]
+            keep = dets[:, 4] > 0  # rows the graph pads with
+            w_scale, h_scale = meta['scale_factor']
+            boxes = dets[keep, :4] / np.array([w_scale, h_scale, w_scale, h_scale], np.float32)
+            return dict(bboxes=boxes, scores=dets[keep, 4], labels=labels[keep].astype(int))
+        seg = next(iter(outputs.values()))[0]
+        seg = seg[0] if seg.ndim == 3 else seg
+        h, w = meta['img_shape']
+        seg = seg[:h, :w].astype(np.int32)
+        ori_h, ori_w = meta['ori_shape']
+        seg = cv2.resize(seg.astype(np.float32), (ori_w, ori_h),
+                         interpolation=cv2.INTER_NEAREST).astype(np.int64)
+        return dict(sem_seg=seg)
+
+    def name(self, label):
+        return self.classes[label] if self.classes and label < len(self.classes) else str(label)
+
+    def draw(self, image, result, score_thr=0.3):
+        """``image`` (BGR) with ``result`` drawn on it."""
+        img = read_image(image).copy()
+        rng = np.random.default_rng(0)
+        colors = self.palette or rng.integers(0, 255, (256, 3)).tolist()
+        if self.task == 'Detector':
+            for box, score, label in zip(result['bboxes'], result['scores'], result['labels']):
+                if score < score_thr:
+                    continue
+                color = tuple(int(c) for c in colors[label % len(colors)][::-1])
+                x1, y1, x2, y2 = (int(round(v)) for v in box)
+                cv2.rectangle(img, (x1, y1), (x2, y2), color, 2)
+                cv2.putText(img, f'{self.name(label)} {score:.2f}', (x1, max(y1 - 3, 10)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
+            return img
+        seg = result['sem_seg']
+        lut = np.array([colors[i % len(colors)][::-1] for i in range(int(seg.max()) + 1)],
+                       np.uint8)
+        return cv2.addWeighted(img, 0.5, lut[seg], 0.5, 0)
+
+    def describe(self, result, score_thr=0.3):
+        if self.task == 'Detector':
+            keep = result['scores'] >= score_thr
+            lines = [f'{int(keep.sum())} boxes with score >= {score_thr}']
+            lines += [f'  {self.name(int(lab))} {s:.3f} [{", ".join(f"{v:.1f}" for v in b)}]'
+                      for b, s, lab in zip(result['bboxes'][keep], result['scores'][keep],
+                                           result['labels'][keep])]
+            return '\n'.join(lines)
+        values, counts = np.unique(result['sem_seg'], return_counts=True)
+        return 'label map: ' + ', '.join(
+            f'{self.name(int(v))} {c / result["sem_seg"].size:.1%}'
+            for v, c in sorted(zip(values, counts), key=lambda vc: -vc[1]))
+
+
+def read_image(image, argument='IMAGE'):
+    """A BGR uint8 (H, W, 3) image from a file name or an array, or a one-line error naming
+    ``argument``."""
+    if isinstance(image, str):
+        if not osp.isfile(image):
+            raise DeployError(f'{argument} {image} does not exist')
+        img = cv2.imread(image, cv2.IMREAD_COLOR)
+        if img is None:
+            raise DeployError(f'{argument} {image} is not an image OpenCV can read')
+        return img
+    img = np.asarray(image)
+    if img.dtype != np.uint8:
+        raise DeployError(f'{argument} must be a uint8 image, but received dtype {img.dtype}')
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise DeployError(f'{argument} must be an (H, W, 3) BGR image, but received shape '
+                          f'{img.shape}')
+    return img
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='python -m ghostv2_mm.deploy.infer', description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('work_dir', help='directory written by tools/deployment/deploy.py')
+    parser.add_argument('image', help='image file')
+    parser.add_argument('--out', help='where to write the drawn result')
+    parser.add_argument('--score-thr', type=float, default=0.3,
+                        help='boxes drawn and listed from this score')
+    parser.add_argument('--threads', type=int, help='runtime threads (default: all cores)')
+    args = parser.parse_args(argv)
+    try:
+        deployment = Deployment(args.work_dir, args.threads)
+        result = deployment(args.image)
+    except DeployError as e:
+        sys.exit(f'error: {e}')
+    print(f'{deployment.backend} {deployment.precision} {osp.basename(deployment.model_file)}: '
+          f'{deployment.describe(result, args.score_thr)}')
+    if args.out:
+        if not cv2.imwrite(args.out, deployment.draw(args.image, result, args.score_thr)):
+            sys.exit(f'error: --out {args.out} could not be written')
+        print(f'drew {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,232 @@
+"""tools/deployment/deploy.py and test.py, and ``python -m ghostv2_mm.deploy.infer``, on generated
+data with random weights (BN statistics and detection head biases randomised, so that BN folding
+is exercised and the detector returns boxes): the deployed model gives PyTorch's outputs per
+image in ONNX Runtime and OpenVINO fp32, its metric equals PyTorch's, it runs where PyTorch
+cannot be imported, and bad inputs fail with one line naming them."""
+import glob
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from tests.tools.helpers import ROOT, run_tool
+
+DET = 'configs/mmdet/yolov3_ghostv2_320_shapes.py'
+SEG = 'configs/mmseg/deeplabv3_ghostv2_shapes.py'
+CLS = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
+DEPLOY = 'configs/mmdeploy/{}.py'
+# A meta path finder that makes ``import torch`` (and the OpenMMLab libraries) fail.
+BLOCKER = '''import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in {names!r}:
+            raise ImportError(name + ' is blocked')
+sys.meta_path.insert(0, Block())
+'''
+BLOCKED = ('torch', 'mmengine', 'mmcv', 'mmdeploy', 'mmdet', 'mmseg', 'mmpretrain')
+
+
+def random_checkpoint(config, out):
+    """Random weights with non-trivial BN statistics (and, for YOLOv3, prediction biases that
+    give boxes above mmdet's thresholds)."""
+    from ghostv2_mm.apis import build_model
+    torch.manual_seed(0)
+    model = build_model(config, {'model.backbone.init_cfg': None})
+    model.init_weights()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1)
+            m.running_var.uniform_(0.5, 2.0)
+    if hasattr(model, 'bbox_head'):
+        for conv in model.bbox_head.convs_pred:
+            torch.nn.init.normal_(conv.weight, std=0.05)
+            torch.nn.init.normal_(conv.bias, std=1.0)
+    torch.save(dict(state_dict=model.state_dict(), meta={}), out)
+    return str(out)
+
+
+def data_options(kind, root):
+    if kind == 'det':
+        return [f'data_root={root}/', f'test_dataloader.dataset.data_root={root}/',
+                f'test_evaluator.ann_file={root}/annotations/instances_val.json',
+                f'val_evaluator.ann_file={root}/annotations/instances_val.json']
+    if kind == 'seg':
+        return [f'data_root={root}/', f'test_dataloader.dataset.data_root={root}/',
+                f'train_dataloader.dataset.data_root={root}/']
+    return [f'data_root={root}/', f'test_dataloader.dataset.data_root={root}/']
+
+
+def val_images(kind, root):
+    pattern = dict(det='images/val/*.jpg', seg='images/validation/*.jpg', cls='val/*/*.JPEG')
+    return sorted(glob.glob(osp.join(root, pattern[kind])))
+
+
+CASES = {
+    ('det', 'onnxruntime'): (DET, 'detection_onnxruntime_static-320x320', 'tiny_det'),
+    ('det', 'openvino'): (DET, 'detection_openvino_static-320x320', 'tiny_det'),
+    ('seg', 'onnxruntime'): (SEG, 'segmentation_onnxruntime_dynamic', 'tiny_seg'),
+    ('seg', 'openvino'): (SEG, 'segmentation_openvino_static-160x224', 'tiny_seg'),
+    ('cls', 'onnxruntime'): (CLS, 'classification_onnxruntime_static', 'tiny_cls'),
+    ('cls', 'openvino'): (CLS, 'classification_openvino_static', 'tiny_cls'),
+}
+
+
+@pytest.fixture(scope='module')
+def deployed(request, tmp_path_factory):
+    """Deploy each case once: (model config, deploy config, checkpoint, data root, work dir,
+    deploy.py stdout)."""
+    cache = {}
+
+    def get(kind, backend):
+        if (kind, backend) not in cache:
+            config, deploy_cfg, fixture = CASES[kind, backend]
+            root = request.getfixturevalue(fixture)
+            tmp = tmp_path_factory.mktemp(f'{kind}_{backend}')
+            ckpt = random_checkpoint(config, tmp / 'random.pth')
+            work_dir = tmp / 'work'
+            out = run_tool('tools/deployment/deploy.py', DEPLOY.format(deploy_cfg), config, ckpt,
+                           val_images(kind, root)[0], '--work-dir', str(work_dir),
+                           '--cfg-options', *data_options(kind, root)).stdout
+            cache[kind, backend] = (config, DEPLOY.format(deploy_cfg), ckpt, root,
+                                    str(work_dir), out)
+        return cache[kind, backend]
+    return get
+
+
+def backend_file(work_dir, backend):
+    return osp.join(work_dir, 'end2end.xml' if backend == 'openvino' else 'end2end.onnx')
+
+
+@pytest.mark.parametrize('kind', ['det', 'seg', 'cls'])
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_deploy_outputs_and_per_image_parity(deployed, kind, backend):
+    from mmengine.config import Config
+
+    from ghostv2_mm.deploy import compare, convert
+    from ghostv2_mm.deploy.backends import build_task_processor
+    config, deploy_cfg, ckpt, root, work_dir, stdout = deployed(kind, backend)
+    for name in ('end2end.onnx', 'deploy.json', 'pipeline.json', 'detail.json',
+                 'output_pytorch.jpg', f'output_{backend}.jpg', 'random_deploy.pth'):
+        assert osp.isfile(osp.join(work_dir, name)), name
+    if backend == 'openvino':
+        assert osp.isfile(osp.join(work_dir, 'end2end.bin'))
+    assert '[pytorch]' in stdout and f'[{backend} fp32]' in stdout and '[difference]' in stdout
+
+    model_cfg = Config.fromfile(config)
+    model_cfg.merge_from_dict(dict(o.split('=', 1) for o in data_options(kind, root)))
+    processor, _, _ = build_task_processor(model_cfg, deploy_cfg)
+    backend_model = processor.build_backend_model(
+        [backend_file(work_dir, backend)],
+        data_preprocessor_updater=processor.update_data_preprocessor)
+    pytorch_model = processor.build_pytorch_model(ckpt)
+    for img in val_images(kind, root):
+        diff = compare.difference(convert.predict(processor, pytorch_model, img),
+                                  convert.predict(processor, backend_model, img))
+        if kind == 'det':
+            assert diff['num_ref'] > 0 and diff['num'] == diff['num_ref'], (img, diff)
+            assert diff['matched'] == 1 and diff['mean_iou'] > 0.999, (img, diff)
+            assert diff['max_score_diff'] < 1e-4, (img, diff)
+        elif kind == 'seg':
+            assert diff['pixel_agreement'] > 0.999, (img, diff)
+        else:
+            assert diff['same_top1'] and diff['max_score_diff'] < 1e-5, (img, diff)
+
+
+def metric_of(stdout, key):
+    values = re.findall(rf'{re.escape(key)}: ([0-9.]+)', stdout)
+    assert values, f'no {key} in the output'
+    return float(values[-1])
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_test_tool_metric_equals_pytorch(deployed, backend, tmp_path):
+    config, deploy_cfg, ckpt, root, work_dir, _ = deployed('seg', backend)
+    options = ['--cfg-options', *data_options('seg', root)]
+    deployed_run = run_tool('tools/deployment/test.py', deploy_cfg, config, '--model',
+                            backend_file(work_dir, backend), '--work-dir', str(tmp_path / 'd'),
+                            '--speed-test', '--warmup', '1', '--log-interval', '2', *options)
+    pytorch_run = run_tool('tools/test.py', config, ckpt, '--work-dir', str(tmp_path / 'p'),
+                           *options)
+    out = deployed_run.stdout + deployed_run.stderr
+    miou = metric_of(out, 'mIoU')
+    assert miou > 0
+    assert miou == pytest.approx(metric_of(pytorch_run.stdout + pytorch_run.stderr, 'mIoU'),
+                                 abs=0.1)
+    name = 'openvino.Core' if backend == 'openvino' else 'onnxruntime'
+    assert re.search(rf'\[{re.escape(name)}\]-\d+ times per count: [0-9.]+ ms', out), out[-2000:]
+
+
+@pytest.mark.parametrize('kind,backend', [('det', 'onnxruntime'), ('seg', 'openvino')])
+def test_infer_without_pytorch(deployed, kind, backend, tmp_path):
+    from ghostv2_mm.deploy import convert
+    from ghostv2_mm.deploy.backends import build_task_processor
+    from ghostv2_mm.deploy.infer import Deployment
+    config, deploy_cfg, ckpt, root, work_dir, _ = deployed(kind, backend)
+    (tmp_path / 'sitecustomize.py').write_text(BLOCKER.format(names=BLOCKED))
+    env = dict(__import__('os').environ, PYTHONPATH=f'{tmp_path}:{ROOT}')
+    blocked = subprocess.run([sys.executable, '-c', 'import torch'], env=env,
+                             capture_output=True, text=True)
+    assert blocked.returncode != 0 and 'torch is blocked' in blocked.stderr
+    img = val_images(kind, root)[1]
+    out = tmp_path / 'out.png'
+    result = subprocess.run([sys.executable, '-m', 'ghostv2_mm.deploy.infer', work_dir, img,
+                             '--out', str(out)], env=env, capture_output=True, text=True,
+                            cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert osp.getsize(out) > 0 and f'{backend} FP32' in result.stdout
+
+    # The OpenCV pre-processing of pipeline.json gives the mmdeploy backend model's result.
+    from mmengine.config import Config
+    model_cfg = Config.fromfile(config)
+    model_cfg.merge_from_dict(dict(o.split('=', 1) for o in data_options(kind, root)))
+    processor, _, _ = build_task_processor(model_cfg, deploy_cfg)
+    model = processor.build_backend_model(
+        [backend_file(work_dir, backend)],
+        data_preprocessor_updater=processor.update_data_preprocessor)
+    expected = convert.predict(processor, model, img)
+    actual = Deployment(work_dir)(img)
+    if kind == 'det':
+        inst = expected.pred_instances
+        assert len(actual['scores']) == len(inst.scores) > 0
+        np.testing.assert_allclose(actual['bboxes'], inst.bboxes.numpy(), atol=1e-3)
+        np.testing.assert_allclose(actual['scores'], inst.scores.numpy(), atol=1e-5)
+    else:
+        agreement = (actual['sem_seg'] == expected.pred_sem_seg.data[0].numpy()).mean()
+        assert agreement > 0.999
+
+
+def test_bad_inputs(deployed, tmp_path):
+    from ghostv2_mm.deploy.infer import Deployment, DeployError
+    config, deploy_cfg, ckpt, root, work_dir, _ = deployed('det', 'onnxruntime')
+    missing = str(tmp_path / 'missing.jpg')
+    result = run_tool('tools/deployment/deploy.py', deploy_cfg, config, ckpt, missing,
+                      '--work-dir', str(tmp_path / 'w'), check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == f'IMAGE {missing} does not exist'
+    not_image = tmp_path / 'notes.jpg'
+    not_image.write_text('not an image')
+    result = run_tool('-m', 'ghostv2_mm.deploy.infer', work_dir, str(not_image), check=False)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == \
+        f'error: IMAGE {not_image} is not an image OpenCV can read'
+    result = run_tool('-m', 'ghostv2_mm.deploy.infer', str(tmp_path), val_images('det', root)[0],
+                      check=False)
+    assert result.stderr.strip().splitlines()[-1].startswith('error: ') and \
+        'deploy.json does not exist' in result.stderr
+    result = run_tool('tools/deployment/deploy.py', deploy_cfg, config, ckpt,
+                      val_images('det', root)[0], '--work-dir', str(tmp_path / 'w'),
+                      '--precision', 'bf16', check=False)
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        '--precision bf16 is not available for onnxruntime')
+
+    deployment = Deployment(work_dir)
+    with pytest.raises(DeployError, match='uint8'):
+        deployment(np.zeros((320, 320, 3), np.float32))
+    with pytest.raises(DeployError, match=r'\(H, W, 3\)'):
+        deployment(np.zeros((320, 320, 4), np.uint8))
+    with pytest.raises(DeployError, match='static input'):
+        deployment.run(np.zeros((1, 3, 256, 320), np.float32))

@@ -1,0 +1,245 @@
+"""ghostv2_mm.deploy.quantize: int8 models in ONNX Runtime (QDQ) and OpenVINO (NNCF), the layers
+kept in float, and the fidelity measures."""
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
+from ghostv2_mm.deploy.quantize import (DEFAULT_SENSITIVE_LAYERS, fidelity, layer_groups,
+                                        matched_box_iou, pixel_agreement, quantize, select_nodes,
+                                        top1_agreement)
+
+CLASSIFIER = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
+SIZE = 64
+# GhostNetV2 1.0x: DFC attention in the first Ghost module of every bottleneck but the first two
+# (14 of 16), SE in 7 of them.
+NUM_DFC, NUM_SE = 14, 7
+
+
+def _images(n, seed):
+    """Smooth random images (normalised): closer to photographs than white noise."""
+    rng = np.random.default_rng(seed)
+    low = rng.standard_normal((n, 3, SIZE // 8, SIZE // 8)).astype(np.float32)
+    return np.repeat(np.repeat(low, 8, axis=2), 8, axis=3) + \
+        0.3 * rng.standard_normal((n, 3, SIZE, SIZE)).astype(np.float32)
+
+
+@pytest.fixture(scope='module')
+def classifier_onnx(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(CLASSIFIER, {'model.backbone.init_cfg': None}).eval()
+    # A freshly initialised head (std 0.01) gives logits that hardly depend on the input.
+    fc = [m for m in model.head.modules() if isinstance(m, torch.nn.Linear)][-1]
+    torch.nn.init.normal_(fc.weight, std=0.5)
+    if hasattr(model.backbone, 'switch_to_deploy'):
+        model.backbone.switch_to_deploy()
+    path = str(tmp_path_factory.mktemp('onnx') / 'end2end.onnx')
+    export_onnx(export_part(model, 'classifier'), path, 'classifier', shape=(SIZE, SIZE))
+    return path
+
+
+@pytest.fixture(scope='module', params=['onnxruntime', 'openvino'])
+def int8_default(request, classifier_onnx, tmp_path_factory):
+    """The classifier quantised with the default sensitive layers kept in float."""
+    backend = request.param
+    work_dir = tmp_path_factory.mktemp(backend)
+    return backend, work_dir, quantize(classifier_onnx, backend, 'int8', [_images(8, seed=1)],
+                                       str(work_dir))
+
+
+def _run(path, backend, x, precision='f32'):
+    if backend == 'onnxruntime':
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 2
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        return np.concatenate([session.run(None, {'input': x[i:i + 1]})[0]
+                               for i in range(len(x))])
+    import openvino as ov
+    compiled = ov.Core().compile_model(path, 'CPU', {'INFERENCE_PRECISION_HINT': precision})
+    return np.concatenate([compiled(x[i:i + 1])[0] for i in range(len(x))])
+
+
+def test_layer_groups_find_the_dfc_branches(classifier_onnx):
+    model = onnx.load(classifier_onnx)
+    groups = layer_groups(model)
+    nodes = {n.name: n for n in model.graph.node}
+    op_types = lambda group: sorted(nodes[name].op_type for name in groups[group])
+    assert op_types('dfc.down') == ['AveragePool'] * NUM_DFC
+    for group in ('dfc.proj', 'dfc.hfc', 'dfc.vfc'):
+        assert op_types(group) == ['Conv'] * NUM_DFC
+    kernels = {group: {tuple(onnx.helper.get_attribute_value(a))
+                       for name in groups[group] for a in nodes[name].attribute
+                       if a.name == 'kernel_shape'} for group in ('dfc.proj', 'dfc.hfc', 'dfc.vfc')}
+    assert kernels == {'dfc.proj': {(1, 1)}, 'dfc.hfc': {(1, 5)}, 'dfc.vfc': {(5, 1)}}
+    assert op_types('dfc.gate') == sorted(['Sigmoid', 'Resize', 'Mul'] * NUM_DFC)
+    assert op_types('se').count('GlobalAveragePool') == NUM_SE
+    assert op_types('output') == ['Gemm']
+    assert op_types('stem') == ['Conv']
+    assert groups['postprocess'] == []
+    # Every node is in exactly one group.
+    assert sorted(sum(groups.values(), [])) == sorted(nodes)
+
+
+def test_select_nodes(classifier_onnx):
+    model = onnx.load(classifier_onnx)
+    groups = layer_groups(model)
+    dfc = select_nodes(model, ['dfc'])
+    assert len(dfc) == (4 + 3) * NUM_DFC  # down, proj, hfc, vfc; gate, resize, multiply
+    assert set(select_nodes(model, ['Sigmoid'])) <= set(dfc)
+    assert select_nodes(model, ['re:conv_stem']) == groups['stem']
+    assert select_nodes(model, []) == []
+    with pytest.raises(ValueError, match='neither a group'):
+        select_nodes(model, ['no_such_group'])
+
+
+def _float_nodes_ort(path, names):
+    """Of ``names``, the nodes of the QDQ model that run in float: ONNX Runtime runs a node in
+    int8 when its data inputs are all dequantised and its outputs all quantised."""
+    model = onnx.load(path)
+    dequantised = {o for n in model.graph.node if n.op_type == 'DequantizeLinear'
+                   for o in n.output}
+    quantised = {i for n in model.graph.node if n.op_type == 'QuantizeLinear' for i in n.input}
+    consumers = {}
+    for n in model.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    binary = ('Conv', 'Gemm', 'MatMul', 'Mul', 'Add')
+
+    def int8(node):
+        data = node.input[:2] if node.op_type in binary else node.input[:1]
+        return set(data) <= dequantised and all(
+            o in quantised or all(c.op_type == 'QuantizeLinear' for c in consumers.get(o, []))
+            and consumers.get(o) for o in node.output)
+    return {n.name for n in model.graph.node if n.name in names and not int8(n)}
+
+
+def _float_ops_ov(path, names):
+    """Of the OpenVINO operations named after ``names``, those whose inputs are neither
+    fake-quantised nor int8 weights."""
+    import openvino as ov
+    model = ov.Core().read_model(path)
+    found = {}
+    for op in model.get_ops():
+        name = op.get_friendly_name()
+        base = name.split('/WithoutBiases')[0]
+        if base in names and op.get_type_name() in ('Convolution', 'GroupConvolution', 'MatMul',
+                                                     'Multiply', 'Sigmoid', 'Interpolate'):
+            producers = [i.get_source_output().get_node() for i in op.inputs()]
+            quantised = any(p.get_type_name() == 'FakeQuantize' or
+                            (p.get_type_name() in ('Multiply', 'Convert', 'Subtract') and
+                             _from_int8(p)) for p in producers)
+            found[base] = found.get(base, True) and not quantised
+    return {name for name, is_float in found.items() if is_float}, set(found)
+
+
+def _from_int8(op, depth=3):
+    """Whether a weight decompression chain (Convert, Subtract, Multiply) reads an int8 or
+    uint8 constant."""
+    for i in op.inputs():
+        src = i.get_source_output().get_node()
+        if src.get_type_name() == 'Constant' and src.get_output_element_type(0).get_type_name() \
+                in ('i8', 'u8'):
+            return True
+        if depth and src.get_type_name() in ('Convert', 'Subtract', 'Multiply'):
+            if _from_int8(src, depth - 1):
+                return True
+    return False
+
+
+def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_default):
+    backend, work_dir, result = int8_default
+    if backend == 'onnxruntime':
+        assert result['files'] == [str(work_dir / 'end2end_int8.onnx')]
+        names = {n.name: n.op_type for n in onnx.load(result['files'][0]).graph.node}
+        assert 'QuantizeLinear' in names.values()
+    else:
+        assert result['files'] == [str(work_dir / 'end2end_int8.xml'),
+                                   str(work_dir / 'end2end_int8.bin')]
+    assert all(p.exists() for p in map(type(work_dir), result['files']))
+    model = onnx.load(classifier_onnx)
+    expected = set(select_nodes(model, DEFAULT_SENSITIVE_LAYERS))
+    assert set(result['ignored']) == expected and expected
+    groups = layer_groups(model)
+    dfc_convs = set(groups['dfc.hfc'])
+    if backend == 'onnxruntime':
+        assert _float_nodes_ort(result['files'][0], expected | dfc_convs) == expected
+    else:
+        float_ops, seen = _float_ops_ov(result['files'][0], expected | dfc_convs)
+        assert dfc_convs <= seen
+        assert float_ops == expected & seen and 'Gemm' in ''.join(float_ops)
+
+    # Quantising everything: the same layers are int8 now.
+    result = quantize(classifier_onnx, backend, 'int8', [_images(4, seed=1)], str(tmp_path),
+                      sensitive_layers=[])
+    assert result['ignored'] == []
+    if backend == 'onnxruntime':
+        assert _float_nodes_ort(result['files'][0], expected | dfc_convs) == set()
+    else:
+        # NNCF quantises the inputs of convolutions and matrix products (not of gates).
+        assert _float_ops_ov(result['files'][0], dfc_convs | set(groups['output']))[0] == set()
+
+
+def test_int8_fidelity(tmp_path, classifier_onnx, int8_default):
+    backend, _, result = int8_default
+    x = _images(32, seed=2)
+    reference = _run(classifier_onnx, backend, x)
+    int8 = _run(result['files'][0], backend, x)
+    # A random network gives every input nearly the same logits (one class wins everywhere):
+    # what the quantised model must reproduce is their input-dependent part.
+    mean = reference.mean(0)
+    error = lambda out: np.linalg.norm(out - reference) / np.linalg.norm(reference - mean)
+    assert fidelity('classification', [reference - mean], [int8 - mean]) >= 0.5
+    assert error(int8) < 1
+    # The thresholds tell a broken calibration apart: ranges from inputs 100x too small clip
+    # every activation.
+    broken = quantize(classifier_onnx, backend, 'int8', [_images(8, seed=1) * 0.01],
+                      str(tmp_path))
+    assert error(_run(broken['files'][0], backend, x)) > 1.5
+
+
+def test_quantize_errors(tmp_path, classifier_onnx):
+    with pytest.raises(ValueError, match='backend must be one of'):
+        quantize(classifier_onnx, 'tensorrt', 'int8', [_images(1, 0)], str(tmp_path))
+    with pytest.raises(ValueError, match='precision must be one of'):
+        quantize(classifier_onnx, 'openvino', 'int4', [_images(1, 0)], str(tmp_path))
+    with pytest.raises(ValueError, match='calib_inputs is empty'):
+        quantize(classifier_onnx, 'onnxruntime', 'int8', [], str(tmp_path))
+
+
+def test_top1_agreement():
+    a = np.array([[1., 2., 0.], [3., 0., 1.], [0., 0., 5.], [1., 0., 0.]])
+    b = np.array([[0., 2., 1.], [3., 4., 1.], [0., 0., 5.], [2., 0., 0.]])
+    assert top1_agreement(a, b) == 0.75
+    assert fidelity('classification', [[a[:2]], [a[2:]]], [[b[:2]], [b[2:]]]) == 0.75
+
+
+def test_matched_box_iou():
+    boxes = np.array([[0, 0, 10, 10, .9], [20, 20, 40, 40, .8], [50, 50, 60, 60, .1]])
+    labels = np.array([0, 1, 2])
+    assert matched_box_iou([(boxes, labels)], [(boxes, labels)]) == 1
+    shifted = boxes.copy()
+    shifted[0, :4] += [0, 0, 0, 10]  # IoU 0.5 with the original
+    assert matched_box_iou([(boxes, labels)], [(shifted, labels)]) == pytest.approx(0.75)
+    # A box of another class does not match; missing and extra boxes count as IoU 0.
+    assert matched_box_iou([(boxes, labels)], [(boxes, np.array([0, 2, 2]))]) == 0.5
+    assert matched_box_iou([(boxes, labels)], [(boxes[:1], labels[:1])]) == 0.5
+    assert matched_box_iou([(boxes[:1], labels[:1])], [(boxes, labels)]) == 0.5
+    # Boxes under the score threshold are left out; no boxes at all is perfect agreement.
+    assert matched_box_iou([(boxes[2:], labels[2:])], [(boxes[:0], labels[:0])]) == 1
+    per_image = lambda dets, labels: [np.asarray(dets)[None], np.asarray(labels)[None]]
+    assert fidelity('detection', [per_image(boxes, labels)], [per_image(shifted, labels)]) == \
+        pytest.approx(0.75)
+
+
+def test_pixel_agreement():
+    a = np.zeros((1, 1, 4, 4), np.int64)
+    b = a.copy()
+    b[..., 0, :] = 3
+    assert pixel_agreement(a, b) == 0.75
+    logits = np.zeros((1, 4, 4, 4), np.float32)
+    logits[:, 3, 0, :] = 1
+    assert pixel_agreement(a[:, 0], logits) == 0.75
+    assert fidelity('segmentation', [[a]], [[b]]) == 0.75

@@ -1,0 +1,121 @@
+"""Deploy a detector, segmentor or classifier with mmdeploy into ONNX Runtime or OpenVINO, and
+compare the deployed model with PyTorch on an image (mmdeploy's tools/deploy.py, for this
+project's models and backends).
+
+    python tools/deployment/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMAGE --work-dir DIR
+        [--test-img IMG ...] [--device cpu] [--precision fp32|bf16|int8]
+        [--calib-dataset-cfg CFG] [--calib-num N] [--cfg-options KEY=VALUE ...] [--show]
+
+DEPLOY_CFG is one of configs/mmdeploy/ (mmdeploy's format). A GhostNetV2 backbone is exported in
+its inference structure: CHECKPOINT is converted into DIR/<name>_deploy.pth
+(``ghostv2_mm.apis.reparameterize_checkpoint``) and exported with ``model.backbone.deploy=True``.
+DIR receives ``end2end.onnx`` (ONNX Runtime's file), ``end2end.xml``/``.bin`` (OpenVINO's IR),
+``end2end_int8.*`` with ``--precision int8``, mmdeploy's ``deploy.json``/``pipeline.json``/
+``detail.json`` (what ``python -m ghostv2_mm.deploy.infer`` reads), and ``output_pytorch.jpg``
+and ``output_<backend>.jpg``: both models' predictions on IMAGE (or each ``--test-img``), also
+printed with their difference.
+
+``--precision`` (default: the deploy config's ``backend_config.precision``, else fp32): bf16 is
+OpenVINO's inference precision, recorded in the IR; int8 is post-training quantisation
+(``ghostv2_mm.deploy.quantize``) calibrated on ``--calib-num`` images of the training set of
+MODEL_CFG, or of ``--calib-dataset-cfg`` (a config with a ``train_dataloader``).
+"""
+import argparse
+import logging
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
+    parser.add_argument('model_cfg', help='model config')
+    parser.add_argument('checkpoint', help='trained checkpoint of the model config')
+    parser.add_argument('img', help='image used for the conversion and the comparison')
+    parser.add_argument('--test-img', nargs='+', help='images to compare on (default: IMAGE)')
+    parser.add_argument('--work-dir', default=os.getcwd(), help='where the files are written')
+    parser.add_argument('--device', default='cpu', help='device of the conversion')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'int8'],
+                        help='backend precision (default: backend_config.precision or fp32)')
+    parser.add_argument('--calib-dataset-cfg',
+                        help='config whose train_dataloader calibrates int8 (default: MODEL_CFG)')
+    parser.add_argument('--calib-num', type=int, default=100,
+                        help='number of calibration images for int8')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override model config settings, e.g. data_root=DIR/')
+    parser.add_argument('--show', action='store_true', help='show the drawn predictions')
+    parser.add_argument('--log-level', default='INFO', choices=list(logging._nameToLevel),
+                        help='log level')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmdeploy.apis.utils import to_backend
+    from mmdeploy.utils import get_backend, get_root_logger
+
+    from ghostv2_mm.deploy import compare, convert
+    from ghostv2_mm.deploy.backends import build_task_processor
+
+    for path, name in ((args.deploy_cfg, 'DEPLOY_CFG'), (args.model_cfg, 'MODEL_CFG'),
+                       (args.checkpoint, 'CHECKPOINT')):
+        if not osp.isfile(path):
+            raise SystemExit(f'{name} {path} does not exist')
+    for img in [args.img, *(args.test_img or [])]:
+        convert.check_image(img, 'IMAGE' if img == args.img else '--test-img')
+    if args.calib_dataset_cfg and not osp.isfile(args.calib_dataset_cfg):
+        raise SystemExit(f'--calib-dataset-cfg {args.calib_dataset_cfg} does not exist')
+    get_root_logger().setLevel(args.log_level)
+
+    model_cfg = Config.fromfile(args.model_cfg)
+    model_cfg.merge_from_dict(args.cfg_options or {})
+    deploy_cfg = Config.fromfile(args.deploy_cfg)
+    backend = get_backend(deploy_cfg).value
+    precision = args.precision or deploy_cfg.backend_config.get('precision', 'fp32')
+    convert.check_precision(backend, precision)
+    if backend == 'openvino':
+        # An int8 IR runs its float (sensitive) layers in f32.
+        deploy_cfg.backend_config.precision = 'bf16' if precision == 'bf16' else 'fp32'
+    task_processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, deploy_cfg,
+                                                                 args.device)
+    work_dir = args.work_dir
+    os.makedirs(work_dir, exist_ok=True)
+
+    onnx_file = convert.export(args.img, work_dir, deploy_cfg, model_cfg, args.checkpoint,
+                               args.device)
+    files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
+                       device=args.device)
+    if precision == 'int8':
+        from ghostv2_mm.deploy.quantize import quantize
+        calib_cfg = Config.fromfile(args.calib_dataset_cfg) if args.calib_dataset_cfg \
+            else model_cfg
+        calib = convert.CalibrationImages(task_processor, calib_cfg, 'train', args.calib_num)
+        print(f'calibrating int8 on {len(calib)} training images')
+        files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
+    convert.dump_info(deploy_cfg, model_cfg, work_dir, args.checkpoint, files, precision,
+                      args.device)
+    print(f'{backend} {precision}: {", ".join(files)}')
+
+    backend_model = task_processor.build_backend_model(
+        [files[0]], data_preprocessor_updater=task_processor.update_data_preprocessor)
+    pytorch_model = task_processor.build_pytorch_model(args.checkpoint)
+    classes = convert.dataset_meta(model_cfg).get('classes')
+    images = args.test_img or [args.img]
+    for i, img in enumerate(images):
+        suffix = f'_{i}' if len(images) > 1 else ''
+        reference = convert.predict(task_processor, pytorch_model, img)
+        result = convert.predict(task_processor, backend_model, img)
+        print(f'{img}\n[pytorch] {compare.describe(reference, classes)}\n'
+              f'[{backend} {precision}] {compare.describe(result, classes)}\n'
+              f'[difference] {compare.format_difference(compare.difference(reference, result))}')
+        for name, prediction in (('pytorch', reference), (backend, result)):
+            out = osp.join(work_dir, f'output_{name}{suffix}.jpg')
+            convert.draw(task_processor, img, prediction, out, show=args.show)
+            print(f'drew {out}')
+
+
+if __name__ == '__main__':
+    main()

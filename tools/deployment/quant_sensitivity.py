@@ -1,0 +1,247 @@
+"""Per-layer int8 sensitivity of a deployed model, and its int8/bf16 report.
+
+    python tools/deployment/quant_sensitivity.py ONNX CONFIG [--backend onnxruntime|openvino]
+        [--calib 32] [--val 64] [--groups GROUP ...] [--work-dir DIR]
+    python tools/deployment/quant_sensitivity.py ONNX CONFIG --report [--backend ...]
+        [--sensitive LAYER ...] [--calib 32] [--val N] [--threads 2]
+
+ONNX is an exported model (``end2end.onnx`` of tools/deployment/deploy.py or mmdeploy, or
+tools/deployment/export_onnx.py's classifier), CONFIG its mmpretrain/mmdet/mmseg config. The
+calibration images are the first of the training set, spread evenly (``--calib``), the evaluation
+images the validation set's (``--val``, default all for ``--report``), both through the config's
+test pipeline and data pre-processor.
+
+Sensitivity (default): the graph's layers are sorted into structural groups
+(``ghostv2_mm.deploy.quantize.GROUPS``: the DFC attention's down-sampling, projection, horizontal
+and vertical FCs and gate, SE, stem, depthwise, other convs, additions, output layers). For each
+group the model is quantised twice, with the group alone in int8 ("only") and with everything
+but the group in int8 ("exclude"); each row gives the fidelity to the float model (top-1
+agreement, mean IoU of matched boxes or pixel agreement) and, for classifiers, the relative
+error of the scores. A group whose "only" row loses fidelity, or whose "exclude" row regains
+it, is sensitive.
+
+``--report``: the metric of the config's evaluator (top-1, bbox mAP, mIoU) on the validation
+images, the fidelity to fp32 and the latency (batch 1, ``--threads``, each runtime in a process
+of its own) for fp32, bf16 (OpenVINO only: ``INFERENCE_PRECISION_HINT``) and int8 with the
+``--sensitive`` layers (default: the package's list) kept in float.
+"""
+import argparse
+import json
+import os.path as osp
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from ghostv2_mm.deploy.quantize import (BACKENDS, DEFAULT_SENSITIVE_LAYERS, GROUPS, fidelity,
+                                        openvino_config, quantize)
+
+TASKS = dict(mmpretrain='classification', mmdet='detection', mmseg='segmentation')
+
+
+def make_runner(path, backend, precision, threads):
+    """A function running one (1, 3, H, W) input through ``path`` and returning its outputs."""
+    if backend == 'onnxruntime':
+        import onnxruntime as ort
+        if precision == 'bf16':
+            raise ValueError("onnxruntime's CPU execution provider has no bf16 kernels")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x})
+    import openvino as ov
+    compiled = ov.Core().compile_model(path, 'CPU', openvino_config(precision, threads))
+    request = compiled.create_infer_request()
+
+    def run(x):
+        result = request.infer({0: x})
+        return [np.array(result[out]) for out in compiled.outputs]
+    return run
+
+
+def run_all(runner, inputs):
+    return [runner(x) for x in inputs]
+
+
+def static_shape(path):
+    import onnx
+    dims = onnx.load(path, load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+    hw = [d.dim_value for d in dims[2:]]
+    return tuple(hw) if all(hw) else None
+
+
+def score_error(task, reference, candidate):
+    """Relative L2 error of the classification scores (None for other tasks)."""
+    if task != 'classification':
+        return None
+    r = np.concatenate([o[0] for o in reference])
+    c = np.concatenate([o[0] for o in candidate])
+    return float(np.linalg.norm(r - c) / max(np.linalg.norm(r), 1e-12))
+
+
+def evaluate(config, task, samples, outputs):
+    """The metric of ``config``'s evaluator for runtime ``outputs`` (one per sample)."""
+    import importlib
+
+    import cv2
+    import torch
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(config)
+    scope = cfg.default_scope
+    registry = importlib.import_module(f'{scope}.registry')
+    with DefaultScope.overwrite_default_scope(scope):
+        evaluator = cfg.val_evaluator
+        metric = registry.METRICS.build(evaluator if isinstance(evaluator, dict) else evaluator[0])
+        dataset_cfg = cfg.val_dataloader.dataset.copy()
+        dataset_cfg.lazy_init = True
+        metric.dataset_meta = registry.DATASETS.build(dataset_cfg).metainfo
+    if task == 'detection':
+        metric.img_ids = [sample.img_id for sample in samples]  # a subset: only its images
+    results = []
+    for sample, out in zip(samples, outputs):
+        if task == 'classification':
+            scores = torch.from_numpy(out[0][0]).float()
+            results.append(dict(pred_score=scores, pred_label=scores.argmax(0, keepdim=True),
+                                gt_label=sample.gt_label))
+        elif task == 'detection':
+            dets, labels = out[0][0], out[1][0]
+            scale = np.tile(np.asarray(sample.metainfo['scale_factor'], np.float32), 2)
+            results.append(dict(
+                img_id=sample.img_id, ori_shape=sample.ori_shape,
+                pred_instances=dict(bboxes=torch.from_numpy(dets[:, :4] / scale),
+                                    scores=torch.from_numpy(dets[:, 4]),
+                                    labels=torch.from_numpy(labels.astype(np.int64)))))
+        else:
+            h, w = sample.img_shape
+            label = out[0].reshape(out[0].shape[-2:])[:h, :w].astype(np.uint8)
+            oh, ow = sample.ori_shape
+            if (h, w) != (oh, ow):
+                label = cv2.resize(label, (ow, oh), interpolation=cv2.INTER_NEAREST)
+            results.append(dict(pred_sem_seg=dict(data=torch.from_numpy(label[None].astype(
+                np.int64))), gt_sem_seg=dict(data=sample.gt_sem_seg.data)))
+    metric.process({}, results)
+    return metric.evaluate(len(results))
+
+
+def latency(path, backend, precision, threads, shape, runs=50):
+    """Median latency in ms of batch-1 inference, measured in a process of its own."""
+    out = subprocess.run(
+        [sys.executable, __file__, path, '-', '--backend', backend, '--bench', precision,
+         '--threads', str(threads), '--shape', *map(str, shape), '--runs', str(runs)],
+        capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def bench(args):
+    runner = make_runner(args.onnx, args.backend, args.bench, args.threads)
+    x = np.random.default_rng(0).standard_normal((1, 3, *args.shape)).astype(np.float32)
+    for _ in range(5):
+        runner(x)
+    times = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        runner(x)
+        times.append(time.perf_counter() - start)
+    print(f'{np.median(times) * 1e3:.3f}')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('onnx')
+    parser.add_argument('config')
+    parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime')
+    parser.add_argument('--calib', type=int, default=32, help='calibration images')
+    parser.add_argument('--val', type=int, help='evaluation images (default: 64 for the '
+                        'sensitivity analysis, all for --report)')
+    parser.add_argument('--groups', nargs='+', help=f'groups to analyse (default: all of {GROUPS} '
+                        'the graph has, but the post-processing)')
+    parser.add_argument('--report', action='store_true',
+                        help='metric, fidelity and latency of fp32, bf16 and int8')
+    parser.add_argument('--sensitive', nargs='*', help='layers kept in float for --report '
+                        f'(default: {DEFAULT_SENSITIVE_LAYERS})')
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--work-dir', help='where the quantised models and results.json go '
+                        '(default: a temporary folder, results not kept)')
+    parser.add_argument('--bench', choices=('fp32', 'bf16', 'int8'), help=argparse.SUPPRESS)
+    parser.add_argument('--shape', nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--runs', type=int, default=50, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    if args.bench:
+        return bench(args)
+    import onnx
+    from mmengine.config import Config
+
+    from ghostv2_mm.deploy.quantize import dataset_inputs, layer_groups, name_nodes
+    task = TASKS[Config.fromfile(args.config).default_scope]
+    shape = static_shape(args.onnx)
+    num_val = args.val or (None if args.report else 64)
+    calib, _ = dataset_inputs(args.config, 'train', args.calib, shape)
+    inputs, samples = dataset_inputs(args.config, 'val', num_val, shape)
+    shape = shape or inputs[0].shape[-2:]
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix='quant_sensitivity_')
+    reference = run_all(make_runner(args.onnx, args.backend, 'fp32', args.threads), inputs)
+    int8_file = 'end2end_int8.onnx' if args.backend == 'onnxruntime' else 'end2end_int8.xml'
+
+    def int8_outputs(sub_dir, **kwargs):
+        out_dir = osp.join(work_dir, sub_dir)
+        result = quantize(args.onnx, args.backend, 'int8', calib, out_dir, **kwargs)
+        runner = make_runner(osp.join(out_dir, int8_file), args.backend, 'int8', args.threads)
+        return result, run_all(runner, inputs)
+
+    rows = []
+    if args.report:
+        precisions = ['fp32', 'int8'] + (['bf16'] if args.backend == 'openvino' else [])
+        for precision in precisions:
+            if precision == 'int8':
+                result, outputs = int8_outputs('int8', sensitive_layers=args.sensitive)
+                path = result['files'][0]
+            else:
+                path, outputs = args.onnx, reference
+                if precision == 'bf16':
+                    outputs = run_all(make_runner(path, args.backend, 'bf16', args.threads),
+                                      inputs)
+            rows.append(dict(precision=precision, metric=evaluate(args.config, task, samples,
+                                                                  outputs),
+                             fidelity=fidelity(task, reference, outputs),
+                             score_error=score_error(task, reference, outputs),
+                             latency_ms=latency(path, args.backend, precision, args.threads,
+                                                shape)))
+            print(json.dumps(rows[-1]), flush=True)
+    else:
+        model = onnx.load(args.onnx)
+        name_nodes(model)
+        present = {g for g, names in layer_groups(model).items() if names}
+        groups = args.groups or [g for g in GROUPS if g in present and g != 'postprocess']
+        for name, kwargs in [('all int8', dict(sensitive_layers=[])),
+                             ('default', dict(sensitive_layers=None))]:
+            _, outputs = int8_outputs(name.replace(' ', '_'), **kwargs)
+            rows.append(dict(group=name, mode='-', fidelity=fidelity(task, reference, outputs),
+                             score_error=score_error(task, reference, outputs)))
+            print(json.dumps(rows[-1]), flush=True)
+        for group in groups:
+            for mode, kwargs in (('only', dict(quantize_only=[group])),
+                                 ('exclude', dict(sensitive_layers=[group]))):
+                _, outputs = int8_outputs(f'{group}_{mode}', **kwargs)
+                rows.append(dict(group=group, mode=mode,
+                                 fidelity=fidelity(task, reference, outputs),
+                                 score_error=score_error(task, reference, outputs)))
+                print(json.dumps(rows[-1]), flush=True)
+    if args.work_dir:
+        with open(osp.join(work_dir, 'results.json'), 'w') as f:
+            json.dump(dict(onnx=args.onnx, config=args.config, backend=args.backend, task=task,
+                           calib=args.calib, val=len(inputs), rows=rows), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()

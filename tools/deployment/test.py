@@ -1,0 +1,93 @@
+"""Evaluate deployed files (ONNX Runtime's .onnx, OpenVINO's .xml) on the test set of MODEL_CFG with
+its evaluator (COCO mAP, mIoU, top-1), and their latency (mmdeploy's tools/test.py, for this
+project's models and backends).
+
+    python tools/deployment/test.py DEPLOY_CFG MODEL_CFG --model FILE [--work-dir DIR]
+        [--speed-test] [--warmup 10] [--log-interval 100]
+        [--cfg-options KEY=VALUE ...] [--show-dir DIR] [--log2file FILE]
+
+The metrics are logged as by tools/test.py. ``--speed-test`` logs the backend's latency (the
+model call only, after ``--warmup`` images) with mmdeploy's ``TimeCounter``. The runtimes use
+their default thread pools (all cores); an OpenVINO IR runs at the precision it records
+(``deploy.py --precision``).
+"""
+import argparse
+import os
+import os.path as osp
+from copy import deepcopy
+
+from mmengine.config import DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
+    parser.add_argument('model_cfg', help='model config')
+    parser.add_argument('--model', nargs='+', required=True, help='deployed model file(s)')
+    parser.add_argument('--device', default='cpu', help='device of the backend')
+    parser.add_argument('--work-dir', default='./work_dirs/deploy_test',
+                        help='where the logs and metrics are written')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override model config settings, e.g. data_root=DIR/')
+    parser.add_argument('--show', action='store_true', help='show the predictions')
+    parser.add_argument('--show-dir', help='where drawn predictions are saved')
+    parser.add_argument('--interval', type=int, default=1, help='draw every N-th image')
+    parser.add_argument('--wait-time', type=float, default=2, help='--show display time (s)')
+    parser.add_argument('--log2file', help='also write metrics and latency to this file')
+    parser.add_argument('--speed-test', action='store_true', help='measure the latency')
+    parser.add_argument('--warmup', type=int, default=10, help='images before timing')
+    parser.add_argument('--log-interval', type=int, default=100,
+                        help='images between latency logs')
+    parser.add_argument('--batch-size', type=int, default=1, help='test batch size')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    from mmdeploy.utils import get_backend
+    from mmdeploy.utils.timer import TimeCounter
+    from mmengine.config import Config
+
+    from ghostv2_mm.apis import check_data
+    from ghostv2_mm.deploy.backends import build_task_processor
+
+    for path, name in ((args.deploy_cfg, 'DEPLOY_CFG'), (args.model_cfg, 'MODEL_CFG')):
+        if not osp.isfile(path):
+            raise SystemExit(f'{name} {path} does not exist')
+    for path in args.model:
+        if not osp.isfile(path):
+            raise SystemExit(f'--model {path} does not exist')
+    model_cfg = Config.fromfile(args.model_cfg)
+    model_cfg.merge_from_dict(args.cfg_options or {})
+    check_data(model_cfg, ['test_dataloader'])
+    task_processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, args.deploy_cfg,
+                                                                 args.device)
+    backend = get_backend(deploy_cfg).value
+    expected = {'onnxruntime': '.onnx', 'openvino': '.xml'}.get(backend)
+    if expected and not args.model[0].endswith(expected):
+        raise SystemExit(f'--model {args.model[0]}: the {backend} backend of DEPLOY_CFG takes a '
+                         f'{expected} file')
+
+    loader = deepcopy(model_cfg.test_dataloader)
+    loader['batch_size'] = args.batch_size
+    loader['dataset'] = task_processor.build_dataset(loader['dataset'])
+    dataloader = task_processor.build_dataloader(loader)
+    model = task_processor.build_backend_model(
+        args.model, data_preprocessor_updater=task_processor.update_data_preprocessor)
+    os.makedirs(args.work_dir, exist_ok=True)
+    runner = task_processor.build_test_runner(
+        model, args.work_dir, log_file=args.log2file, show=args.show, show_dir=args.show_dir,
+        wait_time=args.wait_time, interval=args.interval, dataloader=dataloader)
+    if args.speed_test:
+        with TimeCounter.activate(warmup=args.warmup, log_interval=args.log_interval,
+                                  with_sync=args.device != 'cpu', file=args.log2file,
+                                  batch_size=args.batch_size):
+            runner.test()
+    else:
+        runner.test()
+    model.destroy()
+
+
+if __name__ == '__main__':
+    main()
