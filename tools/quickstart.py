@@ -3,15 +3,20 @@
 1. generate the shapes datasets (cached in ~/.cache/ghostv2_mm, linked under data/);
 2. train the GhostNetV2 1.0x classifier on them (configs/mmpretrain/ghostnetv2_1.0x_shapes.py);
 3. train YOLOv3-GhostNetV2-320 with that backbone (configs/mmdet/yolov3_ghostv2_320_shapes.py);
-4. re-evaluate the detector with tools/test.py (COCO bbox mAP) and draw its predictions.
+4. re-evaluate the detector with tools/test.py (COCO bbox mAP) and draw its predictions;
+5. deploy it with tools/deployment/deploy.py to ONNX Runtime and OpenVINO (fp32, the inference
+   structure exported by mmdeploy with NMS inside) and evaluate the deployed files with
+   tools/deployment/test.py (mAP next to PyTorch's, latency per image, 2 threads).
 
 Everything goes through tools/train.py and tools/test.py as a user would run them. Results land in
 work_dirs/quickstart/ (metrics in summary.json, drawn predictions in det/vis/).
 """
 import argparse
+import glob
 import json
 import os
 import os.path as osp
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +29,9 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
 DET_CFG = 'configs/mmdet/yolov3_ghostv2_320_shapes.py'
 CLS_CKPT = 'checkpoints/ghostnetv2_1.0x_shapes.pth'
+BACKENDS = ('onnxruntime', 'openvino')
+# mmdeploy's TimeCounter line: "[<backend>.forward]-<n> times per count: <ms> ms, <fps> FPS".
+LATENCY = re.compile(r'times per count: ([0-9.]+) ms')
 
 
 def run(*args):
@@ -72,11 +80,31 @@ def main():
     test_map = last_metric(det_dir, 'coco/bbox_mAP')
     test_map50 = last_metric(det_dir, 'coco/bbox_mAP_50')
 
+    deployed = {}
+    image = sorted(glob.glob(osp.join(ROOT, 'data', 'shapes_det', 'images', 'val', '*')))[0]
+    for backend in BACKENDS:
+        deploy_cfg = f'configs/mmdeploy/detection_{backend}_static-320x320.py'
+        out = osp.join(det_dir, f'deploy_{backend}')
+        run('tools/deployment/deploy.py', deploy_cfg, DET_CFG, det_ckpt, image, '--work-dir', out)
+        model = osp.join(out, 'end2end.onnx' if backend == 'onnxruntime' else 'end2end.xml')
+        log = osp.join(out, 'test.log')
+        run('tools/deployment/test.py', deploy_cfg, DET_CFG, '--model', model, '--work-dir',
+            osp.join(out, 'test'), '--speed-test', '--warmup', '10', '--log-interval', '50',
+            '--log2file', log)
+        with open(log) as f:
+            latency = LATENCY.findall(f.read())
+        deployed[backend] = (last_metric(osp.join(out, 'test'), 'coco/bbox_mAP'),
+                             float(latency[-1]) if latency else None)
+
     summary = {
         'classifier top-1 (%)': top1,
         'detector bbox mAP (training run)': train_map,
         'detector bbox mAP (tools/test.py)': test_map,
         'detector bbox mAP@0.5 (tools/test.py)': test_map50,
+        **{f'detector bbox mAP ({backend} fp32, tools/deployment/test.py)': value[0]
+           for backend, value in deployed.items()},
+        **{f'detector latency ({backend} fp32, ms per image, 2 threads)': value[1]
+           for backend, value in deployed.items()},
         'detector checkpoint': det_ckpt,
         'prediction images': vis_dir,
         'minutes': round((time.time() - start) / 60, 1),
