@@ -138,7 +138,10 @@ def _replace_syncbn(node):
 def run_records(work_dir):
     """All logged records of the newest run in ``work_dir``: ``vis_data/scalars.json`` of a
     training run, ``<timestamp>.json`` of a test run (which has no scalars file)."""
-    runs = sorted(d for d in os.listdir(work_dir) if osp.exists(osp.join(work_dir, d, f'{d}.log')))
+    # mmengine names a run's folder by its timestamp and writes <timestamp>.log in it, or only
+    # <timestamp>.json when the log goes elsewhere (mmdeploy's test runner).
+    runs = sorted(d for d in os.listdir(work_dir)
+                  if any(osp.exists(osp.join(work_dir, d, f'{d}.{ext}')) for ext in ('log', 'json')))
     if not runs:
         raise RuntimeError(f'no run logs in {work_dir}')
     run = osp.join(work_dir, runs[-1])

@@ -31,7 +31,7 @@ def conv_norm_act(in_channels, out_channels, kernel_size, stride=1, dilation=1, 
 
 
 class GhostModule(nn.Module):
-    """Ghost module (GhostNet Eq. 2), optionally enhanced by DFC attention (GhostNetV2 Eq. 6).
+    """Ghost module (paper Eq. 1-2), optionally enhanced by DFC attention (Eq. 6).
 
     A primary 1x1 conv makes ``ceil(out_channels / ratio)`` intrinsic features, a cheap depthwise
     conv makes the "ghost" features from them, and the two are concatenated. With ``dfc_cfg``, a
@@ -78,7 +78,7 @@ class GhostModule(nn.Module):
                                            conv_cfg=conv_cfg, norm_cfg=norm_cfg, **dfc_cfg)
 
     def forward(self, x):
-        x1 = self.primary_conv(x)  # intrinsic features (GhostNet Eq. 1)
+        x1 = self.primary_conv(x)  # intrinsic features (Eq. 1)
         y = torch.cat([x1, self.cheap_operation(x1)], dim=1)  # Eq. 2
         if y.shape[1] > self.out_channels:  # ratio does not divide out_channels
             y = y[:, :self.out_channels]
