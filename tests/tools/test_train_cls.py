@@ -52,10 +52,15 @@ def test_test_tool_and_mim_reproduce_accuracy(trained, tiny_cls, tmp_path):
 
 
 def test_inferencer_on_one_image(trained, tiny_cls):
+    from mmengine.registry import DefaultScope
     from mmpretrain import ImageClassificationInferencer
-    inferencer = ImageClassificationInferencer(
-        osp.join(ROOT, CONFIG), pretrained=osp.join(trained, 'epoch_1.pth'), device='cpu')
-    result = inferencer(osp.join(tiny_cls, 'val', 'star', '00000.JPEG'))[0]
+
+    # Earlier tests in this process (mmdet/mmdeploy) leave their default scope set; a user's
+    # process starts without one.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        inferencer = ImageClassificationInferencer(
+            osp.join(ROOT, CONFIG), pretrained=osp.join(trained, 'epoch_1.pth'), device='cpu')
+        result = inferencer(osp.join(tiny_cls, 'val', 'star', '00000.JPEG'))[0]
     assert result['pred_class'] in ('disk', 'square', 'triangle', 'star', 'cross', 'ring')
     assert len(result['pred_scores']) == 6
 
