@@ -5,12 +5,7 @@
 _base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py',
           '../_base_/models/ghostnetv2.py']
 
-# Taps, one per stride 8/16/32: the last bottleneck of each resolution (indices 4 and 6: 40 and
-# 112 channels) and, at stride 32, the final 1x1 conv (index 9, 960 channels). That conv is the
-# richest stride-32 feature the ImageNet classifier was trained on, and Table 3 counts it in the
-# backbone FLOPs. The neck keeps mmdet's MobileNetV2 widths (96), so backbones compare under the
-# same neck and head. ReLU is kept (the pretrained weights use it), unlike mmdet's LeakyReLU
-# MobileNetV2.
+# Taps and neck widths as in yolov3_ghostv2_320.py (the reasons are given there).
 backbone = _base_.backbone
 backbone.update(out_indices=(4, 6, 9), init_cfg=_base_.pretrained_init)
 model = dict(backbone=backbone, neck=dict(in_channels=[960, 112, 40]))
