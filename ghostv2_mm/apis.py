@@ -25,8 +25,11 @@ def build_model(config, cfg_options=None):
     cfg.merge_from_dict(cfg_options or {})
     scope = cfg.get('default_scope', 'mmengine')
     registry = importlib.import_module(f'{scope}.registry').MODELS
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner does (mmpretrain configs)
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     with DefaultScope.overwrite_default_scope(scope):
-        return registry.build(cfg.model)
+        return registry.build(model_cfg)
 
 
 def init_model(config, checkpoint=None, cfg_options=None, deploy=False):

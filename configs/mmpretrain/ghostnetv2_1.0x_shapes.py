@@ -5,9 +5,10 @@ _base_ = './ghostnetv2_1.0x_in1k.py'
 
 num_classes = 6
 data_root = 'data/shapes_cls/'
-model = dict(
-    data_preprocessor=dict(num_classes=num_classes),
-    head=dict(num_classes=num_classes, topk=(1, )))
+# The base's normalisation (ImageNet mean/std, BGR -> RGB), as the detector and segmentor that
+# start from this checkpoint normalise their inputs; mmengine's Runner puts it into the model.
+data_preprocessor = dict(num_classes=num_classes)
+model = dict(head=dict(num_classes=num_classes, topk=(1, )))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -40,7 +40,6 @@ GROUPS = (
     'dfc.proj',     # DFC attention: 1x1 conv to the attention's channels
     'dfc.hfc',      # DFC attention: depthwise (1, k) conv, the horizontal FC
     'dfc.vfc',      # DFC attention: depthwise (k, 1) conv, the vertical FC
-    'dfc.fc',       # DFC attention: the two FCs merged into one depthwise (k, k) conv
     'dfc.gate',     # DFC attention: scaling function, up-sampling and the multiply
     'se',           # squeeze-and-excitation: global pool, two 1x1 convs, gate, multiply
     'stem',         # compute layers reading the network input
@@ -50,9 +49,15 @@ GROUPS = (
     'other',        # everything else (activations, concatenation, pooling, resizing)
 )
 
-# Layers kept in float unless told otherwise, found with tools/deployment/quant_sensitivity.py
-# (docs/quantization.md gives the measurements).
-DEFAULT_SENSITIVE_LAYERS = ('dfc.proj', 'dfc.hfc', 'dfc.vfc', 'output')
+# Layers kept in float unless told otherwise, per backend, found with
+# tools/deployment/quant_sensitivity.py on the trained shapes models (docs/quantization.md gives
+# the measurements). OpenVINO: the stem (the most sensitive group) and the output layers, both
+# cheap in float. ONNX Runtime: the DFC branch's convs too, since its int8 kernels run them slower
+# than float (detector 23.0 ms against 16.4 ms) for the same fidelity.
+DEFAULT_SENSITIVE_LAYERS = {
+    'onnxruntime': ('dfc.proj', 'dfc.hfc', 'dfc.vfc', 'output'),
+    'openvino': ('stem', 'output'),
+}
 
 
 def check_choice(name, value, choices):
@@ -165,8 +170,7 @@ def layer_groups(model):
                 group[convs[-1].name] = 'dfc.proj'
                 for conv in convs[:-1]:
                     kernel = _kernel_shape(conv, initializers)
-                    group[conv.name] = ('dfc.hfc' if kernel and kernel[0] == 1 else
-                                        'dfc.vfc' if kernel and kernel[1] == 1 else 'dfc.fc')
+                    group[conv.name] = 'dfc.hfc' if kernel and kernel[0] == 1 else 'dfc.vfc'
                 for g in gate + [mul]:
                     group[g.name] = 'dfc.gate'
                 break
@@ -258,7 +262,7 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
             e.g. from :func:`dataset_inputs` on training images.
         work_dir (str): Where the files are written.
         sensitive_layers (Iterable[str], optional): Layers kept in float, as
-            :func:`select_nodes` takes them. None: :data:`DEFAULT_SENSITIVE_LAYERS`; ``[]``:
+            :func:`select_nodes` takes them. None: ``DEFAULT_SENSITIVE_LAYERS[backend]``; ``[]``:
             quantise every layer (the post-processing stays float).
         quantize_only (Iterable[str], optional): Quantise only these layers (same forms), for
             sensitivity analysis; the others stay float. Defaults to None (all but
@@ -299,7 +303,8 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         kept = set(select_nodes(model, quantize_only))
         ignored = [n.name for n in model.graph.node if n.name not in kept]
     else:
-        layers = DEFAULT_SENSITIVE_LAYERS if sensitive_layers is None else sensitive_layers
+        layers = DEFAULT_SENSITIVE_LAYERS[backend] if sensitive_layers is None \
+            else sensitive_layers
         ignored = select_nodes(model, layers)
     excluded = set(ignored) | set(postprocess)
     excluded = [n.name for n in model.graph.node if n.name in excluded]

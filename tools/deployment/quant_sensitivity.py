@@ -165,7 +165,7 @@ def parse_args():
     parser.add_argument('--report', action='store_true',
                         help='metric, fidelity and latency of fp32, bf16 and int8')
     parser.add_argument('--sensitive', nargs='*', help='layers kept in float for --report '
-                        f'(default: {DEFAULT_SENSITIVE_LAYERS})')
+                        f'(default per backend: {DEFAULT_SENSITIVE_LAYERS})')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--work-dir', help='where the quantised models and results.json go '
                         '(default: a temporary folder, results not kept)')

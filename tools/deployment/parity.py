@@ -1,0 +1,130 @@
+"""Parity of a deployed model with its PyTorch checkpoint on MODEL_CFG's test set: both metrics of
+the config's evaluator (top-1, COCO bbox mAP, mIoU) side by side, and the per-image differences.
+
+    python tools/deployment/parity.py DEPLOY_CFG MODEL_CFG CHECKPOINT --model FILE
+        [--work-dir DIR] [--cfg-options KEY=VALUE ...] [--device cpu]
+
+Every test image goes through the deployment's pre-processing (mmdeploy's test pipeline for
+DEPLOY_CFG's input shape) once, and the same batch is given to the PyTorch model of CHECKPOINT
+(the training structure, as ``tools/test.py`` loads it) and to the backend model of FILE
+(``end2end.onnx`` / ``end2end.xml``, at the precision its IR records). Per image
+(``ghostv2_mm.deploy.compare.difference``): detectors, the fraction of PyTorch's boxes matched
+(same label, IoU >= 0.5), their IoU and score differences, and the box count; segmentors, the
+pixel agreement of the label maps; classifiers, top-1 agreement and the largest score
+difference. Results are printed and written to WORK_DIR/parity.json.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+from copy import deepcopy
+
+import numpy as np
+from mmengine.config import DictAction
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
+    parser.add_argument('model_cfg', help='model config')
+    parser.add_argument('checkpoint', help='the trained PyTorch checkpoint')
+    parser.add_argument('--model', nargs='+', required=True, help='deployed model file(s)')
+    parser.add_argument('--device', default='cpu', help='device of both models')
+    parser.add_argument('--work-dir', default='./work_dirs/deploy_parity',
+                        help='where parity.json is written')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override model config settings, e.g. data_root=DIR/')
+    return parser.parse_args()
+
+
+def summarize(diffs):
+    """Aggregate per-image :func:`~ghostv2_mm.deploy.compare.difference` dicts."""
+    if 'pixel_agreement' in diffs[0]:
+        agreement = [d['pixel_agreement'] for d in diffs]
+        return dict(images=len(diffs), mean_pixel_agreement=float(np.mean(agreement)),
+                    min_pixel_agreement=float(np.min(agreement)))
+    if 'same_top1' in diffs[0]:
+        return dict(images=len(diffs),
+                    top1_agreement=float(np.mean([d['same_top1'] for d in diffs])),
+                    max_score_diff=float(max(d['max_score_diff'] for d in diffs)))
+    ious = [d['mean_iou'] for d in diffs if d['num_ref'] and d['matched']]
+    return dict(images=len(diffs),
+                boxes_pytorch=int(sum(d['num_ref'] for d in diffs)),
+                boxes_deployed=int(sum(d['num'] for d in diffs)),
+                matched=float(np.mean([d['matched'] for d in diffs])),
+                mean_iou=float(np.mean(ious)) if ious else float('nan'),
+                max_score_diff=float(max(d['max_score_diff'] for d in diffs)),
+                same_box_count=float(np.mean([d['num'] == d['num_ref'] for d in diffs])))
+
+
+def main():
+    args = parse_args()
+    import torch
+    from mmdeploy.utils import get_backend
+    from mmengine.config import Config
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import DefaultScope
+
+    from ghostv2_mm.apis import check_data
+    from ghostv2_mm.deploy.backends import build_task_processor
+    from ghostv2_mm.deploy.compare import difference, format_difference
+
+    for path, name in ((args.deploy_cfg, 'DEPLOY_CFG'), (args.model_cfg, 'MODEL_CFG'),
+                       (args.checkpoint, 'CHECKPOINT')):
+        if not osp.isfile(path):
+            raise SystemExit(f'{name} {path} does not exist')
+    for path in args.model:
+        if not osp.isfile(path):
+            raise SystemExit(f'--model {path} does not exist')
+    model_cfg = Config.fromfile(args.model_cfg)
+    model_cfg.merge_from_dict(args.cfg_options or {})
+    check_data(model_cfg, ['test_dataloader'])
+    processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, args.deploy_cfg,
+                                                            args.device)
+    backend = get_backend(deploy_cfg).value
+
+    loader = deepcopy(model_cfg.test_dataloader)
+    loader['batch_size'] = 1
+    loader['dataset'] = processor.build_dataset(loader['dataset'])
+    dataloader = processor.build_dataloader(loader)
+    models = dict(
+        pytorch=processor.build_pytorch_model(args.checkpoint),
+        deployed=processor.build_backend_model(
+            args.model, data_preprocessor_updater=processor.update_data_preprocessor))
+    scope = model_cfg.get('default_scope', 'mmengine')
+    evaluators = {}
+    with DefaultScope.overwrite_default_scope(scope):
+        for name in models:
+            evaluators[name] = Evaluator(deepcopy(model_cfg.test_evaluator))
+            evaluators[name].dataset_meta = loader['dataset'].metainfo
+        diffs = []
+        with torch.no_grad():
+            for data in dataloader:
+                # test_step writes the predictions into the batch's data samples: one copy each.
+                preds = {name: model.test_step(deepcopy(data)) for name, model in models.items()}
+                for name, evaluator in evaluators.items():
+                    evaluator.process(data_samples=preds[name], data_batch=data)
+                diffs += [difference(ref, res)
+                          for ref, res in zip(preds['pytorch'], preds['deployed'])]
+        metrics = {name: evaluator.evaluate(len(loader['dataset']))
+                   for name, evaluator in evaluators.items()}
+    models['deployed'].destroy()
+
+    per_image = summarize(diffs)
+    label = f'{backend} {osp.basename(args.model[0])}'
+    print(f'\nmetric: PyTorch | {label} | difference')
+    for key, value in metrics['pytorch'].items():
+        other = metrics['deployed'].get(key)
+        if isinstance(value, (int, float)) and isinstance(other, (int, float)):
+            print(f'{key}: {value:.4f} | {other:.4f} | {other - value:+.4f}')
+    print('per image: ' + format_difference(per_image))
+    os.makedirs(args.work_dir, exist_ok=True)
+    with open(osp.join(args.work_dir, 'parity.json'), 'w') as f:
+        json.dump(dict(deploy_cfg=args.deploy_cfg, model_cfg=args.model_cfg,
+                       checkpoint=args.checkpoint, model=args.model, backend=backend,
+                       metrics=metrics, per_image=per_image), f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
