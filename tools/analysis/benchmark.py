@@ -19,9 +19,10 @@ and int8 (NNCF). The ONNX files are the ones the deployment tools write: the inf
 of GhostNetV2, exported once and read by every runtime (OpenVINO reshaped to the static input).
 PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
 
-Within a runtime the models of a task run interleaved (one call of each per round, order
-shuffled, ``--repeats`` rounds after ``--warmup``), and medians are reported, so drifts of the
-machine affect all alike. Also measured: training throughput (forward + backward, images/s,
+Within a runtime only one task's models are loaded at a time, and they run interleaved: in each
+round (``--repeats`` rounds after ``--warmup``, order shuffled) every model runs ``BLOCK`` + 1 times
+in a row, the first call not counted, and medians are reported, so drifts of the machine affect
+all alike while no model pays for the switch from another. Also measured: training throughput (forward + backward, images/s,
 batch ``--train-batch``, 224x224, NCHW and channels-last). Prints the table and the ratios of
 docs/performance.md, writes ``benchmark.csv``, ``benchmark.json`` and
 ``accuracy_vs_latency.png`` (paper top-1 against latency per runtime, the paper's Figure 2 on
@@ -29,6 +30,7 @@ this CPU).
 """
 import argparse
 import csv
+import gc
 import json
 import os
 import os.path as osp
@@ -75,6 +77,8 @@ MODELS = {
                                     {}),
     },
 }
+# Calls per model and round (interleaved); the first of each block is not counted.
+BLOCK = 5
 SIZES = {'cls': 224, 'det320': 320, 'det416': 416, 'seg512': 512}
 DEPLOY_CFGS = {'det320': 'detection_onnxruntime_static-320x320.py',
                'det416': 'detection_onnxruntime_static-416x416.py',
@@ -171,6 +175,7 @@ def runtime_callables(runtime, files, threads, calib_dir):
     """Callables of the ONNX files in ONNX Runtime or OpenVINO (int8: quantised first)."""
     import numpy as np
     fns = {}
+    core = None
     for task, models in files.items():
         size = SIZES[task]
         for name, path in models.items():
@@ -190,7 +195,7 @@ def runtime_callables(runtime, files, threads, calib_dir):
                     lambda x, s=session, i=input_name: s.run(None, {i: x}))
             else:
                 import openvino as ov
-                core = ov.Core()
+                core = core or ov.Core()  # one per process: each Core has its own thread pools
                 model = core.read_model(path)
                 model.reshape({model.inputs[0].any_name: [1, 3, size, size]})
                 hint = {'openvino-bf16': 'bf16'}.get(runtime, 'f32')
@@ -202,19 +207,22 @@ def runtime_callables(runtime, files, threads, calib_dir):
     return fns
 
 
-def interleaved(fns, x, repeats, warmup):
-    """Median seconds of each callable, called in turn ``repeats`` times (order shuffled every
-    round with a fixed seed)."""
+def interleaved(fns, x, repeats, warmup, block=BLOCK):
+    """Median seconds of each callable: ``warmup`` + ``repeats`` rounds, in each of which every
+    callable runs ``block`` times in a row (the order of the callables shuffled every round with a
+    fixed seed); the first call of a block, which pays for the switch from another model's
+    weights and threads, is not counted."""
     times = {name: [] for name in fns}
     order = list(fns)
     rng = random.Random(0)
     for r in range(warmup + repeats):
         rng.shuffle(order)
         for name in order:
-            start = time.perf_counter()
-            fns[name](x)
-            if r >= warmup:
-                times[name].append(time.perf_counter() - start)
+            for b in range(block + 1):
+                start = time.perf_counter()
+                fns[name](x)
+                if r >= warmup and b:
+                    times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
 
 
@@ -226,22 +234,28 @@ def worker(args):
     tasks = plan['tasks']
     if runtime in ('eager', 'deploy'):
         import torch
-        fns = torch_callables(runtime, tasks, threads)
+        callables = lambda task: torch_callables(runtime, [task], threads)  # noqa: E731
         make = lambda size: torch.randn(1, 3, size, size)  # noqa: E731
         context = torch.no_grad()
     else:
         import contextlib
 
         import numpy as np
-        fns = runtime_callables(runtime, plan['files'], threads, plan['calib_dir'])
+        callables = lambda task: runtime_callables(  # noqa: E731
+            runtime, {task: plan['files'][task]}, threads, plan['calib_dir'])
         make = lambda size: np.random.RandomState(0).randn(1, 3, size, size).astype(  # noqa
             np.float32)
         context = contextlib.nullcontext()
     results = {}
     with context:
         for task in tasks:
-            medians = interleaved(fns[task], make(SIZES[task]), plan['repeats'], plan['warmup'])
+            # Only one task's models are loaded at a time: compiled models of other tasks would
+            # hold their weights, buffers and thread pools while this task is measured.
+            fns = callables(task)[task]
+            medians = interleaved(fns, make(SIZES[task]), plan['repeats'], plan['warmup'])
             results[task] = {name: t * 1e3 for name, t in medians.items()}
+            del fns
+            gc.collect()
     with open(args.result, 'w') as f:
         json.dump(results, f)
 
@@ -391,8 +405,8 @@ def main():
     print('\nratios (same runtime and precision on both sides; target in brackets):')
     for label, values in summary.items():
         target = f' [<= {values["target"]:.2f}]' if values['target'] else ''
-        print(f'  {label}{target}: ' + ', '.join(
-            f'{rt} {v:.3f}' for rt, v in values.items() if rt != 'target'))
+        measured = [f'{rt} {v:.3f}' for rt, v in values.items() if rt != 'target']
+        print(f'  {label}{target}: ' + (', '.join(measured) or 'its task was not run'))
     if train:
         print(f'\ntraining throughput, forward + backward, batch {args.train_batch}, 224x224 '
               '(images/s): ' + ', '.join(f'{k} {v:.1f}' for k, v in train.items()))

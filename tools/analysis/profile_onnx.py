@@ -2,10 +2,12 @@
 summed by operator type: where a deployed network spends its time.
 
     python tools/analysis/profile_onnx.py ONNX [ONNX ...] [--runtime openvino|onnxruntime]
-        [--precision fp32|bf16] [--threads 2] [--runs 50] [--top 15] [--out FILE.json]
+        [--precision fp32|bf16] [--shape H W] [--threads 2] [--runs 50] [--top 15]
+        [--out FILE.json]
 
-Each file runs ``--runs`` times on a random input of its static shape (batch 1, after 10 warm-up
-runs) and the per-layer times are averaged over the runs. OpenVINO reports the layers of its
+Each file runs ``--runs`` times on a random input of its static shape, or of ``--shape`` for
+files with dynamic sizes (batch 1; OpenVINO compiles the model reshaped to it), after 10 warm-up
+runs, and the per-layer times are averaged over the runs. OpenVINO reports the layers of its
 compiled graph (after its fusions; ``exec type`` names the kernel, ``ref`` is its reference
 implementation), ONNX Runtime the nodes of its optimised graph. Several files are profiled one
 after the other, and their op-type tables printed side by side.
@@ -28,6 +30,8 @@ def parse_args():
     parser.add_argument('--runtime', choices=('openvino', 'onnxruntime'), default='openvino')
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
                         help="OpenVINO's inference precision (ONNX Runtime: fp32 only)")
+    parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
+                        help='input size for files whose input size is dynamic')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, default=50)
     parser.add_argument('--top', type=int, default=15, help='slowest layers listed per file')
@@ -35,20 +39,27 @@ def parse_args():
     return parser.parse_args()
 
 
-def static_input(path):
+def make_input(path, shape=None):
+    """A random (1, C, H, W) input: the file's static shape, or ``shape`` (H, W) where the
+    file's sizes are dynamic."""
     import onnx
     graph_input = onnx.load(path, load_external_data=False).graph.input[0]
     dims = [d.dim_value for d in graph_input.type.tensor_type.shape.dim]
+    if shape:
+        dims = [1, dims[1], *shape]
     if not all(dims):
-        raise SystemExit(f'{path}: the input shape {dims} is not static; export it with a '
-                         'fixed size')
+        raise SystemExit(f'ONNX {path}: the input shape {dims} is not static (0 = dynamic); '
+                         'give its size with --shape H W')
     return np.random.default_rng(0).standard_normal(dims).astype(np.float32)
 
 
 def profile_openvino(path, x, precision, threads, runs):
     """[(layer name, layer type, exec type, mean ms)] of OpenVINO's compiled graph."""
     import openvino as ov
-    compiled = ov.Core().compile_model(path, 'CPU', {
+    core = ov.Core()
+    model = core.read_model(path)
+    model.reshape({model.inputs[0]: list(x.shape)})  # static: lets OpenVINO fold shape math
+    compiled = core.compile_model(model, 'CPU', {
         'INFERENCE_NUM_THREADS': threads, 'PERF_COUNT': True, 'PERFORMANCE_HINT': 'LATENCY',
         'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32'})
     request = compiled.create_infer_request()
@@ -113,7 +124,7 @@ def main():
             raise SystemExit(f'ONNX {path} does not exist')
     results = {}
     for path in args.onnx:
-        x = static_input(path)
+        x = make_input(path, args.shape)
         if args.runtime == 'openvino':
             layers = profile_openvino(path, x, args.precision, args.threads, args.runs)
         else:

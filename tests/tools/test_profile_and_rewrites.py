@@ -1,0 +1,57 @@
+"""tools/analysis/profile_onnx.py (per-layer profiles in OpenVINO and ONNX Runtime, summed by op
+type) and tools/analysis/rewrite_experiments.py (exact rewrites: equal outputs, both timings)."""
+import json
+import re
+
+import pytest
+import torch
+
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
+
+from .helpers import run_tool
+
+CLASSIFIER = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
+
+
+@pytest.fixture(scope='module')
+def classifier_onnx(tmp_path_factory):
+    torch.manual_seed(0)
+    model = build_model(CLASSIFIER, {'model.backbone.init_cfg': None}).eval()
+    model.backbone.switch_to_deploy()
+    path = str(tmp_path_factory.mktemp('onnx') / 'ghostnetv2.onnx')
+    export_onnx(export_part(model, 'classifier'), path, 'classifier', shape=(64, 64))
+    return path
+
+
+@pytest.mark.parametrize('runtime,conv,gate', [('openvino', 'Convolution', 'Interpolate'),
+                                               ('onnxruntime', 'Conv', 'Resize')])
+def test_profile_onnx(classifier_onnx, runtime, conv, gate, tmp_path):
+    out = tmp_path / 'profile.json'
+    # export_onnx writes dynamic sizes: the tool needs --shape, and says so without it.
+    result = run_tool('tools/analysis/profile_onnx.py', classifier_onnx, '--runtime', runtime,
+                      check=False)
+    assert result.returncode != 0 and '--shape H W' in result.stderr.strip().splitlines()[-1]
+    result = run_tool('tools/analysis/profile_onnx.py', classifier_onnx, '--runtime', runtime,
+                      '--shape', '64', '64', '--runs', '3', '--top', '5', '--out', str(out))
+    profile = json.loads(out.read_text())['results'][classifier_onnx]
+    types = profile['types']
+    # GhostNetV2 1.0x: 14 DFC branches, each with one up-sampling of its gate.
+    assert types[gate][1] == 14, types
+    assert types[conv][0] > 0 and types[conv][1] >= 14
+    total = sum(ms for ms, _ in types.values())
+    assert total == pytest.approx(sum(layer[-1] for layer in profile['layers']))
+    assert re.search(rf'\| {conv} \| [0-9.]+ \(\d+\) \|', result.stdout), result.stdout
+
+
+def test_rewrite_experiments_are_exact():
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'ghost-concat', '--runs', '2')
+    diffs = [float(d) for d in re.findall(r'^\| [0-9, ]+ \| ([0-9.e+-]+) \|', result.stdout,
+                                          re.M)]
+    assert len(diffs) == 6 and max(diffs) < 1e-4, result.stdout
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'train-fc', '--runs', '1')
+    diffs = [float(d) for d in re.findall(r'max abs diff ([0-9.e+-]+)', result.stdout)]
+    assert len(diffs) == 9 and max(diffs) < 1e-4, result.stdout
+    # train-gate raises if the broadcast gate differs from the up-sampled one.
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'train-gate', '--runs', '1')
+    assert len(re.findall(r'\(\d+\.\d+x\)', result.stdout)) == 9

@@ -1,0 +1,194 @@
+"""Exact rewrites of GhostNetV2's layers that were measured and not kept (docs/performance.md):
+each experiment checks that the rewrite gives the same result and prints both timings.
+
+    python tools/analysis/rewrite_experiments.py ghost-concat [--threads 2] [--runs 200]
+    python tools/analysis/rewrite_experiments.py train-gate [--threads 2] [--runs 20]
+    python tools/analysis/rewrite_experiments.py train-fc [--threads 2] [--runs 20]
+
+- ``ghost-concat``: a Ghost module without ``Concat``. The primary 1x1 conv (+ReLU) feeds one
+  grouped conv with two outputs per group, an identity tap and the cheap depthwise kernel (ReLU is
+  idempotent, so the identity output is unchanged), which gives the concatenation's channels
+  interleaved; the next 1x1 conv reads them through permuted input channels. Exported to ONNX and
+  timed (batch 1) in ONNX Runtime fp32 and OpenVINO fp32/bf16 against primary conv, depthwise
+  conv, ``Concat`` and next conv, at six shapes of GhostNetV2 1.0x at 224.
+- ``train-gate``: the DFC gate's nearest 2x up-sampling and multiply (``F.interpolate``) against a
+  6-D broadcast view that never materialises the up-sampled map, forward + backward, batch 32.
+- ``train-fc``: the DFC horizontal and vertical FCs as depthwise (1, 5) and (5, 1) convs against
+  five shifted multiply-adds each, forward + backward, batch 32.
+"""
+import argparse
+import os.path as osp
+import statistics
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# (block input channels, intrinsic channels, next conv's output channels, map size) of Ghost
+# modules of GhostNetV2 1.0x at 224.
+GHOST_SHAPES = [(16, 24, 24, 56), (24, 36, 24, 56), (40, 60, 40, 28), (80, 100, 80, 14),
+                (112, 336, 112, 14), (160, 480, 160, 7)]
+# (channels, size) of DFC attention maps (half resolution) in GhostNetV2 1.0x at 224.
+DFC_SHAPES = [(48, 28), (72, 28), (72, 14), (120, 14), (240, 7), (200, 7), (480, 7), (672, 7),
+              (960, 4)]
+
+
+class GhostConcat(nn.Module):
+    """Primary 1x1 conv, cheap depthwise 3x3 conv, concat, next 1x1 conv (as exported)."""
+
+    def __init__(self, cin, init, nxt):
+        super().__init__()
+        self.primary = nn.Conv2d(cin, init, 1)
+        self.cheap = nn.Conv2d(init, init, 3, 1, 1, groups=init)
+        self.next = nn.Conv2d(2 * init, nxt, 1)
+
+    def forward(self, x):
+        x1 = torch.relu(self.primary(x))
+        return self.next(torch.cat([x1, torch.relu(self.cheap(x1))], 1))
+
+
+class GhostGrouped(nn.Module):
+    """The same computation with one grouped conv instead of the cheap conv and the concat."""
+
+    def __init__(self, ghost):
+        super().__init__()
+        init = ghost.primary.out_channels
+        self.primary = ghost.primary
+        self.both = nn.Conv2d(init, 2 * init, 3, 1, 1, groups=init)
+        weight = torch.zeros(2 * init, 1, 3, 3)
+        bias = torch.zeros(2 * init)
+        weight[0::2, 0, 1, 1] = 1  # identity tap: the intrinsic feature
+        weight[1::2] = ghost.cheap.weight.data
+        bias[1::2] = ghost.cheap.bias.data
+        self.both.weight.data, self.both.bias.data = weight, bias
+        # Interleaved channel 2i is intrinsic channel i, 2i + 1 is cheap channel i (init + i).
+        order = torch.arange(2 * init).view(2, init).t().reshape(-1)
+        self.next = nn.Conv2d(2 * init, ghost.next.out_channels, 1)
+        self.next.weight.data = ghost.next.weight.data[:, order]
+        self.next.bias.data = ghost.next.bias.data.clone()
+
+    def forward(self, x):
+        return self.next(torch.relu(self.both(torch.relu(self.primary(x)))))
+
+
+def median_ms(fn, runs, warmup=10):
+    times = []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        fn()
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def runtime_fn(path, runtime, x, threads):
+    if runtime == 'onnxruntime':
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        return lambda: session.run(None, {'x': x})
+    import openvino as ov
+    hint = runtime.split('-')[1]
+    compiled = ov.Core().compile_model(path, 'CPU', {
+        'INFERENCE_NUM_THREADS': threads, 'INFERENCE_PRECISION_HINT': hint,
+        'PERFORMANCE_HINT': 'LATENCY'})
+    request = compiled.create_infer_request()
+    return lambda: request.infer({0: x})
+
+
+def ghost_concat(args):
+    torch.manual_seed(0)
+    work = tempfile.mkdtemp(prefix='ghost_concat_')
+    runtimes = ('onnxruntime', 'openvino-f32', 'openvino-bf16')
+    print('Ghost module + next 1x1 conv, batch 1, ms: concat / grouped conv (ratio)')
+    print('| in, intrinsic, next, size | max abs diff | ' + ' | '.join(runtimes) + ' |')
+    print('| --- | --- |' + ' --- |' * len(runtimes))
+    for cin, init, nxt, size in GHOST_SHAPES:
+        reference = GhostConcat(cin, init, nxt).eval()
+        rewrite = GhostGrouped(reference).eval()
+        x = torch.randn(1, cin, size, size)
+        with torch.no_grad():
+            diff = (reference(x) - rewrite(x)).abs().max().item()
+        paths = {}
+        for name, model in (('concat', reference), ('grouped', rewrite)):
+            paths[name] = osp.join(work, f'{name}.onnx')
+            torch.onnx.export(model, x, paths[name], input_names=['x'], opset_version=17)
+        cells = []
+        for runtime in runtimes:
+            ms = [median_ms(runtime_fn(paths[n], runtime, x.numpy(), args.threads), args.runs)
+                  for n in ('concat', 'grouped')]
+            cells.append(f'{ms[0]:.3f} / {ms[1]:.3f} ({ms[1] / ms[0]:.2f}x)')
+        print(f'| {cin}, {init}, {nxt}, {size} | {diff:.1e} | ' + ' | '.join(cells) + ' |',
+              flush=True)
+
+
+def train_gate(args):
+    def interpolate(y, a):
+        return y * F.interpolate(torch.sigmoid(a), size=y.shape[-2:], mode='nearest')
+
+    def broadcast(y, a):
+        n, c, h, w = y.shape
+        gate = torch.sigmoid(a)[:, :, :, None, :, None]
+        return (y.view(n, c, h // 2, 2, w // 2, 2) * gate).view(n, c, h, w)
+
+    print('DFC gate, forward + backward, batch 32, ms: F.interpolate / 6-D broadcast')
+    for c, half in DFC_SHAPES:
+        y = torch.randn(32, c, 2 * half, 2 * half, requires_grad=True)
+        a = torch.randn(32, c, half, half, requires_grad=True)
+        grad = torch.randn_like(y)
+        if not torch.equal(interpolate(y, a), broadcast(y, a)):
+            raise RuntimeError('the broadcast gate differs from the up-sampled one')
+        ms = [median_ms(lambda f=f: f(y, a).backward(grad), args.runs, warmup=3)
+              for f in (interpolate, broadcast)]
+        print(f'  {c} channels, {2 * half}x{2 * half}: {ms[0]:.2f} / {ms[1]:.2f} '
+              f'({ms[1] / ms[0]:.2f}x)', flush=True)
+
+
+def train_fc(args):
+    print('DFC FCs, forward + backward, batch 32, ms: depthwise convs / shifted multiply-adds')
+    for c, size in DFC_SHAPES:
+        z = torch.randn(32, c, size, size, requires_grad=True)
+        fc_h = nn.Conv2d(c, c, (1, 5), padding=(0, 2), groups=c)
+        fc_v = nn.Conv2d(c, c, (5, 1), padding=(2, 0), groups=c)
+
+        def convs():
+            return fc_v(fc_h(z))
+
+        def shifts():
+            wh, wv = fc_h.weight.view(c, 5), fc_v.weight.view(c, 5)
+            zp = F.pad(z, (2, 2))
+            h = sum(zp[..., k:k + size] * wh[:, k].view(1, c, 1, 1) for k in range(5))
+            h = F.pad(h + fc_h.bias.view(1, c, 1, 1), (0, 0, 2, 2))
+            v = sum(h[:, :, k:k + size] * wv[:, k].view(1, c, 1, 1) for k in range(5))
+            return v + fc_v.bias.view(1, c, 1, 1)
+
+        with torch.no_grad():
+            diff = (convs() - shifts()).abs().max().item()
+        grad = torch.randn(32, c, size, size)
+        ms = [median_ms(lambda f=f: f().backward(grad), args.runs, warmup=3)
+              for f in (convs, shifts)]
+        print(f'  {c} channels, {size}x{size}: {ms[0]:.2f} / {ms[1]:.2f} '
+              f'({ms[1] / ms[0]:.2f}x), max abs diff {diff:.1e}', flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('experiment', choices=('ghost-concat', 'train-gate', 'train-fc'))
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--runs', type=int, help='timed runs (default: 200 for ghost-concat, '
+                        '20 for the training experiments)')
+    args = parser.parse_args()
+    args.runs = args.runs or (200 if args.experiment == 'ghost-concat' else 20)
+    torch.set_num_threads(args.threads)
+    np.random.seed(0)
+    dict(ghost_concat=ghost_concat, train_gate=train_gate,
+         train_fc=train_fc)[args.experiment.replace('-', '_')](args)
+
+
+if __name__ == '__main__':
+    main()
