@@ -36,11 +36,15 @@ def export_part(model, part):
     raise ValueError(f'part must be one of {PARTS}, but received {part!r}')
 
 
-def export_onnx(module, path, part, shape=(224, 224), opset=17):
+def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
     """Export ``module`` (see :func:`export_part`) to ``path`` and check it with
     ``onnx.checker``.
 
-    Batch, height and width are dynamic (the DFC branch's pooling and resizing follow the input
+    With ``dynamic=False`` the graph is fixed to batch 1 and ``shape``: the sizes the DFC
+    branches resize their gates to are then folded to constants when ONNX Runtime loads the
+    file, where a dynamic graph computes them on every call (``Shape``, ``Gather``,
+    ``Unsqueeze``, ``Concat`` and ``Slice`` nodes per branch). With ``dynamic=True`` (the default) batch, height and width
+    are dynamic (the DFC branch's pooling and resizing follow the input
     size), so one backbone file serves any detection or segmentation input, and the classifier
     (global pooling) any image size, down to 2 pixels per side at the deepest DFC layer
     (64x64 images at output stride 32): the tracer fixes the pooling kernel at 2x2, which the
@@ -60,6 +64,8 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17):
     for name in names:
         axes[name] = {0: 'batch'} if part == 'classifier' else \
             {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'}
+    if not dynamic:
+        axes = None
     with warnings.catch_warnings():
         # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
         # are fixed by tracing; the traced branches are the general ones, as documented above.

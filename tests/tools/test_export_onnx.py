@@ -56,6 +56,42 @@ def test_export_matches_pytorch(tmp_path, part):
         assert [a.shape[1:] for a in actual] == [(40, 20, 36), (112, 10, 18), (960, 5, 9)]
 
 
+def test_static_export(tmp_path):
+    """--static: batch 1 and --shape fixed, no size arithmetic left for the DFC gates' resizing,
+    the same outputs as PyTorch."""
+    config, overrides = CASES['classifier']
+    out = tmp_path / 'static.onnx'
+    result = run_tool('tools/deployment/export_onnx.py', config, '--static', '--shape', '160',
+                      '192', '--out', str(out))
+    assert 'static 1x3x160x192' in result.stdout
+    diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch (\S+)',
+                       result.stdout)
+    assert [d[:3] for d in diffs] == [('1', '160', '192')] and float(diffs[0][3]) < 1e-4
+    graph = onnx.load(str(out)).graph
+    assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == [1, 3, 160, 192]
+    dynamic = tmp_path / 'dynamic.onnx'
+    run_tool('tools/deployment/export_onnx.py', config, '--shape', '160', '192', '--out',
+             str(dynamic), '--check-shapes', '1', '160', '192')
+
+    def optimized_ops(path):
+        # The graph ONNX Runtime runs after its basic optimisations (constant folding).
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(path) + '.opt.onnx'
+        ort.InferenceSession(str(path), options, providers=['CPUExecutionProvider'])
+        return [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
+
+    # The 14 DFC gates' resize sizes: constants in the static file, computed on every call in the
+    # dynamic one.
+    static_ops, dynamic_ops = optimized_ops(out), optimized_ops(dynamic)
+    assert 'Shape' not in static_ops and static_ops.count('Resize') == 14, sorted(set(static_ops))
+    assert dynamic_ops.count('Shape') >= 14
+    bad = run_tool('tools/deployment/export_onnx.py', config, '--static', '--check-shapes', '2',
+                   '224', '224', '--out', str(tmp_path / 'x.onnx'), check=False)
+    assert bad.returncode != 0 and 'a --static file takes only 1 224 224' in bad.stderr
+
+
 def test_export_errors(tmp_path):
     config = CASES['backbone'][0]
     bad = run_tool('tools/deployment/export_onnx.py', config, '--part', 'classifier', '--out',

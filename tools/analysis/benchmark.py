@@ -129,7 +129,9 @@ def export_all(tasks, onnx_dir):
     for task in tasks:
         os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
         for name in MODELS[task]:
-            path = osp.join(onnx_dir, task, name.replace(' ', '_') + '.onnx')
+            # Static input, as mmdeploy's static configs deploy (a file exported before is reused:
+            # delete the folder after changing the model code).
+            path = osp.join(onnx_dir, task, name.replace(' ', '_') + '_static.onnx')
             files.setdefault(task, {})[name] = path
             if osp.exists(path):
                 continue
@@ -138,7 +140,7 @@ def export_all(tasks, onnx_dir):
                 model, _ = build(task, name, deploy=True)
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, path, part, (SIZES[task], ) * 2)
+                export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
             work = osp.join(onnx_dir, task, name.replace(' ', '_'))

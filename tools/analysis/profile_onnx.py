@@ -9,8 +9,10 @@ Each file runs ``--runs`` times on a random input of its static shape, or of ``-
 files with dynamic sizes (batch 1; OpenVINO compiles the model reshaped to it), after 10 warm-up
 runs, and the per-layer times are averaged over the runs. OpenVINO reports the layers of its
 compiled graph (after its fusions; ``exec type`` names the kernel, ``ref`` is its reference
-implementation), ONNX Runtime the nodes of its optimised graph. Several files are profiled one
-after the other, and their op-type tables printed side by side.
+implementation), ONNX Runtime the nodes of its optimised graph. Several files run in turn, one
+call each per round, so that drifts of the machine's speed hit them alike, and their op-type
+tables are printed side by side with the median wall-clock time of a call (profiling on: the
+difference to the summed layer time is the runtime's cost between layers).
 """
 import argparse
 import collections
@@ -19,6 +21,7 @@ import os
 import os.path as osp
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -53,55 +56,69 @@ def make_input(path, shape=None):
     return np.random.default_rng(0).standard_normal(dims).astype(np.float32)
 
 
-def profile_openvino(path, x, precision, threads, runs):
-    """[(layer name, layer type, exec type, mean ms)] of OpenVINO's compiled graph."""
-    import openvino as ov
-    core = ov.Core()
-    model = core.read_model(path)
-    model.reshape({model.inputs[0]: list(x.shape)})  # static: lets OpenVINO fold shape math
-    compiled = core.compile_model(model, 'CPU', {
-        'INFERENCE_NUM_THREADS': threads, 'PERF_COUNT': True, 'PERFORMANCE_HINT': 'LATENCY',
-        'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32'})
-    request = compiled.create_infer_request()
-    for _ in range(10):
-        request.infer({0: x})
-    totals = collections.defaultdict(float)
-    kinds = {}
-    for _ in range(runs):
-        request.infer({0: x})
-        for info in request.profiling_info:
-            if info.status == info.Status.EXECUTED:
-                totals[info.node_name] += info.real_time.total_seconds() * 1e3
-                kinds[info.node_name] = (info.node_type, info.exec_type)
-    return [(name, *kinds[name], t / runs) for name, t in totals.items()]
+class OpenVINOProfile:
+    """One file compiled by OpenVINO with ``PERF_COUNT``; :meth:`run` infers once and, when
+    ``record``, adds each executed layer's time."""
+
+    def __init__(self, path, x, precision, threads):
+        import openvino as ov
+        core = ov.Core()
+        model = core.read_model(path)
+        model.reshape({model.inputs[0]: list(x.shape)})  # static: lets OpenVINO fold shape math
+        compiled = core.compile_model(model, 'CPU', {
+            'INFERENCE_NUM_THREADS': threads, 'PERF_COUNT': True, 'PERFORMANCE_HINT': 'LATENCY',
+            'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32'})
+        self.request = compiled.create_infer_request()
+        self.x = x
+        self.totals = collections.defaultdict(float)
+        self.kinds = {}
+
+    def run(self, record):
+        self.request.infer({0: self.x})
+        if record:
+            for info in self.request.profiling_info:
+                if info.status == info.Status.EXECUTED:
+                    self.totals[info.node_name] += info.real_time.total_seconds() * 1e3
+                    self.kinds[info.node_name] = (info.node_type, info.exec_type)
+
+    def layers(self, runs):
+        """[(layer name, layer type, exec type, mean ms)] of the compiled graph."""
+        return [(name, *self.kinds[name], t / runs) for name, t in self.totals.items()]
 
 
-def profile_onnxruntime(path, x, threads, runs):
-    """[(node name, op type, execution provider, mean ms)] of ONNX Runtime's optimised graph."""
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.enable_profiling = True
-    options.profile_file_prefix = osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'profile')
-    session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
-    name = session.get_inputs()[0].name
-    for _ in range(10 + runs):
-        session.run(None, {name: x})
-    trace_file = session.end_profiling()
-    with open(trace_file) as f:
-        events = json.load(f)
-    os.remove(trace_file)
-    times = collections.defaultdict(list)
-    kinds = {}
-    for event in events:
-        if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
-            node = event['name'][:-len('_kernel_time')]
-            times[node].append(event['dur'] / 1e3)
-            args = event.get('args', {})
-            kinds[node] = (args.get('op_name', '?'), args.get('provider', '?'))
-    # Each run times every node once: the last ``runs`` times are the ones after the warm-up.
-    return [(node, *kinds[node], float(np.mean(t[-runs:]))) for node, t in times.items()]
+class OnnxRuntimeProfile:
+    """One file in an ONNX Runtime session with its profiler on; :meth:`layers` reads the
+    trace and keeps the last ``runs`` calls of every node."""
+
+    def __init__(self, path, x, threads):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.enable_profiling = True
+        options.profile_file_prefix = osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'p')
+        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        self.feed = {self.session.get_inputs()[0].name: x}
+
+    def run(self, record):
+        self.session.run(None, self.feed)
+
+    def layers(self, runs):
+        """[(node name, op type, execution provider, mean ms)] of the optimised graph."""
+        trace_file = self.session.end_profiling()
+        with open(trace_file) as f:
+            events = json.load(f)
+        os.remove(trace_file)
+        times = collections.defaultdict(list)
+        kinds = {}
+        for event in events:
+            if event.get('cat') == 'Node' and event['name'].endswith('_kernel_time'):
+                node = event['name'][:-len('_kernel_time')]
+                times[node].append(event['dur'] / 1e3)
+                args = event.get('args', {})
+                kinds[node] = (args.get('op_name', '?'), args.get('provider', '?'))
+        # Every run times each node once: the last ``runs`` times follow the warm-up.
+        return [(node, *kinds[node], float(np.mean(t[-runs:]))) for node, t in times.items()]
 
 
 def by_type(layers):
@@ -122,17 +139,29 @@ def main():
     for path in args.onnx:
         if not osp.isfile(path):
             raise SystemExit(f'ONNX {path} does not exist')
-    results = {}
+    profiles = {}
     for path in args.onnx:
         x = make_input(path, args.shape)
-        if args.runtime == 'openvino':
-            layers = profile_openvino(path, x, args.precision, args.threads, args.runs)
-        else:
-            layers = profile_onnxruntime(path, x, args.threads, args.runs)
-        results[path] = dict(layers=layers, types=by_type(layers))
+        profiles[path] = OpenVINOProfile(path, x, args.precision, args.threads) \
+            if args.runtime == 'openvino' else OnnxRuntimeProfile(path, x, args.threads)
+    # The files run in turn, one call each per round, so that drifts of the machine's speed
+    # hit all of them alike; the wall-clock time of each call is kept too.
+    wall = {path: [] for path in args.onnx}
+    for i in range(10 + args.runs):
+        for path, profile in profiles.items():
+            start = time.perf_counter()
+            profile.run(record=i >= 10)
+            if i >= 10:
+                wall[path].append((time.perf_counter() - start) * 1e3)
+    results = {}
+    for path, profile in profiles.items():
+        layers = profile.layers(args.runs)
+        results[path] = dict(layers=layers, types=by_type(layers),
+                             wall_ms=float(np.median(wall[path])))
         total = sum(layer[-1] for layer in layers)
         print(f'\n{path}: {args.runtime} {args.precision}, {args.threads} threads, '
-              f'summed layer time {total:.3f} ms ({len(layers)} layers); slowest layers:')
+              f'summed layer time {total:.3f} ms ({len(layers)} layers), median call '
+              f'{results[path]["wall_ms"]:.3f} ms (profiling on); slowest layers:')
         for name, node_type, exec_type, ms in sorted(layers, key=lambda r: -r[-1])[:args.top]:
             print(f'  {ms:7.3f} ms  {node_type:<16} {exec_type:<24} {name}')
 
@@ -146,8 +175,10 @@ def main():
         cells = [results[p]['types'].get(op_type) for p in args.onnx]
         print(f'| {op_type} | ' + ' | '.join(f'{c[0]:.3f} ({c[1]})' if c else '-'
                                               for c in cells) + ' |')
-    print('| total | ' + ' | '.join(f'{sum(c[0] for c in results[p]["types"].values()):.3f}'
-                                    for p in args.onnx) + ' |')
+    print('| summed | ' + ' | '.join(f'{sum(c[0] for c in results[p]["types"].values()):.3f}'
+                                     for p in args.onnx) + ' |')
+    print('| median call | ' + ' | '.join(f'{results[p]["wall_ms"]:.3f}' for p in args.onnx) +
+          ' |')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(runtime=args.runtime, precision=args.precision,

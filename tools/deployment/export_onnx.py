@@ -1,12 +1,15 @@
 """Export a GhostNetV2 classifier or multi-scale backbone to ONNX and check it with onnxruntime.
 
     python tools/deployment/export_onnx.py CONFIG [--checkpoint CKPT] [--part classifier|backbone]
-        [--out FILE] [--shape H W] [--check-shapes N H W [N H W ...]] [--tolerance 1e-4]
-        [--opset 17] [--no-deploy] [--cfg-options KEY=VALUE ...]
+        [--out FILE] [--shape H W] [--static] [--check-shapes N H W [N H W ...]]
+        [--tolerance 1e-4] [--opset 17] [--no-deploy] [--cfg-options KEY=VALUE ...]
 
 CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier`` (the default
 for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
-image -> the backbone's ``out_indices`` features; batch, height and width are dynamic. The
+image -> the backbone's ``out_indices`` features; batch, height and width are dynamic, or, with
+``--static``, fixed to 1 and ``--shape`` (as mmdeploy's static configs deploy; ONNX Runtime then
+folds the size arithmetic of the DFC gates' resizing when it loads the file; compared at that
+shape only). The
 input is the normalised image tensor (the data preprocessor's mean/std and BGR->RGB are not part
 of the graph). Unless ``--no-deploy``, the backbone's inference structure is exported
 (``switch_to_deploy``; a deploy checkpoint of ``tools/model_converters/reparameterize_model.py``
@@ -34,9 +37,11 @@ def parse_args():
     parser.add_argument('--out', help='ONNX file (default: work_dirs/onnx/<config>_<part>.onnx)')
     parser.add_argument('--shape', type=int, nargs=2, default=[224, 224], metavar=('H', 'W'),
                         help='input size used for tracing')
+    parser.add_argument('--static', action='store_true',
+                        help='fix the input to batch 1 and --shape')
     parser.add_argument('--check-shapes', type=int, nargs='+', metavar='N H W',
-                        default=[1, 224, 224, 2, 224, 224, 1, 256, 352, 1, 97, 131],
-                        help='(batch, height, width) triples to compare at')
+                        help='(batch, height, width) triples to compare at (default: 1x224x224, '
+                        '2x224x224, 1x256x352 and 1x97x131; with --static: 1 x --shape)')
     parser.add_argument('--tolerance', type=float, default=1e-4,
                         help='largest allowed absolute difference to PyTorch')
     parser.add_argument('--opset', type=int, default=17)
@@ -45,6 +50,12 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.backbone.out_indices="(2,4)"')
     args = parser.parse_args()
+    if args.static and args.check_shapes and args.check_shapes != [1, *args.shape]:
+        parser.error(f'--check-shapes {" ".join(map(str, args.check_shapes))}: a --static file '
+                     f'takes only 1 {args.shape[0]} {args.shape[1]} (batch 1 and --shape)')
+    if args.check_shapes is None:
+        args.check_shapes = [1, *args.shape] if args.static else \
+            [1, 224, 224, 2, 224, 224, 1, 256, 352, 1, 97, 131]
     if len(args.check_shapes) % 3:
         parser.error(f'--check-shapes takes (batch, height, width) triples, but received '
                      f'{len(args.check_shapes)} numbers')
@@ -68,8 +79,10 @@ def main():
     out = args.out or osp.join('work_dirs', 'onnx', f'{osp.splitext(osp.basename(args.config))[0]}'
                                f'_{part}.onnx')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    names = export_onnx(export_part(exported, part), out, part, tuple(args.shape), args.opset)
-    print(f'exported {part} of {args.config} to {out} (outputs: {", ".join(names)}); '
+    names = export_onnx(export_part(exported, part), out, part, tuple(args.shape), args.opset,
+                        dynamic=not args.static)
+    size = f'static 1x3x{args.shape[0]}x{args.shape[1]}' if args.static else 'dynamic sizes'
+    print(f'exported {part} of {args.config} to {out} ({size}; outputs: {", ".join(names)}); '
           'onnx.checker: ok')
 
     shapes = [tuple(args.check_shapes[i:i + 3]) for i in range(0, len(args.check_shapes), 3)]
