@@ -52,6 +52,8 @@ def test_rewrite_experiments_are_exact():
     result = run_tool('tools/analysis/rewrite_experiments.py', 'train-fc', '--runs', '1')
     diffs = [float(d) for d in re.findall(r'max abs diff ([0-9.e+-]+)', result.stdout)]
     assert len(diffs) == 9 and max(diffs) < 1e-4, result.stdout
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'static-export', '--runs', '1')
+    assert float(re.search(r'max abs diff ([0-9.e+-]+)', result.stdout).group(1)) < 1e-5
     # train-gate raises if the broadcast gate differs from the up-sampled one.
     result = run_tool('tools/analysis/rewrite_experiments.py', 'train-gate', '--runs', '1')
     assert len(re.findall(r'\(\d+\.\d+x\)', result.stdout)) == 9

@@ -4,6 +4,7 @@ each experiment checks that the rewrite gives the same result and prints both ti
     python tools/analysis/rewrite_experiments.py ghost-concat [--threads 2] [--runs 200]
     python tools/analysis/rewrite_experiments.py train-gate [--threads 2] [--runs 20]
     python tools/analysis/rewrite_experiments.py train-fc [--threads 2] [--runs 20]
+    python tools/analysis/rewrite_experiments.py static-export [--threads 2] [--runs 100]
 
 - ``ghost-concat``: a Ghost module without ``Concat``. The primary 1x1 conv (+ReLU) feeds one
   grouped conv with two outputs per group, an identity tap and the cheap depthwise kernel (ReLU is
@@ -15,6 +16,9 @@ each experiment checks that the rewrite gives the same result and prints both ti
   6-D broadcast view that never materialises the up-sampled map, forward + backward, batch 32.
 - ``train-fc``: the DFC horizontal and vertical FCs as depthwise (1, 5) and (5, 1) convs against
   five shifted multiply-adds each, forward + backward, batch 32.
+- ``static-export`` (kept: ``export_onnx.py --static``, the benchmark's files): the GhostNetV2
+  1.0x classifier (inference structure, 224) exported with dynamic sizes and with a static input,
+  timed in ONNX Runtime interleaved (blocks of five calls, 100 rounds).
 """
 import argparse
 import os.path as osp
@@ -175,19 +179,51 @@ def train_fc(args):
               f'({ms[1] / ms[0]:.2f}x), max abs diff {diff:.1e}', flush=True)
 
 
+def static_export(args):
+    from ghostv2_mm.apis import build_model
+    from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
+    torch.manual_seed(0)
+    model = build_model('configs/mmpretrain/ghostnetv2_1.0x_in1k.py').eval()
+    model.backbone.switch_to_deploy()
+    work = tempfile.mkdtemp(prefix='static_export_')
+    x = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
+    sessions, outputs = {}, {}
+    for name, dynamic in (('dynamic', True), ('static', False)):
+        path = osp.join(work, f'{name}.onnx')
+        export_onnx(export_part(model, 'classifier'), path, 'classifier', (224, 224),
+                    dynamic=dynamic)
+        sessions[name] = onnx_session(path, args.threads)
+        outputs[name] = sessions[name].run(None, {'input': x})[0]
+    diff = float(np.abs(outputs['dynamic'] - outputs['static']).max())
+    times = {name: [] for name in sessions}
+    for r in range(5 + args.runs):
+        for name, session in sessions.items():
+            for b in range(6):
+                start = time.perf_counter()
+                session.run(None, {'input': x})
+                if r >= 5 and b:
+                    times[name].append(time.perf_counter() - start)
+    ms = {name: statistics.median(t) * 1e3 for name, t in times.items()}
+    print(f'GhostNetV2 1.0x classifier, ONNX Runtime fp32, batch 1, 224: dynamic '
+          f'{ms["dynamic"]:.2f} ms, static {ms["static"]:.2f} ms '
+          f'({ms["static"] / ms["dynamic"]:.3f}x), max abs diff {diff:.1e}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('experiment', choices=('ghost-concat', 'train-gate', 'train-fc'))
+    parser.add_argument('experiment',
+                        choices=('ghost-concat', 'train-gate', 'train-fc', 'static-export'))
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, help='timed runs (default: 200 for ghost-concat, '
-                        '20 for the training experiments)')
+                        '100 for static-export, 20 for the training experiments)')
     args = parser.parse_args()
-    args.runs = args.runs or (200 if args.experiment == 'ghost-concat' else 20)
+    args.runs = args.runs or dict(ghost_concat=200, static_export=100).get(
+        args.experiment.replace('-', '_'), 20)
     torch.set_num_threads(args.threads)
     np.random.seed(0)
-    dict(ghost_concat=ghost_concat, train_gate=train_gate,
-         train_fc=train_fc)[args.experiment.replace('-', '_')](args)
+    dict(ghost_concat=ghost_concat, train_gate=train_gate, train_fc=train_fc,
+         static_export=static_export)[args.experiment.replace('-', '_')](args)
 
 
 if __name__ == '__main__':
