@@ -110,3 +110,54 @@ def build_task_processor(model_cfg, deploy_cfg, device='cpu'):
         model_cfg.test_pipeline = [t for t in model_cfg.test_pipeline
                                    if t['type'].split('.')[-1] not in ANNOTATION_CHECKS]
     return build(model_cfg, deploy_cfg, device), deploy_cfg, model_cfg
+
+
+def check_files(files):
+    """Fail with one line naming the argument of the first of ``files`` ((argument, path)
+    pairs) whose path is not a file."""
+    for argument, path in files:
+        if not osp.isfile(path):
+            raise SystemExit(f'{argument} {path} does not exist')
+
+
+def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, device='cpu',
+                     batch_size=1):
+    """What evaluating deployed ``model_files`` on ``model_cfg``'s test set needs, checked first:
+    the files exist and suit the deploy config's backend, and the test data is there.
+
+    Args:
+        deploy_cfg (str): Deploy config file (``configs/mmdeploy/``).
+        model_cfg (str): Model config file.
+        model_files (list[str]): The deployed model (``end2end.onnx`` / ``end2end.xml``).
+        cfg_options (dict, optional): Overrides of the model config. Defaults to None.
+        device (str): Device of the backend. Defaults to ``'cpu'``.
+        batch_size (int): Test batch size. Defaults to 1.
+
+    Returns:
+        tuple: The task processor, the model config (as the processor loaded it), the backend's
+        name, the test dataloader (the deployment's pre-processing) and the backend model.
+    """
+    from copy import deepcopy
+
+    from mmdeploy.utils import get_backend
+    from mmengine.config import Config
+
+    from ..apis import check_data
+    check_files([('DEPLOY_CFG', deploy_cfg), ('MODEL_CFG', model_cfg),
+                 *(('--model', path) for path in model_files)])
+    cfg = Config.fromfile(model_cfg)
+    cfg.merge_from_dict(cfg_options or {})
+    check_data(cfg, ['test_dataloader'])
+    processor, deploy, cfg = build_task_processor(cfg, deploy_cfg, device)
+    backend = get_backend(deploy).value
+    expected = {'onnxruntime': '.onnx', 'openvino': '.xml'}.get(backend)
+    if expected and not model_files[0].endswith(expected):
+        raise SystemExit(f'--model {model_files[0]}: the {backend} backend of DEPLOY_CFG takes a '
+                         f'{expected} file')
+    loader = deepcopy(cfg.test_dataloader)
+    loader['batch_size'] = batch_size
+    loader['dataset'] = processor.build_dataset(loader['dataset'])
+    dataloader = processor.build_dataloader(loader)
+    model = processor.build_backend_model(
+        model_files, data_preprocessor_updater=processor.update_data_preprocessor)
+    return processor, cfg, backend, dataloader, model

@@ -43,12 +43,12 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
     With ``dynamic=False`` the graph is fixed to batch 1 and ``shape``: the sizes the DFC
     branches resize their gates to are then folded to constants when ONNX Runtime loads the
     file, where a dynamic graph computes them on every call (``Shape``, ``Gather``,
-    ``Unsqueeze``, ``Concat`` and ``Slice`` nodes per branch). With ``dynamic=True`` (the default) batch, height and width
-    are dynamic (the DFC branch's pooling and resizing follow the input
-    size), so one backbone file serves any detection or segmentation input, and the classifier
-    (global pooling) any image size, down to 2 pixels per side at the deepest DFC layer
-    (64x64 images at output stride 32): the tracer fixes the pooling kernel at 2x2, which the
-    eager model narrows for 1-pixel sides.
+    ``Unsqueeze``, ``Concat`` and ``Slice`` nodes per branch). With ``dynamic=True`` (the
+    default) batch, height and width are dynamic (the DFC branch's pooling and resizing follow
+    the input size), so one backbone file serves any detection or segmentation input, and the
+    classifier (global pooling) any image size, down to 2 pixels per side at the deepest DFC
+    layer (64x64 images at output stride 32): the tracer fixes the pooling kernel at 2x2, which
+    the eager model narrows for 1-pixel sides.
 
     Returns:
         list[str]: The names of the outputs.

@@ -20,10 +20,11 @@ of GhostNetV2, exported once and read by every runtime (OpenVINO reshaped to the
 PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
 
 Within a runtime only one task's models are loaded at a time, and they run interleaved: in each
-round (``--repeats`` rounds after ``--warmup``, order shuffled) every model runs ``BLOCK`` + 1 times
-in a row, the first call not counted, and medians are reported, so drifts of the machine affect
-all alike while no model pays for the switch from another. Also measured: training throughput (forward + backward, images/s,
-batch ``--train-batch``, 224x224, NCHW and channels-last). Prints the table and the ratios of
+round (``--repeats`` rounds after ``--warmup``, order shuffled) every model runs ``BLOCK`` + 1
+times in a row, the first call not counted, and medians are reported, so drifts of the machine
+affect all alike while no model pays for the switch from another. Also measured: training
+throughput (forward + backward, images/s, batch ``--train-batch``, 224x224, NCHW and
+channels-last). Prints the table and the ratios of
 docs/performance.md, writes ``benchmark.csv``, ``benchmark.json`` and
 ``accuracy_vs_latency.png`` (paper top-1 against latency per runtime, the paper's Figure 2 on
 this CPU).

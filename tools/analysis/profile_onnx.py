@@ -173,8 +173,8 @@ def main():
     print('| --- |' + ' --- |' * len(names))
     for op_type in types:
         cells = [results[p]['types'].get(op_type) for p in args.onnx]
-        print(f'| {op_type} | ' + ' | '.join(f'{c[0]:.3f} ({c[1]})' if c else '-'
-                                              for c in cells) + ' |')
+        cells = [f'{c[0]:.3f} ({c[1]})' if c else '-' for c in cells]
+        print(f'| {op_type} | ' + ' | '.join(cells) + ' |')
     print('| summed | ' + ' | '.join(f'{sum(c[0] for c in results[p]["types"].values()):.3f}'
                                      for p in args.onnx) + ' |')
     print('| median call | ' + ' | '.join(f'{results[p]["wall_ms"]:.3f}' for p in args.onnx) +

@@ -90,10 +90,8 @@ def median_ms(fn, runs, warmup=10):
 
 def runtime_fn(path, runtime, x, threads):
     if runtime == 'onnxruntime':
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        from ghostv2_mm.deploy.onnx_export import onnx_session
+        session = onnx_session(path, threads)
         return lambda: session.run(None, {'x': x})
     import openvino as ov
     hint = runtime.split('-')[1]

@@ -58,16 +58,14 @@ def main():
     from mmdeploy.utils import get_backend, get_root_logger
 
     from ghostv2_mm.deploy import compare, convert
-    from ghostv2_mm.deploy.backends import build_task_processor
+    from ghostv2_mm.deploy.backends import build_task_processor, check_files
 
-    for path, name in ((args.deploy_cfg, 'DEPLOY_CFG'), (args.model_cfg, 'MODEL_CFG'),
-                       (args.checkpoint, 'CHECKPOINT')):
-        if not osp.isfile(path):
-            raise SystemExit(f'{name} {path} does not exist')
+    check_files([('DEPLOY_CFG', args.deploy_cfg), ('MODEL_CFG', args.model_cfg),
+                 ('CHECKPOINT', args.checkpoint)])
     for img in [args.img, *(args.test_img or [])]:
         convert.check_image(img, 'IMAGE' if img == args.img else '--test-img')
-    if args.calib_dataset_cfg and not osp.isfile(args.calib_dataset_cfg):
-        raise SystemExit(f'--calib-dataset-cfg {args.calib_dataset_cfg} does not exist')
+    if args.calib_dataset_cfg:
+        check_files([('--calib-dataset-cfg', args.calib_dataset_cfg)])
     get_root_logger().setLevel(args.log_level)
 
     model_cfg = Config.fromfile(args.model_cfg)

@@ -61,43 +61,22 @@ def summarize(diffs):
 def main():
     args = parse_args()
     import torch
-    from mmdeploy.utils import get_backend
-    from mmengine.config import Config
     from mmengine.evaluator import Evaluator
     from mmengine.registry import DefaultScope
 
-    from ghostv2_mm.apis import check_data
-    from ghostv2_mm.deploy.backends import build_task_processor
+    from ghostv2_mm.deploy.backends import build_test_setup, check_files
     from ghostv2_mm.deploy.compare import difference, format_difference
 
-    for path, name in ((args.deploy_cfg, 'DEPLOY_CFG'), (args.model_cfg, 'MODEL_CFG'),
-                       (args.checkpoint, 'CHECKPOINT')):
-        if not osp.isfile(path):
-            raise SystemExit(f'{name} {path} does not exist')
-    for path in args.model:
-        if not osp.isfile(path):
-            raise SystemExit(f'--model {path} does not exist')
-    model_cfg = Config.fromfile(args.model_cfg)
-    model_cfg.merge_from_dict(args.cfg_options or {})
-    check_data(model_cfg, ['test_dataloader'])
-    processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, args.deploy_cfg,
-                                                            args.device)
-    backend = get_backend(deploy_cfg).value
-
-    loader = deepcopy(model_cfg.test_dataloader)
-    loader['batch_size'] = 1
-    loader['dataset'] = processor.build_dataset(loader['dataset'])
-    dataloader = processor.build_dataloader(loader)
-    models = dict(
-        pytorch=processor.build_pytorch_model(args.checkpoint),
-        deployed=processor.build_backend_model(
-            args.model, data_preprocessor_updater=processor.update_data_preprocessor))
+    check_files([('CHECKPOINT', args.checkpoint)])
+    processor, model_cfg, backend, dataloader, deployed = build_test_setup(
+        args.deploy_cfg, args.model_cfg, args.model, args.cfg_options, args.device)
+    models = dict(pytorch=processor.build_pytorch_model(args.checkpoint), deployed=deployed)
     scope = model_cfg.get('default_scope', 'mmengine')
     evaluators = {}
     with DefaultScope.overwrite_default_scope(scope):
         for name in models:
             evaluators[name] = Evaluator(deepcopy(model_cfg.test_evaluator))
-            evaluators[name].dataset_meta = loader['dataset'].metainfo
+            evaluators[name].dataset_meta = dataloader.dataset.metainfo
         diffs = []
         with torch.no_grad():
             for data in dataloader:
@@ -107,7 +86,7 @@ def main():
                     evaluator.process(data_samples=preds[name], data_batch=data)
                 diffs += [difference(ref, res)
                           for ref, res in zip(preds['pytorch'], preds['deployed'])]
-        metrics = {name: evaluator.evaluate(len(loader['dataset']))
+        metrics = {name: evaluator.evaluate(len(dataloader.dataset))
                    for name, evaluator in evaluators.items()}
     models['deployed'].destroy()
 

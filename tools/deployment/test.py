@@ -13,8 +13,6 @@ their default thread pools (all cores); an OpenVINO IR runs at the precision it 
 """
 import argparse
 import os
-import os.path as osp
-from copy import deepcopy
 
 from mmengine.config import DictAction
 
@@ -45,36 +43,13 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmdeploy.utils import get_backend
     from mmdeploy.utils.timer import TimeCounter
-    from mmengine.config import Config
 
-    from ghostv2_mm.apis import check_data
-    from ghostv2_mm.deploy.backends import build_task_processor
+    from ghostv2_mm.deploy.backends import build_test_setup
 
-    for path, name in ((args.deploy_cfg, 'DEPLOY_CFG'), (args.model_cfg, 'MODEL_CFG')):
-        if not osp.isfile(path):
-            raise SystemExit(f'{name} {path} does not exist')
-    for path in args.model:
-        if not osp.isfile(path):
-            raise SystemExit(f'--model {path} does not exist')
-    model_cfg = Config.fromfile(args.model_cfg)
-    model_cfg.merge_from_dict(args.cfg_options or {})
-    check_data(model_cfg, ['test_dataloader'])
-    task_processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, args.deploy_cfg,
-                                                                 args.device)
-    backend = get_backend(deploy_cfg).value
-    expected = {'onnxruntime': '.onnx', 'openvino': '.xml'}.get(backend)
-    if expected and not args.model[0].endswith(expected):
-        raise SystemExit(f'--model {args.model[0]}: the {backend} backend of DEPLOY_CFG takes a '
-                         f'{expected} file')
-
-    loader = deepcopy(model_cfg.test_dataloader)
-    loader['batch_size'] = args.batch_size
-    loader['dataset'] = task_processor.build_dataset(loader['dataset'])
-    dataloader = task_processor.build_dataloader(loader)
-    model = task_processor.build_backend_model(
-        args.model, data_preprocessor_updater=task_processor.update_data_preprocessor)
+    task_processor, _, _, dataloader, model = build_test_setup(
+        args.deploy_cfg, args.model_cfg, args.model, args.cfg_options, args.device,
+        args.batch_size)
     os.makedirs(args.work_dir, exist_ok=True)
     runner = task_processor.build_test_runner(
         model, args.work_dir, log_file=args.log2file, show=args.show, show_dir=args.show_dir,
