@@ -9,6 +9,10 @@ import numpy as np
 
 BACKENDS = ('onnxruntime', 'openvino')
 PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8')}
+# The inference structure's channel padding per backend (GhostNetV2's ``pad_channels``): ONNX
+# Runtime's blocked CPU kernels need multiples of 16 channels; OpenVINO, whose CPU plugin runs
+# these models channels-last, is faster without (docs/performance.md).
+PAD_CHANNELS = {'onnxruntime': 16, 'openvino': None}
 
 
 def check_image(path, argument='IMAGE'):
@@ -36,14 +40,16 @@ def has_inference_structure(model_cfg):
     return model_cfg.model.get('backbone', {}).get('type', '').split('.')[-1] == 'GhostNetV2'
 
 
-def inference_structure(model_cfg, checkpoint, work_dir):
+def inference_structure(model_cfg, checkpoint, work_dir, backend=None):
     """The (config, checkpoint) to export: for a GhostNetV2 backbone, the deploy checkpoint
-    (BN folded, ``ghostv2_mm.apis.reparameterize_checkpoint``) written to ``work_dir`` and the
-    config with ``model.backbone.deploy=True``; any other model as it is."""
+    (BN folded, channels padded as ``backend`` runs them fastest: :data:`PAD_CHANNELS`;
+    ``ghostv2_mm.apis.reparameterize_checkpoint``) written to ``work_dir`` and the config with
+    ``model.backbone.deploy=True``; any other model as it is."""
     if not has_inference_structure(model_cfg):
         return model_cfg, checkpoint
     from ..apis import reparameterize_checkpoint
-    options = {'model.backbone.init_cfg': None}
+    options = {'model.backbone.init_cfg': None,
+               'model.backbone.pad_channels': PAD_CHANNELS.get(backend)}
     out = osp.join(work_dir, osp.splitext(osp.basename(checkpoint))[0] + '_deploy.pth')
     reparameterize_checkpoint(model_cfg, checkpoint, out, options)
     cfg = model_cfg.copy()
@@ -54,8 +60,9 @@ def inference_structure(model_cfg, checkpoint, work_dir):
 def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu'):
     """mmdeploy's ``torch2onnx`` of the inference structure; returns the ONNX file."""
     from mmdeploy.apis import torch2onnx
-    from mmdeploy.utils import get_ir_config
-    cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir)
+    from mmdeploy.utils import get_backend, get_ir_config
+    cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir,
+                                    get_backend(deploy_cfg).value)
     save_file = get_ir_config(deploy_cfg)['save_file']
     torch2onnx(img, work_dir, save_file, deploy_cfg, cfg, ckpt, device=device)
     return osp.join(work_dir, save_file)

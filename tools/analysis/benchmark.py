@@ -15,8 +15,10 @@ Tasks (batch 1, random weights: speed does not depend on them):
   MobileNetV2-d8), and their backbones alone.
 Runtimes: PyTorch eager (training structure) and deploy (``switch_to_deploy``), fp32; ONNX Runtime
 fp32 and int8 (``onnxruntime.quantization``); OpenVINO fp32, bf16 (``INFERENCE_PRECISION_HINT``)
-and int8 (NNCF). The ONNX files are the ones the deployment tools write: the inference structure
-of GhostNetV2, exported once and read by every runtime (OpenVINO reshaped to the static input).
+and int8 (NNCF). The ONNX files are the ones the deployment tools write for each backend: the
+inference structure of GhostNetV2, with channels padded to 16 for ONNX Runtime and unpadded for
+OpenVINO (``ghostv2_mm.deploy.convert.PAD_CHANNELS``), exported once per backend and read by
+its runtimes (OpenVINO reshaped to the static input).
 PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
 
 Within a runtime only one task's models are loaded at a time, and they run interleaved: in each
@@ -81,9 +83,9 @@ MODELS = {
 # Calls per model and round (interleaved); the first of each block is not counted.
 BLOCK = 5
 SIZES = {'cls': 224, 'det320': 320, 'det416': 416, 'seg512': 512}
-DEPLOY_CFGS = {'det320': 'detection_onnxruntime_static-320x320.py',
-               'det416': 'detection_onnxruntime_static-416x416.py',
-               'seg512': 'segmentation_onnxruntime_static-512x512.py'}
+DEPLOY_CFGS = {'det320': 'detection_{}_static-320x320.py',
+               'det416': 'detection_{}_static-416x416.py',
+               'seg512': 'segmentation_{}_static-512x512.py'}
 RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
             'openvino-bf16', 'openvino-int8')
 PRECISION = {'eager': 'fp32', 'deploy': 'fp32', 'onnxruntime': 'fp32', 'onnxruntime-int8': 'int8',
@@ -93,8 +95,9 @@ CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
            'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
 
 
-def build(task, name, deploy=False):
-    """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward."""
+def build(task, name, deploy=False, pad_channels=None):
+    """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward
+    (``deploy``: GhostNetV2's inference structure, channels padded to ``pad_channels``)."""
     import torch
     if name.startswith('timm'):
         import timm
@@ -110,41 +113,44 @@ def build(task, name, deploy=False):
         options.update(CPU_SEG)
     model = build_model(config, options).eval()
     if deploy and hasattr(model.backbone, 'switch_to_deploy'):
+        model.backbone.pad_channels = pad_channels
         model.backbone.switch_to_deploy()
     if name.startswith('backbone'):
         return model, model.backbone
     return model, lambda x: model(x, mode='tensor')
 
 
-def export_all(tasks, onnx_dir):
-    """Export every model of ``tasks`` once (the inference structure, as the deployment tools
-    do); returns task -> name -> ONNX file."""
+def export_all(tasks, onnx_dir, backend):
+    """Export every model of ``tasks`` once for ``backend`` (the inference structure, as the
+    deployment tools do); returns task -> name -> ONNX file."""
     import cv2
     import numpy as np
     import torch
     from mmengine.config import Config
 
-    from ghostv2_mm.deploy.convert import export
+    from ghostv2_mm.deploy.convert import PAD_CHANNELS, export
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
+    pad = PAD_CHANNELS[backend]
+    suffix = f'_static_pad{pad}.onnx' if pad else '_static.onnx'
     files = {}
     for task in tasks:
         os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
         for name in MODELS[task]:
             # Static input, as mmdeploy's static configs deploy (a file exported before is reused:
             # delete the folder after changing the model code).
-            path = osp.join(onnx_dir, task, name.replace(' ', '_') + '_static.onnx')
+            path = osp.join(onnx_dir, task, name.replace(' ', '_') + suffix)
             files.setdefault(task, {})[name] = path
             if osp.exists(path):
                 continue
             torch.manual_seed(0)
             if task == 'cls' or name.startswith('backbone'):
-                model, _ = build(task, name, deploy=True)
+                model, _ = build(task, name, deploy=True, pad_channels=pad)
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
                 export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
-            work = osp.join(onnx_dir, task, name.replace(' ', '_'))
+            work = osp.join(onnx_dir, task, name.replace(' ', '_') + '_' + backend)
             os.makedirs(work, exist_ok=True)
             model, _ = build(task, name)
             ckpt = osp.join(work, 'random.pth')
@@ -155,7 +161,8 @@ def export_all(tasks, onnx_dir):
             config, overrides = MODELS[task][name]
             model_cfg = Config.fromfile(config)
             model_cfg.merge_from_dict(dict(overrides, **(CPU_SEG if task == 'seg512' else {})))
-            deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy', DEPLOY_CFGS[task]))
+            deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
+                                                  DEPLOY_CFGS[task].format(backend)))
             export(img, work, deploy_cfg, model_cfg, ckpt)
             os.replace(osp.join(work, 'end2end.onnx'), path)
     return files
@@ -244,8 +251,9 @@ def worker(args):
         import contextlib
 
         import numpy as np
+        backend = runtime.split('-')[0]
         callables = lambda task: runtime_callables(  # noqa: E731
-            runtime, {task: plan['files'][task]}, threads, plan['calib_dir'])
+            runtime, {task: plan['files'][backend][task]}, threads, plan['calib_dir'])
         make = lambda size: np.random.RandomState(0).randn(1, 3, size, size).astype(  # noqa
             np.float32)
         context = contextlib.nullcontext()
@@ -367,7 +375,9 @@ def main():
 
     out = osp.abspath(args.out_dir)
     os.makedirs(out, exist_ok=True)
-    files = export_all(args.tasks, osp.join(out, 'onnx'))
+    backends = sorted({rt.split('-')[0] for rt in args.runtimes} - {'eager', 'deploy'})
+    files = {backend: export_all(args.tasks, osp.join(out, 'onnx'), backend)
+             for backend in backends}
     plan = dict(tasks=args.tasks, files=files, threads=args.threads, repeats=args.repeats,
                 warmup=args.warmup, calib_dir=osp.join(out, 'int8'),
                 train_batch=args.train_batch, train_repeats=args.train_repeats)

@@ -2,7 +2,8 @@
 
     python tools/deployment/export_onnx.py CONFIG [--checkpoint CKPT] [--part classifier|backbone]
         [--out FILE] [--shape H W] [--static] [--check-shapes N H W [N H W ...]]
-        [--tolerance 1e-4] [--opset 17] [--no-deploy] [--cfg-options KEY=VALUE ...]
+        [--tolerance 1e-4] [--opset 17] [--no-deploy] [--pad-channels 16]
+        [--cfg-options KEY=VALUE ...]
 
 CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier`` (the default
 for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
@@ -13,7 +14,10 @@ shape only). The
 input is the normalised image tensor (the data preprocessor's mean/std and BGR->RGB are not part
 of the graph). Unless ``--no-deploy``, the backbone's inference structure is exported
 (``switch_to_deploy``; a deploy checkpoint of ``tools/model_converters/reparameterize_model.py``
-loads with ``--cfg-options model.backbone.deploy=True``). The file is
+loads with ``--cfg-options model.backbone.deploy=True``), with each Ghost module's channels
+padded to multiples of ``--pad-channels`` (default 16: exact, and the layout ONNX Runtime's fast
+CPU kernels need; OpenVINO runs the unpadded file faster, ``--pad-channels 0``; see
+docs/performance.md). The file is
 checked with ``onnx.checker``, then onnxruntime's outputs are compared with the PyTorch model's
 (before any folding) at every ``--check-shapes`` size (by default 1x224x224, 2x224x224 and the
 non-square 1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``.
@@ -47,9 +51,15 @@ def parse_args():
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--no-deploy', action='store_true',
                         help='export without folding BN into the convs')
+    parser.add_argument('--pad-channels', type=int, default=16,
+                        help='pad Ghost modules\' channels to multiples of this in the inference '
+                        'structure (0: no padding, the faster file for OpenVINO)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.backbone.out_indices="(2,4)"')
     args = parser.parse_args()
+    if args.pad_channels == 1 or args.pad_channels < 0:
+        parser.error(f'--pad-channels must be 0 (no padding) or >= 2, but received '
+                     f'{args.pad_channels}')
     if args.static and args.check_shapes and args.check_shapes != [1, *args.shape]:
         parser.error(f'--check-shapes {" ".join(map(str, args.check_shapes))}: a --static file '
                      f'takes only 1 {args.shape[0]} {args.shape[1]} (batch 1 and --shape)')
@@ -75,6 +85,8 @@ def main():
     exported = model
     if not args.no_deploy and hasattr(model.backbone, 'switch_to_deploy'):
         exported = copy.deepcopy(model)  # the reference keeps the training structure
+        if not exported.backbone.deploy:
+            exported.backbone.pad_channels = args.pad_channels or None
         exported.backbone.switch_to_deploy()
     out = args.out or osp.join('work_dirs', 'onnx', f'{osp.splitext(osp.basename(args.config))[0]}'
                                f'_{part}.onnx')

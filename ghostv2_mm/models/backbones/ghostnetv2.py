@@ -9,6 +9,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...checkpoint import check_pretrained
 from ...registry import register_model
 from ...utils import check_choice, check_keys, check_layer_cfg, make_divisible
+from ..deploy import pad_channels as pad_inference_channels
 from ..deploy import reparameterize
 from ..layers import DFCAttention, GhostBottleneck
 from ..layers.ghost_module import build_act
@@ -91,6 +92,11 @@ class GhostNetV2(BaseModule):
         deploy (bool): Build the inference structure (:meth:`switch_to_deploy`) directly, for
             deploy checkpoints (``tools/model_converters/reparameterize_model.py``). Defaults
             to False.
+        pad_channels (int, optional): In the inference structure, round each Ghost module's
+            channels up to a multiple of this with zero channels (exact;
+            :func:`~ghostv2_mm.models.deploy.pad_channels`): 16 is the channel block ONNX
+            Runtime's fast CPU convolutions and concatenations need. The outputs keep their
+            channels. Defaults to None (no padding).
         init_cfg (dict | list[dict], optional): Initialization config; use
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` to load the backbone
             of a classifier checkpoint. Defaults to Kaiming for convs and 1/0 for norm layers.
@@ -146,6 +152,7 @@ class GhostNetV2(BaseModule):
                  norm_eval=False,
                  with_cp=False,
                  deploy=False,
+                 pad_channels=None,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d']),
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
@@ -168,6 +175,10 @@ class GhostNetV2(BaseModule):
             raise ValueError(f'frozen_stages must be in range(-1, {self.num_stages + 1}), '
                              f'but received {frozen_stages!r}')
         check_choice('output_stride', output_stride, tuple(self.stage_dilations))
+        if pad_channels is not None and (isinstance(pad_channels, bool) or
+                                         not isinstance(pad_channels, int) or pad_channels < 2):
+            raise ValueError(f'pad_channels must be None or an int >= 2, but received '
+                             f'{pad_channels!r}')
         check_choice('dfc_position', dfc_position, ('expansion', 'output', 'both'))
         if dfc_layers is None:
             dfc_layers = range(2, self.num_layers)
@@ -195,6 +206,9 @@ class GhostNetV2(BaseModule):
         self.with_cp = with_cp
         self.deploy = False
         self.channels_last = False
+        self.pad_channels = pad_channels
+        # Stage index -> ChannelSelect of its real channels, for outputs of a padded network.
+        self.channel_selects = nn.ModuleDict()
 
         channels = make_divisible(self.stem_channels * widen_factor, 4)
         self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
@@ -240,7 +254,8 @@ class GhostNetV2(BaseModule):
         for i, stage in enumerate(self.blocks[:max(self.out_indices) + 1]):
             x = stage(x)
             if i in self.out_indices:
-                outs.append(x)
+                select = self.channel_selects[str(i)] if str(i) in self.channel_selects else None
+                outs.append(x if select is None else select(x))
         return tuple(outs)
 
     def init_weights(self):
@@ -279,6 +294,9 @@ class GhostNetV2(BaseModule):
         if self.deploy:
             return self
         reparameterize(self)
+        if self.pad_channels:
+            selects = pad_inference_channels(self, self.pad_channels)
+            self.channel_selects = nn.ModuleDict({str(i): m for i, m in selects.items()})
         if channels_last:
             self.to(memory_format=torch.channels_last)
         self.deploy = True
