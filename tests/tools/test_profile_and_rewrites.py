@@ -57,3 +57,16 @@ def test_rewrite_experiments_are_exact():
     # train-gate raises if the broadcast gate differs from the up-sampled one.
     result = run_tool('tools/analysis/rewrite_experiments.py', 'train-gate', '--runs', '1')
     assert len(re.findall(r'\(\d+\.\d+x\)', result.stdout)) == 9
+
+
+def test_pad_channels_experiment():
+    """The padded and unpadded files of the four models give the same outputs and are timed in
+    all three runtimes."""
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'pad-channels', '--runs', '1')
+    rows = re.findall(r'^\| ([^|]+) \| ([0-9.e+-]+) \|(.*)\|$', result.stdout, re.M)
+    assert [r[0] for r in rows] == ['GhostNetV2 1.0x classifier, 224',
+                                    'GhostNetV1 1.0x classifier, 224',
+                                    'YOLOv3-GhostNetV2 backbone, 320',
+                                    'DeepLabV3-GhostNetV2 backbone OS8, 512']
+    assert all(float(r[1]) < 1e-5 for r in rows)
+    assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)

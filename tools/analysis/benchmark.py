@@ -98,7 +98,6 @@ CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
 def build(task, name, deploy=False, pad_channels=None):
     """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward
     (``deploy``: GhostNetV2's inference structure, channels padded to ``pad_channels``)."""
-    import torch
     if name.startswith('timm'):
         import timm
         model = timm.create_model('ghostnetv2_100').eval()

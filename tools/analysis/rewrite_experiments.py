@@ -1,10 +1,12 @@
-"""Exact rewrites of GhostNetV2's layers that were measured and not kept (docs/performance.md):
-each experiment checks that the rewrite gives the same result and prints both timings.
+"""Exact rewrites of GhostNetV2's layers, measured in the runtimes (docs/performance.md; two of
+them are kept): each experiment checks that the rewrite gives the same result and prints both
+timings.
 
     python tools/analysis/rewrite_experiments.py ghost-concat [--threads 2] [--runs 200]
     python tools/analysis/rewrite_experiments.py train-gate [--threads 2] [--runs 20]
     python tools/analysis/rewrite_experiments.py train-fc [--threads 2] [--runs 20]
     python tools/analysis/rewrite_experiments.py static-export [--threads 2] [--runs 100]
+    python tools/analysis/rewrite_experiments.py pad-channels [--threads 2] [--runs 30]
 
 - ``ghost-concat``: a Ghost module without ``Concat``. The primary 1x1 conv (+ReLU) feeds one
   grouped conv with two outputs per group, an identity tap and the cheap depthwise kernel (ReLU is
@@ -19,6 +21,12 @@ each experiment checks that the rewrite gives the same result and prints both ti
 - ``static-export`` (kept: ``export_onnx.py --static``, the benchmark's files): the GhostNetV2
   1.0x classifier (inference structure, 224) exported with dynamic sizes and with a static input,
   timed in ONNX Runtime interleaved (blocks of five calls, 100 rounds).
+- ``pad-channels`` (kept for ONNX Runtime: ``GhostNetV2(pad_channels=16)``, written by the ONNX
+  Runtime deployments and ``export_onnx.py``): the inference structure with and without the
+  Ghost modules' channels padded to 16, static files, timed interleaved (blocks of five calls,
+  ``--runs`` rounds) in ONNX Runtime fp32 and OpenVINO fp32 and bf16: the GhostNetV2 1.0x and
+  GhostNetV1 1.0x classifiers at 224, the YOLOv3 backbone at 320 and the dilated (output stride
+  8) DeepLabV3 backbone at 512.
 """
 import argparse
 import os.path as osp
@@ -88,11 +96,11 @@ def median_ms(fn, runs, warmup=10):
     return statistics.median(times) * 1e3
 
 
-def runtime_fn(path, runtime, x, threads):
+def runtime_fn(path, runtime, x, threads, input_name='x'):
     if runtime == 'onnxruntime':
         from ghostv2_mm.deploy.onnx_export import onnx_session
         session = onnx_session(path, threads)
-        return lambda: session.run(None, {'x': x})
+        return lambda: session.run(None, {input_name: x})
     import openvino as ov
     hint = runtime.split('-')[1]
     compiled = ov.Core().compile_model(path, 'CPU', {
@@ -207,21 +215,86 @@ def static_export(args):
           f'({ms["static"] / ms["dynamic"]:.3f}x), max abs diff {diff:.1e}')
 
 
+# name -> (config, overrides, part, input size) of the pad-channels experiment.
+PAD_MODELS = {
+    'GhostNetV2 1.0x classifier, 224': ('configs/mmpretrain/ghostnetv2_1.0x_in1k.py', {},
+                                        'classifier', 224),
+    'GhostNetV1 1.0x classifier, 224': ('configs/mmpretrain/ghostnetv1_1.1x_in1k.py',
+                                        {'model.backbone.widen_factor': 1.0,
+                                         'model.head.in_channels': 960}, 'classifier', 224),
+    'YOLOv3-GhostNetV2 backbone, 320': ('configs/mmdet/yolov3_ghostv2_320.py', {}, 'backbone',
+                                        320),
+    'DeepLabV3-GhostNetV2 backbone OS8, 512': ('configs/mmseg/deeplabv3_ghostv2_ade20k_512.py',
+                                               {'model.backbone.norm_cfg.type': 'BN'},
+                                               'backbone', 512),
+}
+
+
+def interleaved_ms(fns, runs, block=5, warmup=3):
+    """Median ms of each callable, ``warmup`` + ``runs`` rounds of ``block`` + 1 calls each in
+    turn (the first call of a block not counted)."""
+    times = {name: [] for name in fns}
+    for r in range(warmup + runs):
+        for name, fn in fns.items():
+            for b in range(block + 1):
+                start = time.perf_counter()
+                fn()
+                if r >= warmup and b:
+                    times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) * 1e3 for name, t in times.items()}
+
+
+def pad_channels(args):
+    from ghostv2_mm.apis import build_model
+    from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
+    work = tempfile.mkdtemp(prefix='pad_channels_')
+    runtimes = ('onnxruntime', 'openvino-f32', 'openvino-bf16')
+    print(f'batch 1, {args.threads} threads, median of {args.runs} interleaved rounds, ms: '
+          'unpadded / padded (ratio)')
+    print('| model | max abs diff | ' + ' | '.join(runtimes) + ' |')
+    print('| --- | --- |' + ' --- |' * len(runtimes))
+    for name, (config, overrides, part, size) in PAD_MODELS.items():
+        torch.manual_seed(0)
+        options = dict(overrides, **{'model.backbone.init_cfg': None})
+        trained = build_model(config, options).eval()
+        x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
+        paths, outputs = {}, {}
+        for pad in (None, 16):
+            model = build_model(config, options).eval()
+            model.load_state_dict(trained.state_dict())
+            model.backbone.pad_channels = pad
+            model.backbone.switch_to_deploy()
+            paths[pad] = osp.join(work, f'{part}_{size}_{pad}.onnx')
+            export_onnx(export_part(model, part), paths[pad], part, (size, size), dynamic=False)
+            outputs[pad] = onnx_session(paths[pad], args.threads).run(None, {'input': x})
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(outputs[None], outputs[16]))
+        cells = []
+        for runtime in runtimes:
+            fns = {pad: runtime_fn(paths[pad], runtime, x, args.threads, 'input')
+                   for pad in paths}
+            ms = interleaved_ms(fns, args.runs)
+            cells.append(f'{ms[None]:.2f} / {ms[16]:.2f} ({ms[16] / ms[None]:.2f}x)')
+        print(f'| {name} | {diff:.1e} | ' + ' | '.join(cells) + ' |', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('experiment',
-                        choices=('ghost-concat', 'train-gate', 'train-fc', 'static-export'))
+                        choices=('ghost-concat', 'train-gate', 'train-fc', 'static-export',
+                                 'pad-channels'))
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, help='timed runs (default: 200 for ghost-concat, '
-                        '100 for static-export, 20 for the training experiments)')
+                        '100 for static-export, 30 for pad-channels, 20 for the training '
+                        'experiments)')
     args = parser.parse_args()
-    args.runs = args.runs or dict(ghost_concat=200, static_export=100).get(
+    args.runs = args.runs or dict(ghost_concat=200, static_export=100, pad_channels=30).get(
         args.experiment.replace('-', '_'), 20)
     torch.set_num_threads(args.threads)
     np.random.seed(0)
-    dict(ghost_concat=ghost_concat, train_gate=train_gate, train_fc=train_fc,
-         static_export=static_export)[args.experiment.replace('-', '_')](args)
+    experiments = dict(ghost_concat=ghost_concat, train_gate=train_gate, train_fc=train_fc,
+                       static_export=static_export, pad_channels=pad_channels)
+    experiments[args.experiment.replace('-', '_')](args)
 
 
 if __name__ == '__main__':

@@ -16,7 +16,6 @@ network computes what it computed before; the multi-scale outputs are gathered b
 real channels. Exact re-parameterisation, measured faster in ONNX Runtime and slower in
 OpenVINO (``docs/performance.md``), so the deployment tools apply it for ONNX Runtime only.
 """
-import math
 
 import torch
 import torch.nn as nn
