@@ -63,7 +63,7 @@ def test_pad_channels_experiment():
     """The padded and unpadded files of the four models give the same outputs and are timed in
     all three runtimes."""
     result = run_tool('tools/analysis/rewrite_experiments.py', 'pad-channels', '--runs', '1')
-    rows = re.findall(r'^\| ([^|]+) \| ([0-9.e+-]+) \|(.*)\|$', result.stdout, re.M)
+    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
     assert [r[0] for r in rows] == ['GhostNetV2 1.0x classifier, 224',
                                     'GhostNetV1 1.0x classifier, 224',
                                     'YOLOv3-GhostNetV2 backbone, 320',
