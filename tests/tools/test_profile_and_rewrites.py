@@ -56,7 +56,7 @@ def test_rewrite_experiments_are_exact():
     assert float(re.search(r'max abs diff ([0-9.e+-]+)', result.stdout).group(1)) < 1e-5
     # train-gate raises if the broadcast gate differs from the up-sampled one.
     result = run_tool('tools/analysis/rewrite_experiments.py', 'train-gate', '--runs', '1')
-    assert len(re.findall(r'\(\d+\.\d+x\)', result.stdout)) == 9
+    assert len(re.findall(r'\(\d+\.\d+x\)', result.stdout)) == 18
 
 
 def test_pad_channels_experiment():

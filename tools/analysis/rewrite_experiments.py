@@ -15,7 +15,9 @@ timings.
   timed (batch 1) in ONNX Runtime fp32 and OpenVINO fp32/bf16 against primary conv, depthwise
   conv, ``Concat`` and next conv, at six shapes of GhostNetV2 1.0x at 224.
 - ``train-gate``: the DFC gate's nearest 2x up-sampling and multiply (``F.interpolate``) against a
-  6-D broadcast view that never materialises the up-sampled map, forward + backward, batch 32.
+  6-D broadcast view that never materialises the up-sampled map, and against the up-sampled map
+  made as an expanded view copied into place (backward: PyTorch's ``upsample_nearest2d``
+  backward, so the gradients are bit-identical), forward + backward, batch 32.
 - ``train-fc``: the DFC horizontal and vertical FCs as depthwise (1, 5) and (5, 1) convs against
   five shifted multiply-adds each, forward + backward, batch 32.
 - ``static-export`` (kept: ``export_onnx.py --static``, the benchmark's files): the GhostNetV2
@@ -136,6 +138,23 @@ def ghost_concat(args):
               flush=True)
 
 
+class ExpandUpsample(torch.autograd.Function):
+    """Nearest 2x up-sampling as an expanded view copied into place (forward) with PyTorch's
+    own ``upsample_nearest2d`` backward: the same values and the same gradients as
+    ``F.interpolate``."""
+
+    @staticmethod
+    def forward(ctx, x):
+        n, c, h, w = x.shape
+        ctx.input_size = [n, c, h, w]
+        return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return torch.ops.aten.upsample_nearest2d_backward(grad, list(grad.shape[-2:]),
+                                                          ctx.input_size, None, None)
+
+
 def train_gate(args):
     def interpolate(y, a):
         return y * F.interpolate(torch.sigmoid(a), size=y.shape[-2:], mode='nearest')
@@ -145,17 +164,29 @@ def train_gate(args):
         gate = torch.sigmoid(a)[:, :, :, None, :, None]
         return (y.view(n, c, h // 2, 2, w // 2, 2) * gate).view(n, c, h, w)
 
-    print('DFC gate, forward + backward, batch 32, ms: F.interpolate / 6-D broadcast')
+    def expand(y, a):
+        return y * ExpandUpsample.apply(torch.sigmoid(a))
+
+    print('DFC gate, forward + backward, batch 32, ms: F.interpolate / 6-D broadcast / '
+          'expanded view with upsample backward')
     for c, half in DFC_SHAPES:
         y = torch.randn(32, c, 2 * half, 2 * half, requires_grad=True)
         a = torch.randn(32, c, half, half, requires_grad=True)
         grad = torch.randn_like(y)
-        if not torch.equal(interpolate(y, a), broadcast(y, a)):
-            raise RuntimeError('the broadcast gate differs from the up-sampled one')
+        reference = interpolate(y, a)
+        if not (torch.equal(reference, broadcast(y, a)) and torch.equal(reference, expand(y, a))):
+            raise RuntimeError('a rewritten gate differs from the up-sampled one')
+        grads = []
+        for f in (interpolate, expand):
+            a.grad = None
+            f(y, a).backward(grad)
+            grads.append(a.grad.clone())
+        if not torch.equal(*grads):
+            raise RuntimeError('the expanded gate\'s gradient differs from the up-sampled one')
         ms = [median_ms(lambda f=f: f(y, a).backward(grad), args.runs, warmup=3)
-              for f in (interpolate, broadcast)]
+              for f in (interpolate, broadcast, expand)]
         print(f'  {c} channels, {2 * half}x{2 * half}: {ms[0]:.2f} / {ms[1]:.2f} '
-              f'({ms[1] / ms[0]:.2f}x)', flush=True)
+              f'({ms[1] / ms[0]:.2f}x) / {ms[2]:.2f} ({ms[2] / ms[0]:.2f}x)', flush=True)
 
 
 def train_fc(args):
