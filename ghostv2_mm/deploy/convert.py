@@ -58,13 +58,18 @@ def inference_structure(model_cfg, checkpoint, work_dir, backend=None):
 
 
 def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu'):
-    """mmdeploy's ``torch2onnx`` of the inference structure; returns the ONNX file."""
+    """mmdeploy's ``torch2onnx`` of the inference structure (traced with fixed-size gates when
+    the deploy config is static: :func:`~ghostv2_mm.models.deploy.static_shapes`); returns the
+    ONNX file."""
     from mmdeploy.apis import torch2onnx
-    from mmdeploy.utils import get_backend, get_ir_config
+    from mmdeploy.utils import get_backend, get_ir_config, is_dynamic_shape
+
+    from ..models.deploy import static_shapes
     cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir,
                                     get_backend(deploy_cfg).value)
     save_file = get_ir_config(deploy_cfg)['save_file']
-    torch2onnx(img, work_dir, save_file, deploy_cfg, cfg, ckpt, device=device)
+    with static_shapes(not is_dynamic_shape(deploy_cfg)):
+        torch2onnx(img, work_dir, save_file, deploy_cfg, cfg, ckpt, device=device)
     return osp.join(work_dir, save_file)
 
 

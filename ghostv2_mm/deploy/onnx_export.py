@@ -54,6 +54,8 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
         list[str]: The names of the outputs.
     """
     import onnx
+
+    from ..models.deploy import static_shapes
     module.eval()
     x = torch.randn(1, 3, *shape)
     with torch.no_grad():
@@ -66,7 +68,7 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
             {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'}
     if not dynamic:
         axes = None
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), static_shapes(not dynamic):
         # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
         # are fixed by tracing; the traced branches are the general ones, as documented above.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)

@@ -61,8 +61,9 @@ def test_static_export(tmp_path):
     the same outputs as PyTorch."""
     config, overrides = CASES['classifier']
     out = tmp_path / 'static.onnx'
+    # Unpadded files: the padded static one adds resizes of its own (test_padded_export).
     result = run_tool('tools/deployment/export_onnx.py', config, '--static', '--shape', '160',
-                      '192', '--out', str(out))
+                      '192', '--pad-channels', '0', '--out', str(out))
     assert 'static 1x3x160x192' in result.stdout
     diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch (\S+)',
                        result.stdout)
@@ -71,7 +72,7 @@ def test_static_export(tmp_path):
     assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == [1, 3, 160, 192]
     dynamic = tmp_path / 'dynamic.onnx'
     run_tool('tools/deployment/export_onnx.py', config, '--shape', '160', '192', '--out',
-             str(dynamic), '--check-shapes', '1', '160', '192')
+             str(dynamic), '--check-shapes', '1', '160', '192', '--pad-channels', '0')
 
     def optimized_ops(path):
         # The graph ONNX Runtime runs after its basic optimisations (constant folding).
@@ -93,9 +94,10 @@ def test_static_export(tmp_path):
 
 
 def test_padded_export(tmp_path):
-    """The default export pads the Ghost modules' channels to 16 (--pad-channels 0 does not):
-    the same outputs, and ONNX Runtime runs more of the graph in its blocked layout, with fewer
-    reorders between layouts."""
+    """The default export pads the Ghost modules' channels to 16 and, in a static file, gives the
+    SE and DFC gates their blocked-layout forms (--pad-channels 0 does neither): the same
+    outputs, and ONNX Runtime runs the whole network in its blocked layout, with one reorder
+    left (the pooled features, to the classifier's head)."""
     import onnxruntime as ort
     config, overrides = CASES['classifier']
     torch.manual_seed(0)
@@ -115,7 +117,7 @@ def test_padded_export(tmp_path):
 
     padded, plain = primary_channels(files['16']), primary_channels(files['0'])
     assert sorted(set(plain.values()))[:4] == [8, 12, 20, 24]
-    assert all(c % 16 == 0 or c == 8 for c in padded.values()) and max(padded.values()) == 480
+    assert all(c % 16 == 0 for c in padded.values()) and max(padded.values()) == 480
 
     def reorders(path):
         options = ort.SessionOptions()
@@ -124,7 +126,9 @@ def test_padded_export(tmp_path):
         ops = [n.op_type for n in onnx.load(options.optimized_model_filepath).graph.node]
         return ops.count('ReorderInput') + ops.count('ReorderOutput')
 
-    assert reorders(files['16']) < reorders(files['0']) / 2
+    # At 160x192 the stride-32 maps are 5x6 and their DFC gates 2x3, resized by non-integer
+    # factors: the blocked form resizes them by whole factors.
+    assert reorders(files['16']) == 1 and reorders(files['0']) > 50
     x = np.random.RandomState(0).randn(1, 3, 160, 192).astype(np.float32)
     a, b = (onnx_session(str(files[p]), threads=2).run(None, {'input': x})[0] for p in files)
     assert np.abs(a - b).max() < 1e-4

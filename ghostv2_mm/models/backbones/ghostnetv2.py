@@ -10,7 +10,7 @@ from ...checkpoint import check_pretrained
 from ...registry import register_model
 from ...utils import check_choice, check_keys, check_layer_cfg, make_divisible
 from ..deploy import pad_channels as pad_inference_channels
-from ..deploy import reparameterize
+from ..deploy import reparameterize, to_blocked_gates
 from ..layers import DFCAttention, GhostBottleneck
 from ..layers.ghost_module import build_act
 
@@ -96,7 +96,9 @@ class GhostNetV2(BaseModule):
             channels up to a multiple of this with zero channels (exact;
             :func:`~ghostv2_mm.models.deploy.pad_channels`): 16 is the channel block ONNX
             Runtime's fast CPU convolutions and concatenations need. The outputs keep their
-            channels. Defaults to None (no padding).
+            channels. With padding, the SE and DFC gates also take the forms that keep that
+            layout in static-shape exports (:func:`~ghostv2_mm.models.deploy.to_blocked_gates`).
+            Defaults to None (no padding).
         init_cfg (dict | list[dict], optional): Initialization config; use
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` to load the backbone
             of a classifier checkpoint. Defaults to Kaiming for convs and 1/0 for norm layers.
@@ -296,6 +298,7 @@ class GhostNetV2(BaseModule):
         reparameterize(self)
         if self.pad_channels:
             selects = pad_inference_channels(self, self.pad_channels)
+            to_blocked_gates(self)
             self.channel_selects = nn.ModuleDict({str(i): m for i, m in selects.items()})
         if channels_last:
             self.to(memory_format=torch.channels_last)

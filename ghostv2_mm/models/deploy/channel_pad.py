@@ -129,15 +129,17 @@ def _pad_bottleneck(block, layout_in, multiple, min_channels):
     return layout_out
 
 
-def pad_channels(backbone, multiple=16, min_channels=None):
+def pad_channels(backbone, multiple=16, min_channels=1):
     """Pad the channels of a GhostNetV2 in its inference structure (BN folded) in place.
 
     Args:
         backbone (GhostNetV2): The network, after :func:`reparameterize`.
         multiple (int): Each Ghost module's intrinsic (and cheap) channels are rounded up to a
             multiple of this: the runtime's channel block (16 for ONNX Runtime with AVX-512).
-        min_channels (int, optional): Modules with fewer intrinsic channels stay as they are
-            (padding them would double their work). Defaults to ``multiple // 2 + 1``.
+        min_channels (int): Modules with fewer intrinsic channels stay as they are. Defaults to
+            1, every module: padding GhostNetV2 1.0x's first block from 8 to 16 intrinsic
+            channels doubles its work, but leaves the whole network in the blocked layout,
+            which ONNX Runtime measured faster (docs/performance.md).
 
     Returns:
         dict[int, ChannelSelect]: For each stage index whose output is padded, the module that
@@ -145,7 +147,6 @@ def pad_channels(backbone, multiple=16, min_channels=None):
     """
     if not (isinstance(multiple, int) and multiple >= 2):
         raise ValueError(f'pad_channels must be an int >= 2, but received {multiple!r}')
-    min_channels = multiple // 2 + 1 if min_channels is None else min_channels
     blocks = [block for stage in backbone.blocks for block in stage]
     first = blocks[0]
     stem_channels = backbone.conv_stem.out_channels

@@ -1,0 +1,133 @@
+"""Gates of the inference structure in the forms ONNX Runtime runs in its blocked layout.
+
+ONNX Runtime's CPU provider keeps a graph in its blocked channel layout (NCHWc) only through ops
+it has blocked kernels for: convolutions and poolings with constant attributes, ``Upsample``
+(a nearest ``Resize``) with constant integer scales, and element-wise ``Mul``/``Add`` of two
+blocked tensors of one shape. Two gates of GhostNetV2 fall outside that, and each puts the
+tensors around it back into the plain layout, with a reorder before and after:
+
+- the SE gate is (N, C, 1, 1) and multiplies (N, C, H, W) by broadcasting;
+- the DFC gate of an odd-sized map is resized by a non-integer factor (a 7x7 map is pooled to
+  3x3, whose nearest up-sampling to 7x7 is not a whole multiple).
+
+:class:`BlockedSqueezeExcite` up-samples the SE gate to the features' size before multiplying
+(nearest from 1x1: the same values); :class:`BlockedDFCAttention` resizes its gate by whole
+factors only (:func:`nearest_resize`). Both are exact. The forms fix sizes when the graph is
+traced, so they apply only inside :func:`static_shapes` (static-shape exports: a dynamic graph
+computes the resize sizes at run time, which ONNX Runtime's blocked ``Upsample`` does not take
+either); elsewhere the modules compute what :class:`SqueezeExcite` and
+:class:`DeployDFCAttention` compute.
+"""
+import contextlib
+import threading
+
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..layers.dfc_attention import GATES, downsample
+from ..layers.ghost_bottleneck import SqueezeExcite
+from .reparam import DeployDFCAttention
+
+_state = threading.local()
+# The largest (h * w) gate resized to a non-multiple size through a whole-factor up-sampling to
+# (h * H, w * W): that map has h * w times the output's pixels. Larger gates of odd-sized maps
+# take the edge-padding route (docs/performance.md: 3x3 -> 7x7 up-sampled, 6x6 -> 13x13 padded).
+MAX_UPSAMPLED_GATE = 16
+
+
+@contextlib.contextmanager
+def static_shapes(enabled=True):
+    """Within this context (and ``enabled``), the blocked-layout gates take their fixed-size
+    forms: for tracing a graph whose input size is fixed."""
+    previous = getattr(_state, 'static', False)
+    _state.static = enabled
+    try:
+        yield
+    finally:
+        _state.static = previous
+
+
+def shapes_are_static():
+    return getattr(_state, 'static', False)
+
+
+def nearest_resize(x, size):
+    """``F.interpolate(x, size, mode='nearest')`` through resizes by whole factors only.
+
+    Nearest resizing from h to H takes source row ``floor(i * h / H)`` for output row i. When
+    H is not a multiple of h, that is row ``i * h`` of x up-sampled by H (source row
+    ``floor(i * h / H)``), so an up-sampling by (H, W) followed by a 1x1 max pooling with
+    stride (h, w) (which picks those rows and columns) gives the same values; for the larger
+    gates of odd-sized maps (H = 2h + 1, the 2x2 pooling drops the last row), row i is row
+    ``floor((i - 1) / 2)`` (row 0 for i = 0) of x up-sampled by 2, which an edge padding of one
+    row and column at the start gives at a quarter of the cost."""
+    h, w = (int(s) for s in x.shape[-2:])
+    height, width = (int(s) for s in size)
+    if (h, w) == (height, width):
+        return x
+    if height % h == 0 and width % w == 0:
+        return F.interpolate(x, size=(height, width), mode='nearest')
+    if h * w <= MAX_UPSAMPLED_GATE:
+        up = F.interpolate(x, size=(h * height, w * width), mode='nearest')
+        return F.max_pool2d(up, kernel_size=1, stride=(h, w))
+    if (height, width) == (2 * h + 1, 2 * w + 1):
+        up = F.interpolate(x, size=(2 * h, 2 * w), mode='nearest')
+        return F.pad(up, (1, 0, 1, 0), mode='replicate')
+    return F.interpolate(x, size=(height, width), mode='nearest')
+
+
+class BlockedSqueezeExcite(nn.Module):
+    """:class:`SqueezeExcite` whose gate is up-sampled to the features' size in static-shape
+    exports, so that the multiply has operands of one shape (the same layers and names).
+
+    Args:
+        se (SqueezeExcite): The module to convert.
+    """
+
+    def __init__(self, se):
+        super().__init__()
+        self.avg_pool = se.avg_pool
+        self.conv_reduce = se.conv_reduce
+        self.act1 = se.act1
+        self.conv_expand = se.conv_expand
+        self.gate = se.gate
+
+    def forward(self, x):
+        scale = self.gate(self.conv_expand(self.act1(self.conv_reduce(self.avg_pool(x)))))
+        if shapes_are_static():
+            scale = F.interpolate(scale, size=x.shape[-2:], mode='nearest')
+        return x * scale
+
+
+class BlockedDFCAttention(DeployDFCAttention):
+    """:class:`DeployDFCAttention` whose nearest up-sampling of the gate goes through whole
+    factors only (:func:`nearest_resize`) in static-shape exports. The scaling function is
+    element-wise, so applying it before or after a nearest resize gives the same gate.
+
+    Args:
+        attn (DeployDFCAttention): The module to convert.
+    """
+
+    def __init__(self, attn):
+        nn.Module.__init__(self)
+        for name in ('gate', 'gate_position', 'down_mode', 'up_mode', 'proj', 'fc_h', 'fc_v'):
+            setattr(self, name, getattr(attn, name))
+
+    def forward(self, x, size=None):
+        if not (shapes_are_static() and self.up_mode == 'nearest'):
+            return super().forward(x, size)
+        a = self.fc_v(self.fc_h(self.proj(downsample(x, self.down_mode))))
+        size = x.shape[-2:] if size is None else size
+        return nearest_resize(GATES[self.gate](a), size)
+
+
+def to_blocked_gates(model):
+    """Replace every SE and deployed DFC attention in ``model`` (in place) by its blocked-layout
+    form; returns ``model``."""
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if type(child) is SqueezeExcite:
+                setattr(module, name, BlockedSqueezeExcite(child))
+            elif type(child) is DeployDFCAttention:
+                setattr(module, name, BlockedDFCAttention(child))
+    return model
