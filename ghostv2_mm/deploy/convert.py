@@ -13,6 +13,10 @@ PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int
 # Runtime's blocked CPU kernels need multiples of 16 channels; OpenVINO, whose CPU plugin runs
 # these models channels-last, is faster without (docs/performance.md).
 PAD_CHANNELS = {'onnxruntime': 16, 'openvino': None}
+# Precisions whose static padded files take the blocked-layout gates: ONNX Runtime runs fp32
+# graphs in its blocked layout, int8 graphs in its NHWC int8 kernels, where the up-sampled SE
+# gates only add work (docs/performance.md); the file to quantise keeps the plain gates.
+BLOCKED_GATE_PRECISIONS = ('fp32', )
 
 
 def check_image(path, argument='IMAGE'):
@@ -57,18 +61,19 @@ def inference_structure(model_cfg, checkpoint, work_dir, backend=None):
     return cfg, out
 
 
-def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu'):
-    """mmdeploy's ``torch2onnx`` of the inference structure (traced with fixed-size gates when
-    the deploy config is static: :func:`~ghostv2_mm.models.deploy.static_shapes`); returns the
-    ONNX file."""
+def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', precision='fp32'):
+    """mmdeploy's ``torch2onnx`` of the inference structure (with the blocked-layout gates when
+    the deploy config is static and ``precision`` is in :data:`BLOCKED_GATE_PRECISIONS`:
+    :func:`~ghostv2_mm.models.deploy.blocked_gates`); returns the ONNX file."""
     from mmdeploy.apis import torch2onnx
     from mmdeploy.utils import get_backend, get_ir_config, is_dynamic_shape
 
-    from ..models.deploy import static_shapes
+    from ..models.deploy import blocked_gates
     cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir,
                                     get_backend(deploy_cfg).value)
     save_file = get_ir_config(deploy_cfg)['save_file']
-    with static_shapes(not is_dynamic_shape(deploy_cfg)):
+    blocked = not is_dynamic_shape(deploy_cfg) and precision in BLOCKED_GATE_PRECISIONS
+    with blocked_gates(blocked):
         torch2onnx(img, work_dir, save_file, deploy_cfg, cfg, ckpt, device=device)
     return osp.join(work_dir, save_file)
 

@@ -36,7 +36,7 @@ def export_part(model, part):
     raise ValueError(f'part must be one of {PARTS}, but received {part!r}')
 
 
-def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
+def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, blocked=None):
     """Export ``module`` (see :func:`export_part`) to ``path`` and check it with
     ``onnx.checker``.
 
@@ -55,7 +55,7 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
     """
     import onnx
 
-    from ..models.deploy import static_shapes
+    from ..models.deploy import blocked_gates
     module.eval()
     x = torch.randn(1, 3, *shape)
     with torch.no_grad():
@@ -68,7 +68,8 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
             {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'}
     if not dynamic:
         axes = None
-    with warnings.catch_warnings(), static_shapes(not dynamic):
+    blocked = not dynamic if blocked is None else blocked and not dynamic
+    with warnings.catch_warnings(), blocked_gates(blocked):
         # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
         # are fixed by tracing; the traced branches are the general ones, as documented above.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)

@@ -10,7 +10,7 @@ import torch
 from mmengine.runner import load_checkpoint
 
 from ghostv2_mm.apis import build_model
-from ghostv2_mm.deploy.onnx_export import export_part, onnx_session
+from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
 from tests.utils import randomize_bn
 
 from .helpers import run_tool
@@ -162,3 +162,20 @@ def test_wrapper_keeps_the_model_in_eval_mode():
         torch.onnx.export(export_part(model, 'classifier'), x, io.BytesIO())
         torch.testing.assert_close(model(x, mode='tensor'), before)
     assert not model.training
+
+
+def test_file_to_quantise_keeps_plain_gates(tmp_path):
+    """``export_onnx(..., blocked=False)``: a static padded file with the plain SE and DFC gates
+    (the one ONNX Runtime quantises); by default a static padded file has the blocked forms."""
+    config, overrides = CASES['classifier']
+    model = build_model(config, dict(overrides, **{'model.backbone.pad_channels': 16})).eval()
+    model.backbone.switch_to_deploy()
+    ops = {}
+    for blocked in (None, False):
+        path = str(tmp_path / f'{blocked}.onnx')
+        export_onnx(export_part(model, 'classifier'), path, 'classifier', dynamic=False,
+                    blocked=blocked)
+        ops[blocked] = [n.op_type for n in onnx.load(path).graph.node]
+    # 14 DFC gates; 7 SE gates up-sampled; the four 3x3 -> 7x7 gates through a max pooling.
+    assert ops[False].count('Resize') == 14 and 'MaxPool' not in ops[False]
+    assert ops[None].count('Resize') == 14 + 7 and ops[None].count('MaxPool') == 4

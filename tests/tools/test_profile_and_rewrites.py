@@ -70,3 +70,18 @@ def test_pad_channels_experiment():
                                     'DeepLabV3-GhostNetV2 backbone OS8, 512']
     assert all(float(r[1]) < 1e-5 for r in rows)
     assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)
+
+
+def test_blocked_gates_and_gate_broadcast_experiments():
+    """The padded structure with blocked gates against the padded structure before them (ONNX
+    Runtime), and the broadcast DFC gate against the up-sampled one (three runtimes): the same
+    outputs, every file timed."""
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'blocked-gates', '--runs', '1')
+    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    assert [r[0] for r in rows][-1] == 'YOLOv3-GhostNetV2 backbone, 416' and len(rows) == 5
+    assert all(float(r[1]) < 1e-5 and len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 1
+               for r in rows)
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'gate-broadcast', '--runs', '1')
+    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    assert len(rows) == 3 and all(float(r[1]) < 1e-5 for r in rows)
+    assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)

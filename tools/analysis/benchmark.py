@@ -17,8 +17,10 @@ Runtimes: PyTorch eager (training structure) and deploy (``switch_to_deploy``), 
 fp32 and int8 (``onnxruntime.quantization``); OpenVINO fp32, bf16 (``INFERENCE_PRECISION_HINT``)
 and int8 (NNCF). The ONNX files are the ones the deployment tools write for each backend: the
 inference structure of GhostNetV2, with channels padded to 16 for ONNX Runtime and unpadded for
-OpenVINO (``ghostv2_mm.deploy.convert.PAD_CHANNELS``), exported once per backend and read by
-its runtimes (OpenVINO reshaped to the static input).
+OpenVINO (``ghostv2_mm.deploy.convert.PAD_CHANNELS``), the padded fp32 files with the
+blocked-layout gates and the one ONNX Runtime quantises without them
+(``BLOCKED_GATE_PRECISIONS``), exported once per backend and precision and read by its runtimes
+(OpenVINO reshaped to the static input).
 PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
 
 Within a runtime only one task's models are loaded at a time, and they run interleaved: in each
@@ -119,18 +121,27 @@ def build(task, name, deploy=False, pad_channels=None):
     return model, lambda x: model(x, mode='tensor')
 
 
-def export_all(tasks, onnx_dir, backend):
-    """Export every model of ``tasks`` once for ``backend`` (the inference structure, as the
-    deployment tools do); returns task -> name -> ONNX file."""
+def source(runtime):
+    """(backend, precision) of the ONNX files ``runtime`` reads: ONNX Runtime quantises a file
+    without the blocked-layout gates (``BLOCKED_GATE_PRECISIONS``), as its deployments do."""
+    backend, _, precision = runtime.partition('-')
+    return backend, 'int8' if precision == 'int8' and backend == 'onnxruntime' else 'fp32'
+
+
+def export_all(tasks, onnx_dir, backend, precision='fp32'):
+    """Export every model of ``tasks`` once for ``backend`` and ``precision`` (the inference
+    structure, as the deployment tools do); returns task -> name -> ONNX file."""
     import cv2
     import numpy as np
     import torch
     from mmengine.config import Config
 
-    from ghostv2_mm.deploy.convert import PAD_CHANNELS, export
+    from ghostv2_mm.deploy.convert import BLOCKED_GATE_PRECISIONS, PAD_CHANNELS, export
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
     pad = PAD_CHANNELS[backend]
-    suffix = f'_static_pad{pad}.onnx' if pad else '_static.onnx'
+    blocked = precision in BLOCKED_GATE_PRECISIONS
+    suffix = (f'_static_pad{pad}' if pad else '_static') + ('' if blocked else '_plain_gates') + \
+        '.onnx'
     files = {}
     for task in tasks:
         os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
@@ -146,7 +157,8 @@ def export_all(tasks, onnx_dir, backend):
                 model, _ = build(task, name, deploy=True, pad_channels=pad)
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False)
+                export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False,
+                            blocked=blocked)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
             work = osp.join(onnx_dir, task, name.replace(' ', '_') + '_' + backend)
@@ -162,7 +174,7 @@ def export_all(tasks, onnx_dir, backend):
             model_cfg.merge_from_dict(dict(overrides, **(CPU_SEG if task == 'seg512' else {})))
             deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
                                                   DEPLOY_CFGS[task].format(backend)))
-            export(img, work, deploy_cfg, model_cfg, ckpt)
+            export(img, work, deploy_cfg, model_cfg, ckpt, precision=precision)
             os.replace(osp.join(work, 'end2end.onnx'), path)
     return files
 
@@ -250,9 +262,9 @@ def worker(args):
         import contextlib
 
         import numpy as np
-        backend = runtime.split('-')[0]
         callables = lambda task: runtime_callables(  # noqa: E731
-            runtime, {task: plan['files'][backend][task]}, threads, plan['calib_dir'])
+            runtime, {task: plan['files']['-'.join(source(runtime))][task]}, threads,
+            plan['calib_dir'])
         make = lambda size: np.random.RandomState(0).randn(1, 3, size, size).astype(  # noqa
             np.float32)
         context = contextlib.nullcontext()
@@ -374,9 +386,10 @@ def main():
 
     out = osp.abspath(args.out_dir)
     os.makedirs(out, exist_ok=True)
-    backends = sorted({rt.split('-')[0] for rt in args.runtimes} - {'eager', 'deploy'})
-    files = {backend: export_all(args.tasks, osp.join(out, 'onnx'), backend)
-             for backend in backends}
+    sources = sorted({source(rt) for rt in args.runtimes if rt not in ('eager', 'deploy')})
+    files = {f'{backend}-{precision}': export_all(args.tasks, osp.join(out, 'onnx'), backend,
+                                                  precision)
+             for backend, precision in sources}
     plan = dict(tasks=args.tasks, files=files, threads=args.threads, repeats=args.repeats,
                 warmup=args.warmup, calib_dir=osp.join(out, 'int8'),
                 train_batch=args.train_batch, train_repeats=args.train_repeats)

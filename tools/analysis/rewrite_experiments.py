@@ -7,6 +7,8 @@ timings.
     python tools/analysis/rewrite_experiments.py train-fc [--threads 2] [--runs 20]
     python tools/analysis/rewrite_experiments.py static-export [--threads 2] [--runs 100]
     python tools/analysis/rewrite_experiments.py pad-channels [--threads 2] [--runs 30]
+    python tools/analysis/rewrite_experiments.py gate-broadcast [--threads 2] [--runs 30]
+    python tools/analysis/rewrite_experiments.py blocked-gates [--threads 2] [--runs 30]
 
 - ``ghost-concat``: a Ghost module without ``Concat``. The primary 1x1 conv (+ReLU) feeds one
   grouped conv with two outputs per group, an identity tap and the cheap depthwise kernel (ReLU is
@@ -25,10 +27,18 @@ timings.
   timed in ONNX Runtime interleaved (blocks of five calls, 100 rounds).
 - ``pad-channels`` (kept for ONNX Runtime: ``GhostNetV2(pad_channels=16)``, written by the ONNX
   Runtime deployments and ``export_onnx.py``): the inference structure with and without the
-  Ghost modules' channels padded to 16, static files, timed interleaved (blocks of five calls,
-  ``--runs`` rounds) in ONNX Runtime fp32 and OpenVINO fp32 and bf16: the GhostNetV2 1.0x and
+  Ghost modules' channels padded to 16 (and, with them, the blocked-layout gates), static
+  files, timed interleaved (blocks of five calls, ``--runs`` rounds) in ONNX Runtime fp32 and OpenVINO fp32 and bf16: the GhostNetV2 1.0x and
   GhostNetV1 1.0x classifiers at 224, the YOLOv3 backbone at 320 and the dilated (output stride
   8) DeepLabV3 backbone at 512.
+- ``gate-broadcast``: the DFC gate multiplied in the inference structure through a 6-D broadcast
+  view at half resolution (no ``Resize``, no up-sampled map) against ``Resize`` + multiply, the
+  same files and runtimes as ``pad-channels`` (GhostNetV2 models only).
+- ``blocked-gates`` (kept for ONNX Runtime): the padded structure as it is (every Ghost module
+  padded, the SE and DFC gates in their blocked-layout forms, ``ghostv2_mm.models.deploy.
+  blocked``) against the padded structure before them (modules of 8 or fewer intrinsic
+  channels unpadded, the plain gates), in ONNX Runtime fp32: the ``pad-channels`` models and
+  the YOLOv3 backbone at 416.
 """
 import argparse
 import os.path as osp
@@ -261,6 +271,13 @@ PAD_MODELS = {
 }
 
 
+# The YOLOv3 backbone at 416 (13x13 maps at stride 32: 6x6 gates edge-padded to 13x13).
+BLOCKED_MODELS = {
+    'YOLOv3-GhostNetV2 backbone, 416': ('configs/mmdet/yolov3_ghostv2_416.py', {}, 'backbone',
+                                        416),
+}
+
+
 def interleaved_ms(fns, runs, block=5, warmup=3):
     """Median ms of each callable, ``warmup`` + ``runs`` rounds of ``block`` + 1 calls each in
     turn (the first call of a block not counted)."""
@@ -275,37 +292,105 @@ def interleaved_ms(fns, runs, block=5, warmup=3):
     return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
-def pad_channels(args):
+def compare_exports(args, models, variant, labels, baseline=None,
+                    runtimes=('onnxruntime', 'openvino-f32', 'openvino-bf16')):
+    """Export each model's inference structure as ``baseline`` makes it (a function of the
+    trained model; default ``switch_to_deploy``) and as ``variant`` does, static files, check
+    both give the same outputs and time them interleaved in each runtime; prints a table row per
+    model."""
     from ghostv2_mm.apis import build_model
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
-    work = tempfile.mkdtemp(prefix='pad_channels_')
-    runtimes = ('onnxruntime', 'openvino-f32', 'openvino-bf16')
+    work = tempfile.mkdtemp(prefix='rewrite_')
     print(f'batch 1, {args.threads} threads, median of {args.runs} interleaved rounds, ms: '
-          'unpadded / padded (ratio)')
+          f'{labels[0]} / {labels[1]} (ratio)')
     print('| model | max abs diff | ' + ' | '.join(runtimes) + ' |')
     print('| --- | --- |' + ' --- |' * len(runtimes))
-    for name, (config, overrides, part, size) in PAD_MODELS.items():
+    for name, (config, overrides, part, size) in models.items():
         torch.manual_seed(0)
         options = dict(overrides, **{'model.backbone.init_cfg': None})
         trained = build_model(config, options).eval()
         x = np.random.default_rng(0).standard_normal((1, 3, size, size)).astype(np.float32)
         paths, outputs = {}, {}
-        for pad in (None, 16):
+        for changed in (False, True):
             model = build_model(config, options).eval()
             model.load_state_dict(trained.state_dict())
-            model.backbone.pad_channels = pad
-            model.backbone.switch_to_deploy()
-            paths[pad] = osp.join(work, f'{part}_{size}_{pad}.onnx')
-            export_onnx(export_part(model, part), paths[pad], part, (size, size), dynamic=False)
-            outputs[pad] = onnx_session(paths[pad], args.threads).run(None, {'input': x})
-        diff = max(float(np.abs(a - b).max()) for a, b in zip(outputs[None], outputs[16]))
+            if changed:
+                variant(model)
+            elif baseline is not None:
+                baseline(model)
+            else:
+                model.backbone.switch_to_deploy()
+            paths[changed] = osp.join(work, f'{part}_{size}_{changed}.onnx')
+            export_onnx(export_part(model, part), paths[changed], part, (size, size),
+                        dynamic=False)
+            outputs[changed] = onnx_session(paths[changed], args.threads).run(None, {'input': x})
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(outputs[False], outputs[True]))
         cells = []
         for runtime in runtimes:
-            fns = {pad: runtime_fn(paths[pad], runtime, x, args.threads, 'input')
-                   for pad in paths}
+            fns = {changed: runtime_fn(paths[changed], runtime, x, args.threads, 'input')
+                   for changed in paths}
             ms = interleaved_ms(fns, args.runs)
-            cells.append(f'{ms[None]:.2f} / {ms[16]:.2f} ({ms[16] / ms[None]:.2f}x)')
+            cells.append(f'{ms[False]:.2f} / {ms[True]:.2f} ({ms[True] / ms[False]:.2f}x)')
         print(f'| {name} | {diff:.1e} | ' + ' | '.join(cells) + ' |', flush=True)
+
+
+def padded(model):
+    model.backbone.pad_channels = 16
+    model.backbone.switch_to_deploy()
+
+
+def pad_channels(args):
+    compare_exports(args, PAD_MODELS, padded, ('unpadded', 'padded'))
+
+
+def blocked_gates(args):
+    from ghostv2_mm.models.deploy import pad_channels as pad
+
+    def padded_before(model):
+        # Modules of 8 or fewer intrinsic channels unpadded, the gates in their plain forms.
+        backbone = model.backbone.switch_to_deploy()
+        backbone.channel_selects = nn.ModuleDict(
+            {str(i): m for i, m in pad(backbone, 16, min_channels=9).items()})
+
+    compare_exports(args, dict(PAD_MODELS, **BLOCKED_MODELS), padded,
+                    ('padded before', 'padded, blocked gates'), baseline=padded_before,
+                    runtimes=('onnxruntime', ))
+
+
+class BroadcastGate(nn.Module):
+    """A deployed Ghost module with DFC attention whose gate multiplies the output through a 6-D
+    broadcast view, at half resolution, never up-sampled (where the output is exactly twice the
+    gate's size; nearest up-sampling, the scaling function before it)."""
+
+    def __init__(self, ghost):
+        super().__init__()
+        self.ghost = ghost
+
+    def forward(self, x):
+        from ghostv2_mm.models.layers.dfc_attention import GATES, downsample
+        ghost, attn = self.ghost, self.ghost.short_conv
+        x1 = ghost.primary_conv(x)
+        y = torch.cat([x1, ghost.cheap_operation(x1)], dim=1)
+        if y.shape[1] > ghost.out_channels:
+            y = y[:, :ghost.out_channels]
+        gate = GATES[attn.gate](attn.fc_v(attn.fc_h(attn.proj(downsample(x, attn.down_mode)))))
+        n, c, height, width = y.shape
+        h, w = gate.shape[-2:]
+        if (height, width) != (2 * h, 2 * w):
+            return y * F.interpolate(gate, size=(height, width), mode='nearest')
+        return (y.view(n, c, h, 2, w, 2) * gate[:, :, :, None, :, None]).view(n, c, height, width)
+
+
+def gate_broadcast(args):
+    def broadcast(model):
+        model.backbone.switch_to_deploy()  # unpadded: the gates of OpenVINO's files
+        for module in list(model.backbone.modules()):
+            for name, child in module.named_children():
+                if type(child).__name__ == 'GhostModule' and child.short_conv is not None:
+                    setattr(module, name, BroadcastGate(child))
+
+    models = {k: v for k, v in PAD_MODELS.items() if 'GhostNetV1' not in k}
+    compare_exports(args, models, broadcast, ('up-sampled gate', 'broadcast gate'))
 
 
 def main():
@@ -313,18 +398,20 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('experiment',
                         choices=('ghost-concat', 'train-gate', 'train-fc', 'static-export',
-                                 'pad-channels'))
+                                 'pad-channels', 'gate-broadcast', 'blocked-gates'))
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, help='timed runs (default: 200 for ghost-concat, '
-                        '100 for static-export, 30 for pad-channels, 20 for the training '
-                        'experiments)')
+                        '100 for static-export, 30 for pad-channels, gate-broadcast and '
+                        'blocked-gates, 20 for the training experiments)')
     args = parser.parse_args()
-    args.runs = args.runs or dict(ghost_concat=200, static_export=100, pad_channels=30).get(
+    args.runs = args.runs or dict(ghost_concat=200, static_export=100, pad_channels=30,
+                                  gate_broadcast=30, blocked_gates=30).get(
         args.experiment.replace('-', '_'), 20)
     torch.set_num_threads(args.threads)
     np.random.seed(0)
     experiments = dict(ghost_concat=ghost_concat, train_gate=train_gate, train_fc=train_fc,
-                       static_export=static_export, pad_channels=pad_channels)
+                       static_export=static_export, pad_channels=pad_channels,
+                       gate_broadcast=gate_broadcast, blocked_gates=blocked_gates)
     experiments[args.experiment.replace('-', '_')](args)
 
 

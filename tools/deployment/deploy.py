@@ -83,7 +83,7 @@ def main():
     os.makedirs(work_dir, exist_ok=True)
 
     onnx_file = convert.export(args.img, work_dir, deploy_cfg, model_cfg, args.checkpoint,
-                               args.device)
+                               args.device, precision)
     files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
                        device=args.device)
     if precision == 'int8':

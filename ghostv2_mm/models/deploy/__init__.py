@@ -3,12 +3,12 @@ of plain convs (:class:`DeployDFCAttention`). Built by ``GhostNetV2(deploy=True)
 from a trained model by ``switch_to_deploy()`` / :func:`reparameterize`; with
 ``pad_channels``, the structure for blocked channel layouts: channels padded to the runtime's
 blocks (:func:`pad_channels`) and the SE and DFC gates in forms that keep the layout
-(:func:`to_blocked_gates`, in static-shape exports: :func:`static_shapes`)."""
-from .blocked import (BlockedDFCAttention, BlockedSqueezeExcite, nearest_resize, static_shapes,
+(:func:`to_blocked_gates`, in static-shape exports: :func:`blocked_gates`)."""
+from .blocked import (BlockedDFCAttention, BlockedSqueezeExcite, nearest_resize, blocked_gates,
                       to_blocked_gates)
 from .channel_pad import ChannelSelect, pad_channels
 from .reparam import DeployDFCAttention, reparameterize
 
 __all__ = ['BlockedDFCAttention', 'BlockedSqueezeExcite', 'ChannelSelect', 'DeployDFCAttention',
-           'nearest_resize', 'pad_channels', 'reparameterize', 'static_shapes',
+           'nearest_resize', 'pad_channels', 'reparameterize', 'blocked_gates',
            'to_blocked_gates']

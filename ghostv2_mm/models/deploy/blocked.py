@@ -13,10 +13,11 @@ tensors around it back into the plain layout, with a reorder before and after:
 :class:`BlockedSqueezeExcite` up-samples the SE gate to the features' size before multiplying
 (nearest from 1x1: the same values); :class:`BlockedDFCAttention` resizes its gate by whole
 factors only (:func:`nearest_resize`). Both are exact. The forms fix sizes when the graph is
-traced, so they apply only inside :func:`static_shapes` (static-shape exports: a dynamic graph
-computes the resize sizes at run time, which ONNX Runtime's blocked ``Upsample`` does not take
-either); elsewhere the modules compute what :class:`SqueezeExcite` and
-:class:`DeployDFCAttention` compute.
+traced, so they apply only inside :func:`blocked_gates`, which the exports of static fp32 files
+enter (a dynamic graph computes the resize sizes at run time, which ONNX Runtime's blocked
+``Upsample`` does not take either; an int8 graph runs in ONNX Runtime's NHWC int8 kernels, where
+the up-sampled SE gates only add work); elsewhere the modules compute what
+:class:`SqueezeExcite` and :class:`DeployDFCAttention` compute.
 """
 import contextlib
 import threading
@@ -36,19 +37,19 @@ MAX_UPSAMPLED_GATE = 16
 
 
 @contextlib.contextmanager
-def static_shapes(enabled=True):
+def blocked_gates(enabled=True):
     """Within this context (and ``enabled``), the blocked-layout gates take their fixed-size
-    forms: for tracing a graph whose input size is fixed."""
-    previous = getattr(_state, 'static', False)
-    _state.static = enabled
+    forms: for tracing a static fp32 graph."""
+    previous = getattr(_state, 'enabled', False)
+    _state.enabled = enabled
     try:
         yield
     finally:
-        _state.static = previous
+        _state.enabled = previous
 
 
-def shapes_are_static():
-    return getattr(_state, 'static', False)
+def blocked_gates_enabled():
+    return getattr(_state, 'enabled', False)
 
 
 def nearest_resize(x, size):
@@ -94,7 +95,7 @@ class BlockedSqueezeExcite(nn.Module):
 
     def forward(self, x):
         scale = self.gate(self.conv_expand(self.act1(self.conv_reduce(self.avg_pool(x)))))
-        if shapes_are_static():
+        if blocked_gates_enabled():
             scale = F.interpolate(scale, size=x.shape[-2:], mode='nearest')
         return x * scale
 
@@ -114,7 +115,7 @@ class BlockedDFCAttention(DeployDFCAttention):
             setattr(self, name, getattr(attn, name))
 
     def forward(self, x, size=None):
-        if not (shapes_are_static() and self.up_mode == 'nearest'):
+        if not (blocked_gates_enabled() and self.up_mode == 'nearest'):
             return super().forward(x, size)
         a = self.fc_v(self.fc_h(self.proj(downsample(x, self.down_mode))))
         size = x.shape[-2:] if size is None else size

@@ -7,8 +7,8 @@ import torch.nn.functional as F
 
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.models.deploy import (BlockedDFCAttention, BlockedSqueezeExcite, nearest_resize,
-                                      static_shapes)
-from ghostv2_mm.models.deploy.blocked import MAX_UPSAMPLED_GATE, shapes_are_static
+                                      blocked_gates)
+from ghostv2_mm.models.deploy.blocked import MAX_UPSAMPLED_GATE, blocked_gates_enabled
 from tests.utils import randomize_bn
 
 
@@ -28,14 +28,14 @@ def test_nearest_resize_equals_interpolate():
     assert routes == {'upsampled', 'padded', 'plain'}
 
 
-def test_static_shapes_is_a_scoped_switch():
-    assert not shapes_are_static()
-    with static_shapes():
-        assert shapes_are_static()
-        with static_shapes(False):
-            assert not shapes_are_static()
-        assert shapes_are_static()
-    assert not shapes_are_static()
+def test_blocked_gates_is_a_scoped_switch():
+    assert not blocked_gates_enabled()
+    with blocked_gates():
+        assert blocked_gates_enabled()
+        with blocked_gates(False):
+            assert not blocked_gates_enabled()
+        assert blocked_gates_enabled()
+    assert not blocked_gates_enabled()
 
 
 @pytest.mark.parametrize('kwargs', [dict(), dict(output_stride=8),
@@ -53,7 +53,7 @@ def test_blocked_structure_is_exact(kwargs):
         x = torch.randn(1, 3, *size)
         with torch.no_grad():
             expected = plain(x)
-            with static_shapes():
+            with blocked_gates():
                 fixed = model(x)
             dynamic = model(x)
         for e, a, b in zip(expected, fixed, dynamic):
