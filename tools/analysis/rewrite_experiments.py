@@ -42,6 +42,7 @@ timings.
 """
 import argparse
 import os.path as osp
+import random
 import statistics
 import tempfile
 import time
@@ -280,10 +281,15 @@ BLOCKED_MODELS = {
 
 def interleaved_ms(fns, runs, block=5, warmup=3):
     """Median ms of each callable, ``warmup`` + ``runs`` rounds of ``block`` + 1 calls each in
-    turn (the first call of a block not counted)."""
+    turn (the first call of a block not counted), the order shuffled every round: with a fixed
+    order, the machine's periodic drifts can favour one position by a few percent."""
     times = {name: [] for name in fns}
+    order = list(fns)
+    shuffle = random.Random(0).shuffle
     for r in range(warmup + runs):
-        for name, fn in fns.items():
+        shuffle(order)
+        for name in order:
+            fn = fns[name]
             for b in range(block + 1):
                 start = time.perf_counter()
                 fn()
