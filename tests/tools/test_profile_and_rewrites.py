@@ -85,3 +85,12 @@ def test_blocked_gates_and_gate_broadcast_experiments():
     rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
     assert len(rows) == 3 and all(float(r[1]) < 1e-5 for r in rows)
     assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)
+
+
+def test_ghost_dup_experiment():
+    """Ghost modules without Concat (the primary conv duplicated): bit-exact, timed in three
+    runtimes."""
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'ghost-dup', '--runs', '1')
+    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    assert len(rows) == 4 and all(float(r[1]) == 0 for r in rows), result.stdout
+    assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)

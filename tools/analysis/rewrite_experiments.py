@@ -1,5 +1,5 @@
-"""Exact rewrites of GhostNetV2's layers, measured in the runtimes (docs/performance.md; two of
-them are kept): each experiment checks that the rewrite gives the same result and prints both
+"""Exact rewrites of GhostNetV2's layers, measured in the runtimes (docs/performance.md; three
+of them are kept): each experiment checks that the rewrite gives the same result and prints both
 timings.
 
     python tools/analysis/rewrite_experiments.py ghost-concat [--threads 2] [--runs 200]
@@ -9,6 +9,7 @@ timings.
     python tools/analysis/rewrite_experiments.py pad-channels [--threads 2] [--runs 30]
     python tools/analysis/rewrite_experiments.py gate-broadcast [--threads 2] [--runs 30]
     python tools/analysis/rewrite_experiments.py blocked-gates [--threads 2] [--runs 30]
+    python tools/analysis/rewrite_experiments.py ghost-dup [--threads 2] [--runs 30]
 
 - ``ghost-concat``: a Ghost module without ``Concat``. The primary 1x1 conv (+ReLU) feeds one
   grouped conv with two outputs per group, an identity tap and the cheap depthwise kernel (ReLU is
@@ -28,9 +29,10 @@ timings.
 - ``pad-channels`` (kept for ONNX Runtime: ``GhostNetV2(pad_channels=16)``, written by the ONNX
   Runtime deployments and ``export_onnx.py``): the inference structure with and without the
   Ghost modules' channels padded to 16 (and, with them, the blocked-layout gates), static
-  files, timed interleaved (blocks of five calls, ``--runs`` rounds) in ONNX Runtime fp32 and OpenVINO fp32 and bf16: the GhostNetV2 1.0x and
-  GhostNetV1 1.0x classifiers at 224, the YOLOv3 backbone at 320 and the dilated (output stride
-  8) DeepLabV3 backbone at 512.
+  files, timed interleaved (blocks of five calls, ``--runs`` rounds, shuffled order) in ONNX
+  Runtime fp32 and OpenVINO fp32 and bf16: the GhostNetV2 1.0x and GhostNetV1 1.0x classifiers
+  at 224, the YOLOv3 backbone at 320 and the dilated (output stride 8) DeepLabV3 backbone at
+  512.
 - ``gate-broadcast``: the DFC gate multiplied in the inference structure through a 6-D broadcast
   view at half resolution (no ``Resize``, no up-sampled map) against ``Resize`` + multiply, the
   same files and runtimes as ``pad-channels`` (GhostNetV2 models only).
@@ -39,6 +41,11 @@ timings.
   blocked``) against the padded structure before them (modules of 8 or fewer intrinsic
   channels unpadded, the plain gates), in ONNX Runtime fp32: the ``pad-channels`` models and
   the YOLOv3 backbone at 416.
+- ``ghost-dup``: Ghost modules of at most 36 intrinsic channels without ``Concat``, bit-exact:
+  the primary conv computed twice by one conv, one depthwise conv giving the identity and the
+  cheap features (:class:`DuplicatedGhost`), against the inference structure, the
+  ``pad-channels`` models and runtimes (OpenVINO runs a channel concat of its channels-last
+  maps as a copy per pixel).
 """
 import argparse
 import os.path as osp
@@ -399,25 +406,78 @@ def gate_broadcast(args):
     compare_exports(args, models, broadcast, ('up-sampled gate', 'broadcast gate'))
 
 
+class DuplicatedGhost(nn.Module):
+    """A deployed Ghost module without ``Concat``, bit-exact: the primary 1x1 conv computed
+    twice by one conv (filters ``[W; W]``), then one depthwise conv over both copies whose first
+    half is the identity (a kernel with 1 at its centre, no bias; ReLU is idempotent) and whose
+    second half is the cheap operation, so the output is the concatenation, written by the
+    depthwise conv. Costs a second primary conv: applied to modules of at most ``MAX_DUP``
+    intrinsic channels, where the maps are largest and the channels fewest."""
+
+    def __init__(self, ghost):
+        super().__init__()
+        primary, cheap = ghost.primary_conv[0], ghost.cheap_operation[0]
+        init = primary.out_channels
+        self.out_channels = ghost.out_channels
+        self.relu = len(ghost.primary_conv) > 2
+        self.short_conv = ghost.short_conv
+        self.conv = nn.Conv2d(primary.in_channels, 2 * init, 1)
+        self.conv.weight.data = torch.cat([primary.weight.data] * 2)
+        self.conv.bias.data = torch.cat([primary.bias.data] * 2)
+        k = cheap.kernel_size
+        self.dw = nn.Conv2d(2 * init, 2 * init, k, padding=cheap.padding,
+                            dilation=cheap.dilation, groups=2 * init)
+        self.dw.weight.data.zero_()
+        self.dw.weight.data[:init, 0, k[0] // 2, k[1] // 2] = 1
+        self.dw.weight.data[init:] = cheap.weight.data
+        self.dw.bias.data = torch.cat([torch.zeros(init), cheap.bias.data])
+
+    def forward(self, x):
+        y = self.conv(x)
+        y = F.relu(y) if self.relu else y
+        y = self.dw(y)
+        y = F.relu(y) if self.relu else y
+        if y.shape[1] > self.out_channels:
+            y = y[:, :self.out_channels]
+        return y if self.short_conv is None else y * self.short_conv(x, y.shape[-2:])
+
+
+MAX_DUP = 36
+
+
+def ghost_dup(args):
+    def duplicated(model):
+        model.backbone.switch_to_deploy()  # unpadded: OpenVINO's files
+        for module in list(model.backbone.modules()):
+            for name, child in module.named_children():
+                if (type(child).__name__ == 'GhostModule'
+                        and child.primary_conv[0].out_channels <= MAX_DUP):
+                    setattr(module, name, DuplicatedGhost(child))
+
+    compare_exports(args, PAD_MODELS, duplicated, ('concat', 'duplicated primary conv'))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('experiment',
                         choices=('ghost-concat', 'train-gate', 'train-fc', 'static-export',
-                                 'pad-channels', 'gate-broadcast', 'blocked-gates'))
+                                 'pad-channels', 'gate-broadcast', 'blocked-gates',
+                                 'ghost-dup'))
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, help='timed runs (default: 200 for ghost-concat, '
-                        '100 for static-export, 30 for pad-channels, gate-broadcast and '
-                        'blocked-gates, 20 for the training experiments)')
+                        '100 for static-export, 30 for pad-channels, gate-broadcast, '
+                        'blocked-gates and ghost-dup, 20 for the training experiments)')
     args = parser.parse_args()
     args.runs = args.runs or dict(ghost_concat=200, static_export=100, pad_channels=30,
-                                  gate_broadcast=30, blocked_gates=30).get(
+                                  gate_broadcast=30, blocked_gates=30, ghost_dup=30).get(
         args.experiment.replace('-', '_'), 20)
     torch.set_num_threads(args.threads)
     np.random.seed(0)
     experiments = dict(ghost_concat=ghost_concat, train_gate=train_gate, train_fc=train_fc,
                        static_export=static_export, pad_channels=pad_channels,
-                       gate_broadcast=gate_broadcast, blocked_gates=blocked_gates)
+                       gate_broadcast=gate_broadcast, blocked_gates=blocked_gates,
+                       ghost_dup=ghost_dup)
     experiments[args.experiment.replace('-', '_')](args)
 
 
