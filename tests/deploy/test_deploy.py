@@ -237,3 +237,18 @@ def test_bad_inputs(deployed, tmp_path):
         deployment(np.zeros((320, 320, 4), np.uint8))
     with pytest.raises(DeployError, match='static input'):
         deployment.run(np.zeros((1, 3, 256, 320), np.float32))
+
+
+def test_static_onnxruntime_deployment_has_blocked_gates(deployed):
+    """A static ONNX Runtime deployment exports the padded structure with the blocked-layout
+    gates (the SE gates up-sampled to the features' size), the OpenVINO one the plain gates."""
+    import onnx
+
+    def resizes(backend):
+        work_dir = deployed('det', backend)[4]
+        return [n.op_type for n in onnx.load(osp.join(work_dir, 'end2end.onnx')).graph.node
+                ].count('Resize')
+
+    # YOLOv3-GhostNetV2: 14 DFC gates, 7 SE blocks, 2 up-samplings in the neck.
+    assert resizes('openvino') == 14 + 2
+    assert resizes('onnxruntime') == 14 + 7 + 2

@@ -32,7 +32,8 @@ from .reparam import DeployDFCAttention
 _state = threading.local()
 # The largest (h * w) gate resized to a non-multiple size through a whole-factor up-sampling to
 # (h * H, w * W): that map has h * w times the output's pixels. Larger gates of odd-sized maps
-# take the edge-padding route (docs/performance.md: 3x3 -> 7x7 up-sampled, 6x6 -> 13x13 padded).
+# take the edge-padding route: the 3x3 -> 7x7 gates of a 224 classifier are up-sampled, the
+# 6x6 -> 13x13 gates of the YOLOv3 backbone at 416 padded (the faster route for each here).
 MAX_UPSAMPLED_GATE = 16
 
 
@@ -61,7 +62,8 @@ def nearest_resize(x, size):
     stride (h, w) (which picks those rows and columns) gives the same values; for the larger
     gates of odd-sized maps (H = 2h + 1, the 2x2 pooling drops the last row), row i is row
     ``floor((i - 1) / 2)`` (row 0 for i = 0) of x up-sampled by 2, which an edge padding of one
-    row and column at the start gives at a quarter of the cost."""
+    row and column at the start gives without the (h * H, w * W) map (ONNX Runtime runs the
+    padding in its plain layout)."""
     h, w = (int(s) for s in x.shape[-2:])
     height, width = (int(s) for s in size)
     if (h, w) == (height, width):
