@@ -14,6 +14,11 @@ from .helpers import run_tool
 CLASSIFIER = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
 
 
+def table_rows(stdout):
+    """(model, max abs diff, timing cells) of each row of a rewrite experiment's table."""
+    return re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', stdout, re.M)
+
+
 @pytest.fixture(scope='module')
 def classifier_onnx(tmp_path_factory):
     torch.manual_seed(0)
@@ -63,7 +68,7 @@ def test_pad_channels_experiment():
     """The padded and unpadded files of the four models give the same outputs and are timed in
     all three runtimes."""
     result = run_tool('tools/analysis/rewrite_experiments.py', 'pad-channels', '--runs', '1')
-    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    rows = table_rows(result.stdout)
     assert [r[0] for r in rows] == ['GhostNetV2 1.0x classifier, 224',
                                     'GhostNetV1 1.0x classifier, 224',
                                     'YOLOv3-GhostNetV2 backbone, 320',
@@ -77,12 +82,12 @@ def test_blocked_gates_and_gate_broadcast_experiments():
     Runtime), and the broadcast DFC gate against the up-sampled one (three runtimes): the same
     outputs, every file timed."""
     result = run_tool('tools/analysis/rewrite_experiments.py', 'blocked-gates', '--runs', '1')
-    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    rows = table_rows(result.stdout)
     assert [r[0] for r in rows][-1] == 'YOLOv3-GhostNetV2 backbone, 416' and len(rows) == 5
     assert all(float(r[1]) < 1e-5 and len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 1
                for r in rows)
     result = run_tool('tools/analysis/rewrite_experiments.py', 'gate-broadcast', '--runs', '1')
-    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    rows = table_rows(result.stdout)
     assert len(rows) == 3 and all(float(r[1]) < 1e-5 for r in rows)
     assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)
 
@@ -91,6 +96,6 @@ def test_ghost_dup_experiment():
     """Ghost modules without Concat (the primary conv duplicated): bit-exact, timed in three
     runtimes."""
     result = run_tool('tools/analysis/rewrite_experiments.py', 'ghost-dup', '--runs', '1')
-    rows = re.findall(r'^\| ([^|]+) \| ([0-9][0-9.e+-]*) \|(.*)\|$', result.stdout, re.M)
+    rows = table_rows(result.stdout)
     assert len(rows) == 4 and all(float(r[1]) == 0 for r in rows), result.stdout
     assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)

@@ -122,10 +122,14 @@ def build(task, name, deploy=False, pad_channels=None):
 
 
 def source(runtime):
-    """(backend, precision) of the ONNX files ``runtime`` reads: ONNX Runtime quantises a file
-    without the blocked-layout gates (``BLOCKED_GATE_PRECISIONS``), as its deployments do."""
+    """(backend, precision) of the ONNX files ``runtime`` reads: a padded backend's precisions
+    outside ``BLOCKED_GATE_PRECISIONS`` read a file with the plain gates (ONNX Runtime int8
+    quantises it, as its deployments do); every other runtime of a backend reads its fp32 file."""
+    from ghostv2_mm.deploy.convert import BLOCKED_GATE_PRECISIONS, PAD_CHANNELS
     backend, _, precision = runtime.partition('-')
-    return backend, 'int8' if precision == 'int8' and backend == 'onnxruntime' else 'fp32'
+    precision = precision or 'fp32'
+    plain = PAD_CHANNELS[backend] and precision not in BLOCKED_GATE_PRECISIONS
+    return backend, precision if plain else 'fp32'
 
 
 def export_all(tasks, onnx_dir, backend, precision='fp32'):

@@ -305,7 +305,21 @@ def interleaved_ms(fns, runs, block=5, warmup=3):
     return {name: statistics.median(t) * 1e3 for name, t in times.items()}
 
 
-def compare_exports(args, models, variant, labels, baseline=None,
+def deployed(model):
+    model.backbone.switch_to_deploy()
+
+
+def replace_ghost_modules(model, wrapper, keep=lambda ghost: True):
+    """The inference structure (unpadded: the structure of OpenVINO's files) with every Ghost
+    module for which ``keep`` holds replaced by ``wrapper(module)``."""
+    model.backbone.switch_to_deploy()
+    for module in list(model.backbone.modules()):
+        for name, child in module.named_children():
+            if type(child).__name__ == 'GhostModule' and keep(child):
+                setattr(module, name, wrapper(child))
+
+
+def compare_exports(args, models, variant, labels, baseline=deployed,
                     runtimes=('onnxruntime', 'openvino-f32', 'openvino-bf16')):
     """Export each model's inference structure as ``baseline`` makes it (a function of the
     trained model; default ``switch_to_deploy``) and as ``variant`` does, static files, check
@@ -327,12 +341,7 @@ def compare_exports(args, models, variant, labels, baseline=None,
         for changed in (False, True):
             model = build_model(config, options).eval()
             model.load_state_dict(trained.state_dict())
-            if changed:
-                variant(model)
-            elif baseline is not None:
-                baseline(model)
-            else:
-                model.backbone.switch_to_deploy()
+            (variant if changed else baseline)(model)
             paths[changed] = osp.join(work, f'{part}_{size}_{changed}.onnx')
             export_onnx(export_part(model, part), paths[changed], part, (size, size),
                         dynamic=False)
@@ -380,13 +389,13 @@ class BroadcastGate(nn.Module):
         self.ghost = ghost
 
     def forward(self, x):
-        from ghostv2_mm.models.layers.dfc_attention import GATES, downsample
+        from ghostv2_mm.models.layers.dfc_attention import GATES
         ghost, attn = self.ghost, self.ghost.short_conv
         x1 = ghost.primary_conv(x)
         y = torch.cat([x1, ghost.cheap_operation(x1)], dim=1)
         if y.shape[1] > ghost.out_channels:
             y = y[:, :ghost.out_channels]
-        gate = GATES[attn.gate](attn.fc_v(attn.fc_h(attn.proj(downsample(x, attn.down_mode)))))
+        gate = GATES[attn.gate](attn.attention(x))
         n, c, height, width = y.shape
         h, w = gate.shape[-2:]
         if (height, width) != (2 * h, 2 * w):
@@ -396,11 +405,7 @@ class BroadcastGate(nn.Module):
 
 def gate_broadcast(args):
     def broadcast(model):
-        model.backbone.switch_to_deploy()  # unpadded: the gates of OpenVINO's files
-        for module in list(model.backbone.modules()):
-            for name, child in module.named_children():
-                if type(child).__name__ == 'GhostModule' and child.short_conv is not None:
-                    setattr(module, name, BroadcastGate(child))
+        replace_ghost_modules(model, BroadcastGate, lambda ghost: ghost.short_conv is not None)
 
     models = {k: v for k, v in PAD_MODELS.items() if 'GhostNetV1' not in k}
     compare_exports(args, models, broadcast, ('up-sampled gate', 'broadcast gate'))
@@ -447,12 +452,8 @@ MAX_DUP = 36
 
 def ghost_dup(args):
     def duplicated(model):
-        model.backbone.switch_to_deploy()  # unpadded: OpenVINO's files
-        for module in list(model.backbone.modules()):
-            for name, child in module.named_children():
-                if (type(child).__name__ == 'GhostModule'
-                        and child.primary_conv[0].out_channels <= MAX_DUP):
-                    setattr(module, name, DuplicatedGhost(child))
+        replace_ghost_modules(model, DuplicatedGhost,
+                              lambda ghost: ghost.primary_conv[0].out_channels <= MAX_DUP)
 
     compare_exports(args, PAD_MODELS, duplicated, ('concat', 'duplicated primary conv'))
 

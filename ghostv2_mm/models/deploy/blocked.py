@@ -25,7 +25,7 @@ import threading
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..layers.dfc_attention import GATES, downsample
+from ..layers.dfc_attention import GATES
 from ..layers.ghost_bottleneck import SqueezeExcite
 from .reparam import DeployDFCAttention
 
@@ -79,7 +79,7 @@ def nearest_resize(x, size):
     return F.interpolate(x, size=(height, width), mode='nearest')
 
 
-class BlockedSqueezeExcite(nn.Module):
+class BlockedSqueezeExcite(SqueezeExcite):
     """:class:`SqueezeExcite` whose gate is up-sampled to the features' size in static-shape
     exports, so that the multiply has operands of one shape (the same layers and names).
 
@@ -88,15 +88,12 @@ class BlockedSqueezeExcite(nn.Module):
     """
 
     def __init__(self, se):
-        super().__init__()
-        self.avg_pool = se.avg_pool
-        self.conv_reduce = se.conv_reduce
-        self.act1 = se.act1
-        self.conv_expand = se.conv_expand
-        self.gate = se.gate
+        nn.Module.__init__(self)
+        for name in ('avg_pool', 'conv_reduce', 'act1', 'conv_expand', 'gate'):
+            setattr(self, name, getattr(se, name))
 
     def forward(self, x):
-        scale = self.gate(self.conv_expand(self.act1(self.conv_reduce(self.avg_pool(x)))))
+        scale = self.excite(x)
         if blocked_gates_enabled():
             scale = F.interpolate(scale, size=x.shape[-2:], mode='nearest')
         return x * scale
@@ -119,9 +116,8 @@ class BlockedDFCAttention(DeployDFCAttention):
     def forward(self, x, size=None):
         if not (blocked_gates_enabled() and self.up_mode == 'nearest'):
             return super().forward(x, size)
-        a = self.fc_v(self.fc_h(self.proj(downsample(x, self.down_mode))))
         size = x.shape[-2:] if size is None else size
-        return nearest_resize(GATES[self.gate](a), size)
+        return nearest_resize(GATES[self.gate](self.attention(x)), size)
 
 
 def to_blocked_gates(model):

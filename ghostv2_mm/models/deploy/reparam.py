@@ -34,8 +34,12 @@ class DeployDFCAttention(nn.Module):
         self.fc_h = fold(attn.fc_h)
         self.fc_v = fold(attn.fc_v)
 
+    def attention(self, x):
+        """The attention A of ``x`` at half resolution (Eq. 4-5), before the scaling function."""
+        return self.fc_v(self.fc_h(self.proj(downsample(x, self.down_mode))))
+
     def forward(self, x, size=None):
-        a = self.fc_v(self.fc_h(self.proj(downsample(x, self.down_mode))))
+        a = self.attention(x)
         size = x.shape[-2:] if size is None else size
         return attention_gate(a, size, self.gate, self.gate_position, self.up_mode)
 

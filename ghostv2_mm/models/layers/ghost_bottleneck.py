@@ -28,9 +28,12 @@ class SqueezeExcite(nn.Module):
         self.conv_expand = nn.Conv2d(reduced, channels, 1, bias=True)
         self.gate = build_activation_layer(gate_cfg)
 
+    def excite(self, x):
+        """The (N, C, 1, 1) gate of ``x``."""
+        return self.gate(self.conv_expand(self.act1(self.conv_reduce(self.avg_pool(x)))))
+
     def forward(self, x):
-        scale = self.conv_expand(self.act1(self.conv_reduce(self.avg_pool(x))))
-        return x * self.gate(scale)
+        return x * self.excite(x)
 
 
 class GhostBottleneck(nn.Module):
