@@ -240,6 +240,44 @@ def _input_name(model):
     return [i.name for i in model.graph.input if i.name not in initializers][0]
 
 
+def unshare_parameters(model):
+    """Give every compute layer of ``model`` (an ``onnx.ModelProto``, changed in place) its own
+    weight and bias initializers. Returns how many inputs were given a copy.
+
+    PyTorch's exporter merges initializers with equal values, e.g. the all-zero biases of a
+    network with freshly initialised batch norms (behind ``Identity`` nodes, which ONNX
+    Runtime's quantisation pre-processing folds into one shared initializer). Its quantiser then quantises a
+    shared bias once, with the scale of the first conv reading it (a bias is quantised with
+    its conv's input scale times weight scale), and every other conv reading it, the ones kept
+    in float included, gets the dequantised copy: the float convs then have a computed bias,
+    which keeps ONNX Runtime from running them in its blocked layout (GhostNetV2's int8
+    classifier with random weights: 14.5 against 10.1 ms).
+    """
+    from onnx import numpy_helper
+    initializers = {t.name: t for t in model.graph.initializer}
+    names = set(initializers) | {n.name for n in model.graph.node} | \
+        {o for n in model.graph.node for o in n.output}
+    seen, copies = set(), 0
+    for node in model.graph.node:
+        if node.op_type not in COMPUTE_OPS:
+            continue
+        for i in range(1, len(node.input)):
+            name = node.input[i]
+            if name not in initializers:
+                continue
+            if name in seen:
+                new = f'{name}_{node.name}'
+                while new in names:
+                    new += '_'
+                names.add(new)
+                model.graph.initializer.append(
+                    numpy_helper.from_array(numpy_helper.to_array(initializers[name]), new))
+                node.input[i] = new
+                copies += 1
+            seen.add(name)
+    return copies
+
+
 def _samples(calib_inputs):
     """One image at a time (static exports take batch 1; statistics are the same)."""
     for batch in calib_inputs:
@@ -294,7 +332,8 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         quant_pre_process(model, source)
         temporary.append(source)
     model = onnx.load(source)
-    if name_nodes(model):
+    renamed = name_nodes(model)
+    if (backend == 'onnxruntime' and unshare_parameters(model)) or renamed:
         source = osp.join(work_dir, 'end2end_named.onnx')
         onnx.save(model, source)
         temporary.append(source)

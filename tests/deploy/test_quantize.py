@@ -7,9 +7,10 @@ import torch
 
 from ghostv2_mm.apis import build_model
 from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
-from ghostv2_mm.deploy.quantize import (DEFAULT_SENSITIVE_LAYERS, fidelity, layer_groups,
-                                        matched_box_iou, pixel_agreement, quantize, select_nodes,
-                                        top1_agreement)
+from ghostv2_mm.deploy.quantize import (COMPUTE_OPS, DEFAULT_SENSITIVE_LAYERS, fidelity,
+                                        layer_groups, matched_box_iou, name_nodes,
+                                        pixel_agreement, quantize, select_nodes, top1_agreement,
+                                        unshare_parameters)
 
 CLASSIFIER = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
 SIZE = 64
@@ -166,6 +167,12 @@ def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_d
     dfc_convs = set(groups['dfc.hfc'])
     if backend == 'onnxruntime':
         assert _float_nodes_ort(result['files'][0], expected | dfc_convs) == expected
+        # The float convs keep constant weights and biases (the exporter merged the zero
+        # biases of this untrained network; see test_unshare_parameters).
+        quantised = onnx.load(result['files'][0])
+        constants = {t.name for t in quantised.graph.initializer}
+        float_convs = [n for n in quantised.graph.node if n.name in expected and n.op_type == 'Conv']
+        assert float_convs and all(set(n.input[1:]) <= constants for n in float_convs)
     else:
         float_ops, seen = _float_ops_ov(result['files'][0], expected | dfc_convs)
         assert dfc_convs <= seen
@@ -180,6 +187,39 @@ def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_d
     else:
         # NNCF quantises the inputs of convolutions and matrix products (not of gates).
         assert _float_ops_ov(result['files'][0], dfc_convs | set(groups['output']))[0] == set()
+
+
+def _parameter_reads(model):
+    constants = {t.name for t in model.graph.initializer}
+    reads = {}
+    for n in model.graph.node:
+        if n.op_type in COMPUTE_OPS:
+            for name in n.input[1:]:
+                if name in constants:
+                    reads[name] = reads.get(name, 0) + 1
+    return reads
+
+
+def test_unshare_parameters(tmp_path, classifier_onnx):
+    import onnxruntime as ort
+    from onnxruntime.quantization import quant_pre_process
+    quant_pre_process(classifier_onnx, str(tmp_path / 'pre.onnx'))
+    model = onnx.load(str(tmp_path / 'pre.onnx'))
+    name_nodes(model)
+    reads = _parameter_reads(model)
+    # Untrained batch norms fold to all-zero biases, which the exporter stores once (behind
+    # Identity nodes, which the pre-processing folds into one shared initializer).
+    assert max(reads.values()) > 1
+    x = _images(2, seed=3)
+    run = lambda m: np.concatenate([
+        ort.InferenceSession(m.SerializeToString(), providers=['CPUExecutionProvider']).run(
+            None, {'input': x[i:i + 1]})[0] for i in range(len(x))])
+    before = run(model)
+    assert unshare_parameters(model) == sum(n - 1 for n in reads.values())
+    assert set(_parameter_reads(model).values()) == {1}
+    onnx.checker.check_model(model)
+    np.testing.assert_array_equal(run(model), before)
+    assert unshare_parameters(model) == 0
 
 
 def test_int8_fidelity(tmp_path, classifier_onnx, int8_default):
