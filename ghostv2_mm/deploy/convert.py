@@ -17,6 +17,9 @@ PAD_CHANNELS = {'onnxruntime': 16, 'openvino': None}
 # graphs in its blocked layout, int8 graphs in its NHWC int8 kernels, where the up-sampled SE
 # gates only add work (docs/performance.md); the file to quantise keeps the plain gates.
 BLOCKED_GATE_PRECISIONS = ('fp32', )
+# Precisions whose padded files compute the DFC pooling as a depthwise conv: ONNX Runtime's int8
+# average pooling is slow, its int8 depthwise conv fast (docs/performance.md).
+CONV_POOLING_PRECISIONS = ('int8', )
 
 
 def check_image(path, argument='IMAGE'):
@@ -64,16 +67,19 @@ def inference_structure(model_cfg, checkpoint, work_dir, backend=None):
 def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', precision='fp32'):
     """mmdeploy's ``torch2onnx`` of the inference structure (with the blocked-layout gates when
     the deploy config is static and ``precision`` is in :data:`BLOCKED_GATE_PRECISIONS`:
-    :func:`~ghostv2_mm.models.deploy.blocked_gates`); returns the ONNX file."""
+    :func:`~ghostv2_mm.models.deploy.blocked_gates`; with the DFC pooling as a conv when
+    ``precision`` is in :data:`CONV_POOLING_PRECISIONS`:
+    :func:`~ghostv2_mm.models.deploy.conv_pooling`); returns the ONNX file. Both forms exist
+    in padded structures only (:data:`PAD_CHANNELS`)."""
     from mmdeploy.apis import torch2onnx
     from mmdeploy.utils import get_backend, get_ir_config, is_dynamic_shape
 
-    from ..models.deploy import blocked_gates
+    from ..models.deploy import blocked_gates, conv_pooling
     cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir,
                                     get_backend(deploy_cfg).value)
     save_file = get_ir_config(deploy_cfg)['save_file']
     blocked = not is_dynamic_shape(deploy_cfg) and precision in BLOCKED_GATE_PRECISIONS
-    with blocked_gates(blocked):
+    with blocked_gates(blocked), conv_pooling(precision in CONV_POOLING_PRECISIONS):
         torch2onnx(img, work_dir, save_file, deploy_cfg, cfg, ckpt, device=device)
     return osp.join(work_dir, save_file)
 

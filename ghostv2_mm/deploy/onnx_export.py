@@ -36,7 +36,8 @@ def export_part(model, part):
     raise ValueError(f'part must be one of {PARTS}, but received {part!r}')
 
 
-def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, blocked=None):
+def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, blocked=None,
+                conv_pool=False):
     """Export ``module`` (see :func:`export_part`) to ``path`` and check it with
     ``onnx.checker``.
 
@@ -50,12 +51,17 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, bl
     layer (64x64 images at output stride 32): the tracer fixes the pooling kernel at 2x2, which
     the eager model narrows for 1-pixel sides.
 
+    Static exports take the blocked-layout gates of a padded structure
+    (:func:`~ghostv2_mm.models.deploy.blocked_gates`) unless ``blocked=False`` (the file ONNX
+    Runtime quantises). ``conv_pool=True`` exports a padded structure's DFC pooling as a depthwise
+    conv (:func:`~ghostv2_mm.models.deploy.conv_pooling`; for that file too).
+
     Returns:
         list[str]: The names of the outputs.
     """
     import onnx
 
-    from ..models.deploy import blocked_gates
+    from ..models.deploy import blocked_gates, conv_pooling
     module.eval()
     x = torch.randn(1, 3, *shape)
     with torch.no_grad():
@@ -69,7 +75,7 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, bl
     if not dynamic:
         axes = None
     blocked = not dynamic if blocked is None else blocked and not dynamic
-    with warnings.catch_warnings(), blocked_gates(blocked):
+    with warnings.catch_warnings(), blocked_gates(blocked), conv_pooling(conv_pool):
         # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
         # are fixed by tracing; the traced branches are the general ones, as documented above.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)

@@ -36,7 +36,7 @@ _DOWN_OPS = ('AveragePool', 'MaxPool', 'Resize')
 GROUPS = (
     'postprocess',  # after the last compute layers: decoding, NMS, arg-max (never quantised)
     'output',       # the last compute layers, whose outputs are the raw predictions
-    'dfc.down',     # DFC attention: down-sampling of the input
+    'dfc.down',     # DFC attention: down-sampling of the input (pooling, or a conv of it)
     'dfc.proj',     # DFC attention: 1x1 conv to the attention's channels
     'dfc.hfc',      # DFC attention: depthwise (1, k) conv, the horizontal FC
     'dfc.vfc',      # DFC attention: depthwise (k, 1) conv, the vertical FC
@@ -85,6 +85,14 @@ def _kernel_shape(node, initializers):
 
 def _is_depthwise(node):
     return node.op_type == 'Conv' and _attr(node, 'group', 1) > 1
+
+
+def _is_pooling_conv(node, initializers):
+    """A depthwise conv whose stride is its kernel, 2x2: GhostNetV2's DFC pooling as ONNX
+    Runtime's quantised files take it (``ghostv2_mm.models.deploy.conv_pooling``)."""
+    strides = _attr(node, 'strides')
+    return _is_depthwise(node) and _kernel_shape(node, initializers) == (2, 2) and \
+        strides is not None and tuple(strides) == (2, 2)
 
 
 def name_nodes(model):
@@ -163,8 +171,11 @@ def layer_groups(model):
             convs = [src]
             while (prev := single_producer(convs[-1], ('Conv', ))) is not None:
                 convs.append(prev)
-            before = producer.get(convs[-1].input[0])
-            if before is not None and before.op_type in _DOWN_OPS and not _is_depthwise(convs[-1]) \
+            pooling_conv = len(convs) >= 3 and _is_pooling_conv(convs[-1], initializers)
+            # The 2x2 pooling, or the depthwise conv it is exported as.
+            before = convs.pop() if pooling_conv else producer.get(convs[-1].input[0])
+            if before is not None and (pooling_conv or before.op_type in _DOWN_OPS) \
+                    and not _is_depthwise(convs[-1]) \
                     and all(_is_depthwise(c) for c in convs[:-1]) and len(convs) >= 2:
                 group[before.name] = 'dfc.down'
                 group[convs[-1].name] = 'dfc.proj'
@@ -250,8 +261,7 @@ def unshare_parameters(model):
     shared bias once, with the scale of the first conv reading it (a bias is quantised with
     its conv's input scale times weight scale), and every other conv reading it, the ones kept
     in float included, gets the dequantised copy: the float convs then have a computed bias,
-    which keeps ONNX Runtime from running them in its blocked layout (GhostNetV2's int8
-    classifier with random weights: 14.5 against 10.1 ms).
+    which keeps ONNX Runtime from running them in its blocked layout (docs/performance.md).
     """
     from onnx import numpy_helper
     initializers = {t.name: t for t in model.graph.initializer}
@@ -287,7 +297,7 @@ def _samples(calib_inputs):
 
 
 def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_layers=None,
-             quantize_only=None):
+             quantize_only=None, unshare=True):
     """Quantise an exported ONNX model with the runtime's own post-training quantisation.
 
     Args:
@@ -305,6 +315,9 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         quantize_only (Iterable[str], optional): Quantise only these layers (same forms), for
             sensitivity analysis; the others stay float. Defaults to None (all but
             ``sensitive_layers``).
+        unshare (bool): ONNX Runtime: give every compute layer its own parameters first
+            (:func:`unshare_parameters`). Defaults to True; False only to measure what it
+            changes (``tools/analysis/rewrite_experiments.py int8-structure``).
 
     Returns:
         dict: ``files`` (the files written), ``ignored`` (the names of the ONNX nodes kept in
@@ -333,7 +346,7 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         temporary.append(source)
     model = onnx.load(source)
     renamed = name_nodes(model)
-    if (backend == 'onnxruntime' and unshare_parameters(model)) or renamed:
+    if (backend == 'onnxruntime' and unshare and unshare_parameters(model)) or renamed:
         source = osp.join(work_dir, 'end2end_named.onnx')
         onnx.save(model, source)
         temporary.append(source)

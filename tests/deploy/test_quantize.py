@@ -283,3 +283,41 @@ def test_pixel_agreement():
     logits[:, 3, 0, :] = 1
     assert pixel_agreement(a[:, 0], logits) == 0.75
     assert fidelity('segmentation', [[a]], [[b]]) == 0.75
+
+
+def test_onnxruntime_quantises_the_dfc_pooling_as_a_conv(tmp_path):
+    """The padded file ONNX Runtime quantises (``conv_pool=True``): each DFC pooling is a depthwise
+    2x2 conv of stride 2, found as ``dfc.down`` and quantised by default; the same outputs as
+    the file with the poolings."""
+    import onnxruntime as ort
+    torch.manual_seed(0)
+    model = build_model(CLASSIFIER, {'model.backbone.init_cfg': None,
+                                     'model.backbone.pad_channels': 16}).eval()
+    model.backbone.switch_to_deploy()
+    files = {}
+    for conv_pool in (False, True):
+        files[conv_pool] = str(tmp_path / f'conv_pool_{conv_pool}.onnx')
+        export_onnx(export_part(model, 'backbone'), files[conv_pool], 'backbone',
+                    shape=(SIZE, SIZE), dynamic=False, blocked=False, conv_pool=conv_pool)
+    graphs = {k: onnx.load(f) for k, f in files.items()}
+    for graph in graphs.values():
+        name_nodes(graph)
+    downs = {k: [n.op_type for n in g.graph.node if n.name in layer_groups(g)['dfc.down']]
+             for k, g in graphs.items()}
+    assert downs == {False: ['AveragePool'] * NUM_DFC, True: ['Conv'] * NUM_DFC}
+    assert not any(n.op_type == 'AveragePool' for n in graphs[True].graph.node)
+    x = _images(1, seed=4)
+    outputs = {k: ort.InferenceSession(f, providers=['CPUExecutionProvider']).run(None,
+                                                                                {'input': x})
+               for k, f in files.items()}
+    for a, b in zip(outputs[False], outputs[True]):
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-5 * np.abs(a).max())
+
+    result = quantize(files[True], 'onnxruntime', 'int8', [_images(4, seed=1)], str(tmp_path))
+    quantised = onnx.load(result['files'][0])
+    dequantised = {o for n in quantised.graph.node if n.op_type == 'DequantizeLinear'
+                   for o in n.output}
+    pool_convs = [n for n in quantised.graph.node if n.op_type == 'Conv' and
+                  tuple(next(a.ints for a in n.attribute if a.name == 'kernel_shape')) == (2, 2)]
+    assert len(pool_convs) == NUM_DFC
+    assert all(set(n.input[:2]) <= dequantised for n in pool_convs)

@@ -99,3 +99,12 @@ def test_ghost_dup_experiment():
     rows = table_rows(result.stdout)
     assert len(rows) == 4 and all(float(r[1]) == 0 for r in rows), result.stdout
     assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)
+
+
+def test_int8_structure_experiment():
+    """The files ONNX Runtime quantises with and without the DFC pooling as a conv give the same
+    float outputs; each of the three int8 forms of the five models is timed."""
+    result = run_tool('tools/analysis/rewrite_experiments.py', 'int8-structure', '--runs', '1')
+    rows = table_rows(result.stdout)
+    assert len(rows) == 5 and all(float(r[1]) < 1e-5 for r in rows), result.stdout
+    assert all(len(re.findall(r'\(\d+\.\d+x\)', r[2])) == 3 for r in rows)

@@ -140,12 +140,14 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
     import torch
     from mmengine.config import Config
 
-    from ghostv2_mm.deploy.convert import BLOCKED_GATE_PRECISIONS, PAD_CHANNELS, export
+    from ghostv2_mm.deploy.convert import (BLOCKED_GATE_PRECISIONS, CONV_POOLING_PRECISIONS,
+                                           PAD_CHANNELS, export)
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
     pad = PAD_CHANNELS[backend]
     blocked = precision in BLOCKED_GATE_PRECISIONS
+    conv_pool = bool(pad) and precision in CONV_POOLING_PRECISIONS
     suffix = (f'_static_pad{pad}' if pad else '_static') + ('' if blocked else '_plain_gates') + \
-        '.onnx'
+        ('_conv_pool' if conv_pool else '') + '.onnx'
     files = {}
     for task in tasks:
         os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
@@ -162,7 +164,7 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
                 export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False,
-                            blocked=blocked)
+                            blocked=blocked, conv_pool=conv_pool)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
             work = osp.join(onnx_dir, task, name.replace(' ', '_') + '_' + backend)

@@ -1,4 +1,4 @@
-"""Exact rewrites of GhostNetV2's layers, measured in the runtimes (docs/performance.md; three
+"""Exact rewrites of GhostNetV2's layers, measured in the runtimes (docs/performance.md; five
 of them are kept): each experiment checks that the rewrite gives the same result and prints both
 timings.
 
@@ -10,6 +10,7 @@ timings.
     python tools/analysis/rewrite_experiments.py gate-broadcast [--threads 2] [--runs 30]
     python tools/analysis/rewrite_experiments.py blocked-gates [--threads 2] [--runs 30]
     python tools/analysis/rewrite_experiments.py ghost-dup [--threads 2] [--runs 30]
+    python tools/analysis/rewrite_experiments.py int8-structure [--threads 2] [--runs 30]
 
 - ``ghost-concat``: a Ghost module without ``Concat``. The primary 1x1 conv (+ReLU) feeds one
   grouped conv with two outputs per group, an identity tap and the cheap depthwise kernel (ReLU is
@@ -46,6 +47,13 @@ timings.
   cheap features (:class:`DuplicatedGhost`), against the inference structure, the
   ``pad-channels`` models and runtimes (OpenVINO runs a channel concat of its channels-last
   maps as a copy per pixel).
+- ``int8-structure`` (both kept for ONNX Runtime int8): the padded file ONNX Runtime quantises,
+  int8 with the default float layers, three ways: quantised as ``onnxruntime.quantization``
+  does by itself (convs that share a bias initializer, e.g. the zero biases of untrained batch
+  norms, share its quantised copy), with every conv's parameters its own first
+  (``ghostv2_mm.deploy.quantize.unshare_parameters``, the default), and with the DFC pooling
+  exported as a depthwise conv too (``ghostv2_mm.models.deploy.conv_pooling``), timed
+  interleaved in ONNX Runtime, the ``pad-channels`` models and the YOLOv3 backbone at 416.
 """
 import argparse
 import os.path as osp
@@ -458,27 +466,66 @@ def ghost_dup(args):
     compare_exports(args, PAD_MODELS, duplicated, ('concat', 'duplicated primary conv'))
 
 
+def int8_structure(args):
+    from ghostv2_mm.apis import build_model
+    from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
+    from ghostv2_mm.deploy.quantize import quantize
+    work = tempfile.mkdtemp(prefix='int8_structure_')
+    sides = ('shared parameters', 'own parameters', 'own parameters, conv pooling')
+    print(f'ONNX Runtime int8, batch 1, {args.threads} threads, median of {args.runs} '
+          f'interleaved rounds, ms (ratio to the first)')
+    print('| model | float files: max abs diff | ' + ' | '.join(sides) + ' |')
+    print('| --- | --- |' + ' --- |' * len(sides))
+    for name, (config, overrides, part, size) in dict(PAD_MODELS, **BLOCKED_MODELS).items():
+        torch.manual_seed(0)
+        model = build_model(config, dict(overrides, **{'model.backbone.init_cfg': None})).eval()
+        padded(model)
+        rng = np.random.default_rng(0)
+        calib = [rng.standard_normal((1, 3, size, size)).astype(np.float32) for _ in range(4)]
+        x = calib[0]
+        floats, outputs, files = {}, {}, {}
+        for conv_pool in (False, True):
+            floats[conv_pool] = osp.join(work, f'{part}_{size}_{conv_pool}.onnx')
+            export_onnx(export_part(model, part), floats[conv_pool], part, (size, size),
+                        dynamic=False, blocked=False, conv_pool=conv_pool)
+            outputs[conv_pool] = onnx_session(floats[conv_pool], args.threads).run(
+                None, {'input': x})
+        diff = max(float(np.abs(a - b).max()) for a, b in zip(outputs[False], outputs[True]))
+        for side, (conv_pool, unshare) in zip(sides, ((False, False), (False, True),
+                                                      (True, True))):
+            out = osp.join(work, f'{part}_{size}_{len(files)}')
+            files[side] = quantize(floats[conv_pool], 'onnxruntime', 'int8', calib, out,
+                                   unshare=unshare)['files'][0]
+        fns = {side: runtime_fn(files[side], 'onnxruntime', x, args.threads, 'input')
+               for side in sides}
+        ms = interleaved_ms(fns, args.runs)
+        cells = [f'{ms[side]:.2f} ({ms[side] / ms[sides[0]]:.2f}x)' for side in sides]
+        print(f'| {name} | {diff:.1e} | ' + ' | '.join(cells) + ' |', flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('experiment',
                         choices=('ghost-concat', 'train-gate', 'train-fc', 'static-export',
                                  'pad-channels', 'gate-broadcast', 'blocked-gates',
-                                 'ghost-dup'))
+                                 'ghost-dup', 'int8-structure'))
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, help='timed runs (default: 200 for ghost-concat, '
                         '100 for static-export, 30 for pad-channels, gate-broadcast, '
-                        'blocked-gates and ghost-dup, 20 for the training experiments)')
+                        'blocked-gates, ghost-dup and int8-structure, 20 for the training '
+                        'experiments)')
     args = parser.parse_args()
     args.runs = args.runs or dict(ghost_concat=200, static_export=100, pad_channels=30,
-                                  gate_broadcast=30, blocked_gates=30, ghost_dup=30).get(
+                                  gate_broadcast=30, blocked_gates=30, ghost_dup=30,
+                                  int8_structure=30).get(
         args.experiment.replace('-', '_'), 20)
     torch.set_num_threads(args.threads)
     np.random.seed(0)
     experiments = dict(ghost_concat=ghost_concat, train_gate=train_gate, train_fc=train_fc,
                        static_export=static_export, pad_channels=pad_channels,
                        gate_broadcast=gate_broadcast, blocked_gates=blocked_gates,
-                       ghost_dup=ghost_dup)
+                       ghost_dup=ghost_dup, int8_structure=int8_structure)
     experiments[args.experiment.replace('-', '_')](args)
 
 

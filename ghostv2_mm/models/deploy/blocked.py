@@ -18,10 +18,16 @@ enter (a dynamic graph computes the resize sizes at run time, which ONNX Runtime
 ``Upsample`` does not take either; an int8 graph runs in ONNX Runtime's NHWC int8 kernels, where
 the up-sampled SE gates only add work); elsewhere the modules compute what
 :class:`SqueezeExcite` and :class:`DeployDFCAttention` compute.
+
+The files ONNX Runtime quantises take one more form, inside :func:`conv_pooling`: the DFC
+branch's 2x2 average pooling as a depthwise 2x2 conv of stride 2 with weights 1/4 (the same
+values, up to the order of a four-term sum). ONNX Runtime's int8 average pooling runs a generic
+kernel, its int8 depthwise conv (the weight 1/4 is exact in int8) an optimised one.
 """
 import contextlib
 import threading
 
+import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -51,6 +57,22 @@ def blocked_gates(enabled=True):
 
 def blocked_gates_enabled():
     return getattr(_state, 'enabled', False)
+
+
+@contextlib.contextmanager
+def conv_pooling(enabled=True):
+    """Within this context (and ``enabled``), :class:`BlockedDFCAttention` computes its 2x2
+    average pooling as a depthwise conv: for tracing the files ONNX Runtime quantises."""
+    previous = getattr(_state, 'conv_pooling', False)
+    _state.conv_pooling = enabled
+    try:
+        yield
+    finally:
+        _state.conv_pooling = previous
+
+
+def conv_pooling_enabled():
+    return getattr(_state, 'conv_pooling', False)
 
 
 def nearest_resize(x, size):
@@ -112,6 +134,18 @@ class BlockedDFCAttention(DeployDFCAttention):
         nn.Module.__init__(self)
         for name in ('gate', 'gate_position', 'down_mode', 'up_mode', 'proj', 'fc_h', 'fc_v'):
             setattr(self, name, getattr(attn, name))
+        # The 2x2 average pooling as a depthwise conv (conv_pooling); not saved: a constant.
+        channels, weight = self.proj.in_channels, self.proj.weight
+        self.register_buffer(
+            'pool_weight', torch.full((channels, 1, 2, 2), 0.25, dtype=weight.dtype,
+                                      device=weight.device), persistent=False)
+
+    def attention(self, x):
+        h, w = x.shape[-2:]
+        if not (conv_pooling_enabled() and self.down_mode == 'avg' and h >= 2 and w >= 2):
+            return super().attention(x)
+        x = F.conv2d(x, self.pool_weight, stride=2, groups=self.pool_weight.shape[0])
+        return self.fc_v(self.fc_h(self.proj(x)))
 
     def forward(self, x, size=None):
         if not (blocked_gates_enabled() and self.up_mode == 'nearest'):
