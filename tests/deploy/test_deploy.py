@@ -252,3 +252,36 @@ def test_static_onnxruntime_deployment_has_blocked_gates(deployed):
     # YOLOv3-GhostNetV2: 14 DFC gates, 7 SE blocks, 2 up-samplings in the neck.
     assert resizes('openvino') == 14 + 2
     assert resizes('onnxruntime') == 14 + 7 + 2
+
+
+@pytest.mark.parametrize('backend', ['onnxruntime', 'openvino'])
+def test_int8_deployment(backend, tiny_det, tmp_path):
+    """``deploy.py --precision int8``: the quantised model is written, named in deploy.json and
+    compared with PyTorch; ONNX Runtime quantises the padded structure with the plain gates and
+    the DFC pooling as a depthwise conv, OpenVINO the unpadded structure."""
+    import json
+
+    import onnx
+    config, deploy_cfg, _ = CASES['det', backend]
+    ckpt = random_checkpoint(config, tmp_path / 'random.pth')
+    work_dir = tmp_path / 'work'
+    out = run_tool('tools/deployment/deploy.py', DEPLOY.format(deploy_cfg), config, ckpt,
+                   val_images('det', tiny_det)[0], '--work-dir', str(work_dir), '--precision',
+                   'int8', '--calib-num', '4', '--cfg-options',
+                   *data_options('det', tiny_det)).stdout
+    assert 'calibrating int8 on 4 training images' in out
+    assert f'[{backend} int8]' in out and '[difference]' in out
+    net = 'end2end_int8.onnx' if backend == 'onnxruntime' else 'end2end_int8.xml'
+    assert (work_dir / net).is_file()
+    with open(work_dir / 'deploy.json') as f:
+        model = json.load(f)['models'][0]
+    assert model['net'] == net and model['precision'] == 'INT8'
+    ops = [n.op_type for n in onnx.load(str(work_dir / 'end2end.onnx')).graph.node]
+    # YOLOv3-GhostNetV2: 14 DFC branches; the plain gates (no up-sampled SE gates).
+    assert ops.count('Resize') == 14 + 2
+    if backend == 'onnxruntime':
+        assert 'AveragePool' not in ops
+        quantised = [n.op_type for n in onnx.load(str(work_dir / net)).graph.node]
+        assert quantised.count('QuantizeLinear') > 50
+    else:
+        assert ops.count('AveragePool') == 14
