@@ -44,31 +44,29 @@ MAX_UPSAMPLED_GATE = 16
 
 
 @contextlib.contextmanager
+def _switched(name, enabled):
+    previous = getattr(_state, name, False)
+    setattr(_state, name, enabled)
+    try:
+        yield
+    finally:
+        setattr(_state, name, previous)
+
+
 def blocked_gates(enabled=True):
     """Within this context (and ``enabled``), the blocked-layout gates take their fixed-size
     forms: for tracing a static fp32 graph."""
-    previous = getattr(_state, 'enabled', False)
-    _state.enabled = enabled
-    try:
-        yield
-    finally:
-        _state.enabled = previous
+    return _switched('blocked_gates', enabled)
 
 
 def blocked_gates_enabled():
-    return getattr(_state, 'enabled', False)
+    return getattr(_state, 'blocked_gates', False)
 
 
-@contextlib.contextmanager
 def conv_pooling(enabled=True):
     """Within this context (and ``enabled``), :class:`BlockedDFCAttention` computes its 2x2
     average pooling as a depthwise conv: for tracing the files ONNX Runtime quantises."""
-    previous = getattr(_state, 'conv_pooling', False)
-    _state.conv_pooling = enabled
-    try:
-        yield
-    finally:
-        _state.conv_pooling = previous
+    return _switched('conv_pooling', enabled)
 
 
 def conv_pooling_enabled():
