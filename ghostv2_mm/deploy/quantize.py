@@ -257,11 +257,12 @@ def unshare_parameters(model):
 
     PyTorch's exporter merges initializers with equal values, e.g. the all-zero biases of a
     network with freshly initialised batch norms (behind ``Identity`` nodes, which ONNX
-    Runtime's quantisation pre-processing folds into one shared initializer). Its quantiser then quantises a
-    shared bias once, with the scale of the first conv reading it (a bias is quantised with
-    its conv's input scale times weight scale), and every other conv reading it, the ones kept
-    in float included, gets the dequantised copy: the float convs then have a computed bias,
-    which keeps ONNX Runtime from running them in its blocked layout (docs/performance.md).
+    Runtime's quantisation pre-processing folds into one shared initializer). Its quantiser
+    then quantises a shared bias once, with the scale of the first conv reading it (a bias is
+    quantised with its conv's input scale times weight scale), and every other conv reading
+    it, the ones kept in float included, gets the dequantised copy: the float convs then have a
+    computed bias, which keeps ONNX Runtime from running them in its blocked layout
+    (docs/performance.md).
     """
     from onnx import numpy_helper
     initializers = {t.name: t for t in model.graph.initializer}

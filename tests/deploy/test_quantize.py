@@ -171,7 +171,8 @@ def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_d
         # biases of this untrained network; see test_unshare_parameters).
         quantised = onnx.load(result['files'][0])
         constants = {t.name for t in quantised.graph.initializer}
-        float_convs = [n for n in quantised.graph.node if n.name in expected and n.op_type == 'Conv']
+        float_convs = [n for n in quantised.graph.node
+                       if n.name in expected and n.op_type == 'Conv']
         assert float_convs and all(set(n.input[1:]) <= constants for n in float_convs)
     else:
         float_ops, seen = _float_ops_ov(result['files'][0], expected | dfc_convs)
