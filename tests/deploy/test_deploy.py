@@ -267,8 +267,9 @@ def test_int8_deployment(backend, tiny_det, tmp_path):
     work_dir = tmp_path / 'work'
     out = run_tool('tools/deployment/deploy.py', DEPLOY.format(deploy_cfg), config, ckpt,
                    val_images('det', tiny_det)[0], '--work-dir', str(work_dir), '--precision',
-                   'int8', '--calib-num', '4', '--cfg-options',
-                   *data_options('det', tiny_det)).stdout
+                   'int8', '--calib-num', '4', '--cfg-options', *data_options('det', tiny_det),
+                   # Calibration reads the training set.
+                   f'train_dataloader.dataset.dataset.data_root={tiny_det}/').stdout
     assert 'calibrating int8 on 4 training images' in out
     assert f'[{backend} int8]' in out and '[difference]' in out
     net = 'end2end_int8.onnx' if backend == 'onnxruntime' else 'end2end_int8.xml'
