@@ -138,12 +138,11 @@ class BlockedDFCAttention(DeployDFCAttention):
             'pool_weight', torch.full((channels, 1, 2, 2), 0.25, dtype=weight.dtype,
                                       device=weight.device), persistent=False)
 
-    def attention(self, x):
+    def down(self, x):
         h, w = x.shape[-2:]
         if not (conv_pooling_enabled() and self.down_mode == 'avg' and h >= 2 and w >= 2):
-            return super().attention(x)
-        x = F.conv2d(x, self.pool_weight, stride=2, groups=self.pool_weight.shape[0])
-        return self.fc_v(self.fc_h(self.proj(x)))
+            return super().down(x)
+        return F.conv2d(x, self.pool_weight, stride=2, groups=self.pool_weight.shape[0])
 
     def forward(self, x, size=None):
         if not (blocked_gates_enabled() and self.up_mode == 'nearest'):

@@ -34,9 +34,13 @@ class DeployDFCAttention(nn.Module):
         self.fc_h = fold(attn.fc_h)
         self.fc_v = fold(attn.fc_v)
 
+    def down(self, x):
+        """The branch's down-sampling of ``x`` to half resolution."""
+        return downsample(x, self.down_mode)
+
     def attention(self, x):
         """The attention A of ``x`` at half resolution (Eq. 4-5), before the scaling function."""
-        return self.fc_v(self.fc_h(self.proj(downsample(x, self.down_mode))))
+        return self.fc_v(self.fc_h(self.proj(self.down(x))))
 
     def forward(self, x, size=None):
         a = self.attention(x)
