@@ -58,6 +58,13 @@ DEFAULT_SENSITIVE_LAYERS = {
     'onnxruntime': ('dfc.proj', 'dfc.hfc', 'dfc.vfc', 'output'),
     'openvino': ('stem', 'output'),
 }
+# OpenVINO's int8 kernels for Intel's AMX tiles (OpenVINO 2026.4) crash with a segmentation fault
+# on GhostNetV2's layers at small feature maps: the 1.0x classifier at 64x64, whose stride-16 and
+# stride-32 stages run at 4x4 and 2x2, crashes on its first inference; at 96x96 and larger it
+# runs, and so does every size with those stages in float. OpenVINO's int8 files keep the layers
+# on maps of at most this side in float on every CPU, so that a file written on one CPU runs on
+# the others (docs/quantization.md).
+OPENVINO_FLOAT_MAX_SIDE = 4
 
 
 def check_choice(name, value, choices):
@@ -215,6 +222,55 @@ def layer_groups(model):
     return groups
 
 
+def small_map_nodes(model, input_shape, max_side):
+    """The names of the nodes of ``model`` that compute on feature maps whose sides are at most
+    ``max_side`` when the input is ``input_shape``: by the largest 4-D map a node reads or
+    writes, and for the nodes of an attention branch (DFC, SE: their own maps are smaller) by the
+    features the branch gates. Nodes whose shapes ONNX's shape inference cannot tell are left
+    out.
+
+    Args:
+        model (onnx.ModelProto): A graph with named nodes.
+        input_shape (tuple[int, int, int, int]): The (N, C, H, W) input.
+        max_side (int): The largest side of the maps selected.
+    """
+    import onnx
+    inferred = onnx.ModelProto()
+    inferred.CopyFrom(model)
+    initializers = {t.name for t in inferred.graph.initializer}
+    inp = next(i for i in inferred.graph.input if i.name not in initializers)
+    for dim, size in zip(inp.type.tensor_type.shape.dim, input_shape):
+        dim.ClearField('dim_param')
+        dim.dim_value = int(size)
+    inferred = onnx.shape_inference.infer_shapes(inferred)
+    sides = {}
+    for info in [inp, *inferred.graph.value_info, *inferred.graph.output]:
+        dims = info.type.tensor_type.shape.dim
+        if len(dims) == 4 and all(d.HasField('dim_value') for d in dims[2:]):
+            sides[info.name] = max(dims[2].dim_value, dims[3].dim_value)
+    nodes = list(model.graph.node)
+    side = {}
+    for n in nodes:
+        known = [sides[t] for t in [*n.input, *n.output] if t in sides]
+        if known:
+            side[n.name] = max(known)
+    groups = layer_groups(model)
+    branch = {name for g in GROUPS if g.startswith('dfc.') or g == 'se' for name in groups[g]}
+    producer = {out: n for n in nodes for out in n.output}
+    for mul in [n for n in nodes if n.name in groups['dfc.gate'] + groups['se']
+                and n.op_type == 'Mul']:
+        features, todo = sides.get(mul.output[0]), [mul]
+        while todo:
+            node = todo.pop()
+            side.pop(node.name, None)
+            if features is not None:
+                side[node.name] = features
+            todo += [producer[t] for t in node.input if t in producer
+                     and producer[t].name in branch and producer[t] is not node
+                     and side.get(producer[t].name, -1) != features]
+    return [n.name for n in nodes if side.get(n.name, max_side + 1) <= max_side]
+
+
 def select_nodes(model, layers):
     """The names of the nodes of ``model`` that ``layers`` selects, in graph order.
 
@@ -298,7 +354,7 @@ def _samples(calib_inputs):
 
 
 def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_layers=None,
-             quantize_only=None, unshare=True):
+             quantize_only=None, unshare=True, float_max_side=None):
     """Quantise an exported ONNX model with the runtime's own post-training quantisation.
 
     Args:
@@ -319,13 +375,24 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         unshare (bool): ONNX Runtime: give every compute layer its own parameters first
             (:func:`unshare_parameters`). Defaults to True; False only to measure what it
             changes (``tools/analysis/rewrite_experiments.py int8-structure``).
+        float_max_side (int, optional): Keep float the layers on feature maps of at most this
+            side (:func:`small_map_nodes`, at the calibration inputs' size) whatever the other
+            arguments say. None: :data:`OPENVINO_FLOAT_MAX_SIDE` for OpenVINO, 0 for ONNX
+            Runtime.
 
     Returns:
         dict: ``files`` (the files written), ``ignored`` (the names of the ONNX nodes kept in
-        float because of ``sensitive_layers`` or ``quantize_only``) and ``postprocess`` (the
-        post-processing nodes, always float).
+        float because of ``sensitive_layers`` or ``quantize_only``), ``postprocess`` (the
+        post-processing nodes, always float) and ``small_maps`` (the other nodes kept
+        float because they compute on maps of at most ``float_max_side``).
+
+    Raises:
+        RuntimeCrash: OpenVINO crashed running the int8 file once on this CPU (in a subprocess).
     """
     import onnx
+
+    from ..errors import RuntimeCrash
+    from .runtime import check_runs
     check_choice('backend', backend, BACKENDS)
     check_choice('precision', precision, PRECISIONS)
     os.makedirs(work_dir, exist_ok=True)
@@ -359,16 +426,26 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         layers = DEFAULT_SENSITIVE_LAYERS[backend] if sensitive_layers is None \
             else sensitive_layers
         ignored = select_nodes(model, layers)
-    excluded = set(ignored) | set(postprocess)
+    if float_max_side is None:
+        float_max_side = OPENVINO_FLOAT_MAX_SIDE if backend == 'openvino' else 0
+    small_maps = small_map_nodes(model, calib[0].shape, float_max_side) if float_max_side else []
+    excluded = set(ignored) | set(postprocess) | set(small_maps)
     excluded = [n.name for n in model.graph.node if n.name in excluded]
     if backend == 'onnxruntime':
         files = [_quantize_onnxruntime(source, model, calib, excluded, work_dir)]
     else:
         files = _quantize_openvino(source, model, calib, excluded, work_dir)
+        # A crash in the runtime's kernels on this CPU ends a subprocess, not the caller.
+        try:
+            check_runs(files[0], backend, precision, calib[0])
+        except RuntimeCrash as e:
+            raise RuntimeCrash(f'{e}; keep more layers float (sensitive_layers), or run OpenVINO '
+                               'without AMX (ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI)') from None
     for path in temporary:
         os.remove(path)
     ignored = [name for name in ignored if name not in set(postprocess)]
-    return dict(files=files, ignored=ignored, postprocess=postprocess)
+    small_maps = [name for name in small_maps if name not in set(ignored) | set(postprocess)]
+    return dict(files=files, ignored=ignored, postprocess=postprocess, small_maps=small_maps)
 
 
 def _quantize_onnxruntime(onnx_file, model, calib, excluded, work_dir):

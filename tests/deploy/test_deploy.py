@@ -286,3 +286,27 @@ def test_int8_deployment(backend, tiny_det, tmp_path):
         assert quantised.count('QuantizeLinear') > 50
     else:
         assert ops.count('AveragePool') == 14
+
+
+def test_int8_runtime_crash_is_one_line(tiny_cls, tmp_path):
+    """``deploy.py --precision int8`` where the runtime crashes on the quantised file (here a
+    stand-in for OpenVINO's AMX int8 fault: the checking process kills itself with SIGSEGV):
+    one line naming the file, the signal and the CPU, no traceback, and deploy.py itself lives."""
+    config, deploy_cfg, _ = CASES['cls', 'openvino']
+    ckpt = random_checkpoint(config, tmp_path / 'random.pth')
+    args = [DEPLOY.format(deploy_cfg), config, ckpt, val_images('cls', tiny_cls)[0],
+            '--work-dir', str(tmp_path / 'work'), '--precision', 'int8', '--calib-num', '2',
+            '--cfg-options', *data_options('cls', tiny_cls),
+            f'train_dataloader.dataset.data_root={tiny_cls}/']
+    script = ('import runpy, sys\n'
+              'from ghostv2_mm.deploy import runtime\n'
+              'runtime._CHECK_SCRIPT = "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"\n'
+              f'sys.argv = {["deploy.py", *args]!r}\n'
+              'runpy.run_path("tools/deployment/deploy.py", run_name="__main__")\n')
+    result = run_tool('-c', script, check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert 'Traceback' not in result.stderr
+    assert re.match(r'openvino crashed \(SIGSEGV\) running \S+end2end_int8\.xml \(int8, input '
+                    r'1x3x64x64\) on this CPU \(.*\); the file is not usable here; keep more '
+                    r'layers float', last), last

@@ -7,10 +7,13 @@ import torch
 
 from ghostv2_mm.apis import build_model
 from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
-from ghostv2_mm.deploy.quantize import (COMPUTE_OPS, DEFAULT_SENSITIVE_LAYERS, fidelity,
-                                        layer_groups, matched_box_iou, name_nodes,
-                                        pixel_agreement, quantize, select_nodes, top1_agreement,
+from ghostv2_mm.deploy import runtime
+from ghostv2_mm.deploy.quantize import (COMPUTE_OPS, DEFAULT_SENSITIVE_LAYERS,
+                                        OPENVINO_FLOAT_MAX_SIDE, fidelity, layer_groups,
+                                        matched_box_iou, name_nodes, pixel_agreement, quantize,
+                                        select_nodes, small_map_nodes, top1_agreement,
                                         unshare_parameters)
+from ghostv2_mm.errors import RuntimeCrash
 
 CLASSIFIER = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
 SIZE = 64
@@ -177,7 +180,8 @@ def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_d
     else:
         float_ops, seen = _float_ops_ov(result['files'][0], expected | dfc_convs)
         assert dfc_convs <= seen
-        assert float_ops == expected & seen and 'Gemm' in ''.join(float_ops)
+        assert float_ops == (expected | set(result['small_maps'])) & seen
+        assert 'Gemm' in ''.join(float_ops) and dfc_convs - float_ops
 
     # Quantising everything: the same layers are int8 now.
     result = quantize(classifier_onnx, backend, 'int8', [_images(4, seed=1)], str(tmp_path),
@@ -186,8 +190,63 @@ def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_d
     if backend == 'onnxruntime':
         assert _float_nodes_ort(result['files'][0], expected | dfc_convs) == set()
     else:
-        # NNCF quantises the inputs of convolutions and matrix products (not of gates).
-        assert _float_ops_ov(result['files'][0], dfc_convs | set(groups['output']))[0] == set()
+        # NNCF quantises the inputs of convolutions and matrix products (not of gates), but for
+        # the layers on small maps, which OpenVINO's int8 files keep float.
+        small = set(result['small_maps'])
+        assert small == set(small_map_nodes(model, (1, 3, SIZE, SIZE), OPENVINO_FLOAT_MAX_SIDE))
+        assert _float_ops_ov(result['files'][0], dfc_convs | set(groups['output']))[0] == \
+            (dfc_convs | set(groups['output'])) & small
+
+
+def _compute_nodes(model, pattern):
+    import re
+    return {n.name for n in model.graph.node if n.op_type in COMPUTE_OPS
+            and re.search(pattern, n.name)}
+
+
+def test_small_map_nodes(classifier_onnx):
+    """At 64x64 the stride-16 and stride-32 stages (blocks 6-9: 4x4 and 2x2 maps) are selected,
+    their DFC and SE branches with them; at 224x224 (7x7 maps at stride 32) none."""
+    model = onnx.load(classifier_onnx)
+    name_nodes(model)
+    small = set(small_map_nodes(model, (1, 3, 64, 64), 4))
+    assert _compute_nodes(model, r'blocks\.[6-9]\.') <= small
+    assert not _compute_nodes(model, r'blocks\.[0-4]\.') & small
+    groups = layer_groups(model)
+    # Blocks 6-8 hold 10 of the DFC branches and 5 of the SE blocks.
+    pools = {n.name for n in model.graph.node if n.op_type == 'GlobalAveragePool'}
+    assert len(small & set(groups['dfc.vfc'])) == 10 and len(small & pools & set(groups['se'])) == 5
+    large = set(small_map_nodes(model, (1, 3, 224, 224), 4))
+    assert not {n.name for n in model.graph.node if n.op_type in COMPUTE_OPS} & large
+
+
+def test_openvino_int8_at_small_maps_runs(tmp_path, classifier_onnx):
+    """OpenVINO's AMX int8 kernels crashed (SIGSEGV) on this classifier at 64x64 when its
+    convs, depthwise convs, additions and the rest were all int8 (docs/quantization.md). Those
+    layers at maps of at most 4x4 stay float, and the int8 file runs once in a subprocess: on an
+    AMX CPU this test fails, rather than the whole run, if the crash comes back."""
+    result = quantize(classifier_onnx, 'openvino', 'int8', [_images(4, seed=1)], str(tmp_path),
+                      quantize_only=['conv', 'depthwise', 'add', 'other'])
+    model = onnx.load(classifier_onnx)
+    stages = _compute_nodes(model, r'blocks\.[67]\.')
+    assert stages <= set(result['small_maps']) | set(result['ignored'])
+    assert _float_ops_ov(result['files'][0], stages)[0] == stages
+    # Earlier stages are int8.
+    early = _compute_nodes(model, r'blocks\.[1-4]\.') & set(layer_groups(model)['conv'])
+    assert early and not _float_ops_ov(result['files'][0], early)[0]
+    runtime.check_runs(result['files'][0], 'openvino', 'int8', _images(1, seed=2))
+
+
+def test_check_runs_reports_a_crash(tmp_path, classifier_onnx, monkeypatch):
+    """A runtime that kills its process is reported as one line naming the file and the
+    signal; the caller lives on."""
+    monkeypatch.setattr(runtime, '_CHECK_SCRIPT',
+                        'import os, signal; os.kill(os.getpid(), signal.SIGSEGV)')
+    with pytest.raises(RuntimeCrash, match=r'openvino crashed \(SIGSEGV\) running .*'
+                       r'end2end\.onnx \(int8, input 1x3x64x64\) on this CPU'):
+        runtime.check_runs(classifier_onnx, 'openvino', 'int8', _images(1, seed=2))
+    with pytest.raises(RuntimeCrash, match='SIGSEGV'):
+        quantize(classifier_onnx, 'openvino', 'int8', [_images(2, seed=1)], str(tmp_path))
 
 
 def _parameter_reads(model):

@@ -3,7 +3,7 @@
     python tools/deployment/quant_sensitivity.py ONNX CONFIG [--backend onnxruntime|openvino]
         [--calib 32] [--val 64] [--groups GROUP ...] [--work-dir DIR]
     python tools/deployment/quant_sensitivity.py ONNX CONFIG --report [--backend ...]
-        [--sensitive LAYER ...] [--calib 32] [--val N] [--threads 2]
+        [--sensitive LAYER ...] [--float-max-side N] [--calib 32] [--val N] [--threads 2]
 
 ONNX is an exported model (``end2end.onnx`` of tools/deployment/deploy.py or mmdeploy, or
 tools/deployment/export_onnx.py's classifier), CONFIG its mmpretrain/mmdet/mmseg config. The
@@ -23,7 +23,10 @@ it, is sensitive.
 ``--report``: the metric of the config's evaluator (top-1, bbox mAP, mIoU) on the validation
 images, the fidelity to fp32 and the latency (batch 1, ``--threads``, each runtime in a process
 of its own) for fp32, bf16 (OpenVINO only: ``INFERENCE_PRECISION_HINT``) and int8 with the
-``--sensitive`` layers (default: the package's list) kept in float.
+``--sensitive`` layers (default: the package's list) kept in float. ``--float-max-side``: keep
+float the layers on feature maps of at most this side (default: the package's rule,
+``ghostv2_mm.deploy.quantize.OPENVINO_FLOAT_MAX_SIDE`` for OpenVINO; 0 quantises them, to measure
+what the rule costs).
 """
 import argparse
 import json
@@ -166,6 +169,9 @@ def parse_args():
                         help='metric, fidelity and latency of fp32, bf16 and int8')
     parser.add_argument('--sensitive', nargs='*', help='layers kept in float for --report '
                         f'(default per backend: {DEFAULT_SENSITIVE_LAYERS})')
+    parser.add_argument('--float-max-side', type=int,
+                        help='keep layers on maps of at most this side float (default: the '
+                        'package\'s rule per backend)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--work-dir', help='where the quantised models and results.json go '
                         '(default: a temporary folder, results not kept)')
@@ -195,7 +201,8 @@ def main():
 
     def int8_outputs(sub_dir, **kwargs):
         out_dir = osp.join(work_dir, sub_dir)
-        result = quantize(args.onnx, args.backend, 'int8', calib, out_dir, **kwargs)
+        result = quantize(args.onnx, args.backend, 'int8', calib, out_dir,
+                          float_max_side=args.float_max_side, **kwargs)
         runner = make_runner(osp.join(out_dir, int8_file), args.backend, 'int8', args.threads)
         return result, run_all(runner, inputs)
 
@@ -244,4 +251,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from ghostv2_mm.errors import GhostV2Error
+    try:
+        main()
+    except GhostV2Error as e:
+        raise SystemExit(str(e))

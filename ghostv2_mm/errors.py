@@ -1,0 +1,12 @@
+"""The errors the package raises for what a user can fix: a bad argument, file or config, or a
+runtime that cannot run a model on this machine. Each message is one line that names the argument
+or file and what is allowed; the tools print it and exit (``tools/*``: ``except GhostV2Error``).
+Nothing here imports a third-party library."""
+
+
+class GhostV2Error(Exception):
+    """Base class of the package's errors."""
+
+
+class RuntimeCrash(GhostV2Error, RuntimeError):
+    """A runtime killed the process that ran a model (a fault in its kernels)."""
