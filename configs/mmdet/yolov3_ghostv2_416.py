@@ -3,15 +3,12 @@
 # RepeatDataset x10, as in mmdet), multi-scale 320-416 training; only the backbone and the neck's
 # input channels differ (as in yolov3_ghostv2_320.py).
 _base_ = ['mmdet::yolo/yolov3_mobilenetv2_8xb24-ms-416-300e_coco.py',
-          '../_base_/models/ghostnetv2.py']
+          '../_base_/models/ghostnetv2.py', '../_base_/runtime/safety_hooks.py']
 
 # Taps and neck widths as in yolov3_ghostv2_320.py (the reasons are given there).
 backbone = _base_.backbone
 backbone.update(out_indices=(4, 6, 9), init_cfg=_base_.pretrained_init)
 model = dict(backbone=backbone, neck=dict(in_channels=[960, 112, 40]))
 
-# Atomic checkpoints, random numbers independent of resumes, a stop at the first NaN/inf loss,
-# num_classes checked against the dataset (ghostv2_mm.engine, docs/faults.md).
+# Atomic checkpoints; the other safety hooks come from ../_base_/runtime/safety_hooks.py.
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='StepSeedHook'), dict(type='InvalidLossHook'),
-                dict(type='ClassesCheckHook')]

@@ -2,7 +2,7 @@
 # segmentation config. The recipe is the official release's (timm training script), expressed with
 # mmpretrain/mmengine components; mmpretrain's MobileNetV3-Large recipe is the closest base.
 _base_ = ['mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py',
-          '../_base_/models/ghostnetv2.py']
+          '../_base_/models/ghostnetv2.py', '../_base_/runtime/safety_hooks.py']
 
 # Official head: 1x1 conv 960->1280 with bias on the pooled features (a linear layer), ReLU,
 # dropout 0.2, linear 1000. StackedLinearClsHead is exactly that; the converter maps the weights.
@@ -54,11 +54,10 @@ param_scheduler = [
 ]
 train_cfg = dict(by_epoch=True, max_epochs=450, val_interval=1)
 
-# Atomic checkpoints, random numbers independent of resumes, a stop at the first NaN/inf loss,
-# num_classes checked against the dataset (ghostv2_mm.engine, docs/faults.md).
+# Atomic checkpoints; the other safety hooks come from ../_base_/runtime/safety_hooks.py.
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-safety_hooks = [dict(type='StepSeedHook'), dict(type='InvalidLossHook'),
-                dict(type='ClassesCheckHook')]
+# EMA before them; safety_hooks is what ghostnetv2_1.0x_shapes.py keeps without EMA.
+safety_hooks = _base_.custom_hooks
 custom_hooks = [dict(type='EMAHook', momentum=1e-4, priority='ABOVE_NORMAL'), *safety_hooks]
 
 # 8 GPUs x 128 images.

@@ -1,7 +1,7 @@
 # DeepLabV3 + GhostNetV2 1.0x on ADE20K, 512x512 crops, 160k iterations (paper Table 5), following
 # mmseg's mobile-backbone DeepLabV3 recipe; only the backbone and the heads' input channels differ.
 _base_ = ['mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb4-160k_ade20k-512x512.py',
-          '../_base_/models/ghostnetv2.py']
+          '../_base_/models/ghostnetv2.py', '../_base_/runtime/safety_hooks.py']
 
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 
@@ -20,8 +20,5 @@ model = dict(
 # The backbone's final 1x1 conv (index 9) is not run, so DDP must tolerate its unused parameters.
 find_unused_parameters = True
 
-# Atomic checkpoints, random numbers independent of resumes, a stop at the first NaN/inf loss,
-# num_classes checked against the dataset (ghostv2_mm.engine, docs/faults.md).
+# Atomic checkpoints; the other safety hooks come from ../_base_/runtime/safety_hooks.py.
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='StepSeedHook'), dict(type='InvalidLossHook'),
-                dict(type='ClassesCheckHook')]

@@ -1,12 +1,10 @@
 # Paper Table 5 baseline: DeepLabV3 + MobileNetV2 1.0x is mmseg's own config (plus the safety
-# hooks below; same schedule as deeplabv3_ghostv2_ade20k_512.py), kept here so the table re-runs
+# hooks; same schedule as deeplabv3_ghostv2_ade20k_512.py), kept here so the table re-runs
 # from one folder.
-_base_ = 'mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb4-160k_ade20k-512x512.py'
+_base_ = ['mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb4-160k_ade20k-512x512.py',
+          '../_base_/runtime/safety_hooks.py']
 
 custom_imports = dict(imports=['ghostv2_mm.engine'], allow_failed_imports=False)
 
-# Atomic checkpoints, random numbers independent of resumes, a stop at the first NaN/inf loss,
-# num_classes checked against the dataset (ghostv2_mm.engine, docs/faults.md).
+# Atomic checkpoints; the other safety hooks come from ../_base_/runtime/safety_hooks.py.
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
-custom_hooks = [dict(type='StepSeedHook'), dict(type='InvalidLossHook'),
-                dict(type='ClassesCheckHook')]
