@@ -1,12 +1,23 @@
-"""Official / timm GhostNetV2 checkpoints -> mmpretrain ``ImageClassifier`` checkpoints.
+"""Checkpoints: the one place the package reads them, the one unwrapping of their state dicts, the
+one check that they fit a model, and the conversion of official/timm GhostNetV2 checkpoints.
 
-The backbone keys are identical (GhostNetV2 keeps the official module names) and only gain the
-``backbone.`` prefix; the official head (1x1 ``conv_head`` with bias, ``classifier``) becomes
-mmpretrain's ``StackedLinearClsHead`` (``head.layers.0.fc``, ``head.layers.1.fc``).
+A damaged, foreign or wrong-model file gives one line that names the file and what is wrong with
+it (``CheckpointError``), instead of an ``UnpicklingError`` or ``PytorchStreamReader failed
+reading zip archive`` deep in a traceback. PyTorch writes checkpoints as zip archives with a CRC
+per record; ``torch.load`` reads a file whose tensor bytes were damaged without complaint, so
+:func:`checkpoint_damage` checks the CRCs.
+
+Official checkpoints have GhostNetV2's backbone keys (it keeps the official module names), which
+only gain the ``backbone.`` prefix; the official head (1x1 ``conv_head`` with bias,
+``classifier``) becomes mmpretrain's ``StackedLinearClsHead`` (``head.layers.0.fc``,
+``head.layers.1.fc``).
 """
+import os.path as osp
 import re
+import zipfile
 from collections import OrderedDict
 
+from .errors import CheckpointError
 from .utils import make_divisible
 
 REQUIRED_KEYS = ('conv_stem.weight', 'blocks.9.0.conv.weight', 'conv_head.weight',
@@ -24,16 +35,168 @@ BOTTLENECK_KEY = re.compile(
     r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
 
 
-def unwrap_state_dict(checkpoint):
-    """The state dict of a checkpoint with or without a ``state_dict``/``model`` wrapper, without
-    a ``module.`` (DataParallel) prefix."""
-    if not isinstance(checkpoint, dict):
-        raise ValueError(f'expected a checkpoint dict, got {type(checkpoint).__name__}')
-    for key in ('state_dict', 'model', 'state_dict_ema'):
-        if isinstance(checkpoint.get(key), dict):
-            checkpoint = checkpoint[key]
-            break
-    return OrderedDict((k[7:] if k.startswith('module.') else k, v) for k, v in checkpoint.items())
+def checkpoint_damage(path):
+    """What makes ``path`` unreadable as a PyTorch checkpoint, or None when it reads as one.
+
+    Checks existence, emptiness, the zip structure (a truncated file has no central directory)
+    and every record's CRC; files in the pre-1.6 (non-zip) format are only checked to start
+    like a pickle.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        str | None: e.g. ``'is truncated (no zip central directory; 1234 bytes)'``.
+    """
+    if not osp.exists(path):
+        return 'does not exist'
+    if osp.isdir(path):
+        return 'is a folder, not a checkpoint file'
+    size = osp.getsize(path)
+    if size == 0:
+        return 'is empty (0 bytes): its write was interrupted'
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if head.startswith(b'PK'):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                bad = archive.testzip()
+        except (zipfile.BadZipFile, EOFError, OSError):
+            return f'is truncated or damaged (no complete zip archive in its {size} bytes)'
+        return None if bad is None else f'is damaged (record {bad} fails its CRC check)'
+    if head[:1] == b'\x80':  # a pickle: PyTorch's legacy format, read by torch.load
+        return None
+    if head.lstrip()[:1] in (b'<', b'{', b'#'):
+        return f'is not a PyTorch checkpoint but text starting with {head!r} (a failed download?)'
+    return f'is not a PyTorch checkpoint (it starts with {head!r})'
+
+
+def load_checkpoint_file(path, map_location='cpu'):
+    """The checkpoint in ``path``, checked first (:func:`checkpoint_damage`); URLs and
+    ``open-mmlab://`` names go to mmengine's loaders.
+
+    Raises:
+        CheckpointError: the file is missing, damaged or not a PyTorch checkpoint (safetensors,
+            text).
+    """
+    import torch
+    if '://' in str(path):
+        from mmengine.runner.checkpoint import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(path, map_location=map_location)
+    damage = checkpoint_damage(path)
+    if damage:
+        raise CheckpointError(f'checkpoint {path} {damage}')
+    try:
+        return torch.load(path, map_location=map_location)
+    except Exception as e:  # a legacy-format file damaged past its first bytes
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f'checkpoint {path} cannot be read: {reason}') from e
+
+
+def state_dict_of(checkpoint, path=None):
+    """The tensors of a loaded checkpoint (under ``state_dict``/``model``/``state_dict_ema`` or
+    bare), without a ``module.`` (DataParallel) prefix.
+
+    Args:
+        checkpoint (object): What :func:`load_checkpoint_file` returned.
+        path (str, optional): The file, for the message.
+
+    Raises:
+        CheckpointError: it holds no tensors, i.e. it is not a model checkpoint.
+    """
+    import torch
+    if isinstance(checkpoint, dict):
+        for key in ('state_dict', 'model', 'state_dict_ema'):
+            if isinstance(checkpoint.get(key), dict):
+                checkpoint = checkpoint[key]
+                break
+    tensors = OrderedDict((k[7:] if k.startswith('module.') else k, v)
+                          for k, v in checkpoint.items() if isinstance(v, torch.Tensor)) \
+        if isinstance(checkpoint, dict) else {}
+    if not tensors:
+        raise CheckpointError(f'{f"checkpoint {path}" if path else "the checkpoint"} holds no '
+                              f'model weights (a {type(checkpoint).__name__} without tensors)')
+    if hasattr(checkpoint, '_metadata'):  # module versions, read by load_state_dict
+        tensors._metadata = checkpoint._metadata
+    return tensors
+
+
+def load_weights(model, path, strict=True):
+    """Load the weights of checkpoint ``path`` into ``model`` (mmengine's ``load_state_dict``:
+    a strict load names the missing and unexpected keys)."""
+    from mmengine.runner.checkpoint import load_state_dict
+    load_state_dict(model, state_dict_of(load_checkpoint_file(path), path), strict=strict)
+
+
+def check_fits(model, state_dict, path, prefix='', complete=True, same_shapes=True):
+    """Raise ``CheckpointError`` unless ``state_dict`` (keys after ``prefix``) holds weights of
+    ``model`` with its shapes.
+
+    Args:
+        model (nn.Module): The model the weights are for (a wrapper is unwrapped).
+        state_dict (dict): The checkpoint's tensors.
+        path (str): The file, for the message.
+        prefix (str): Only keys starting with it are compared, without it. Defaults to ''.
+        complete (bool): Every weight of the model must be there (testing, resuming); False
+            accepts a checkpoint that lacks some (a pretrained backbone, fine-tuning). Defaults
+            to True.
+        same_shapes (bool): Every weight there must have the model's shape. False accepts other
+            shapes as long as at least half of the model's weights fit (fine-tuning with another
+            number of classes, mmengine's non-strict ``load_from``). Defaults to True.
+    """
+    model = getattr(model, 'module', model)
+    own = model.state_dict()
+    state = {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    name = type(model).__name__
+    if hasattr(model, 'widen_factor'):
+        name += f'(widen_factor={model.widen_factor})'
+    common = [k for k in own if k in state]
+    if not common:
+        where = f' under prefix {prefix!r}' if prefix else ''
+        raise CheckpointError(f'checkpoint {path} has none of the {len(own)} weights of {name}'
+                              f'{where}: it is a checkpoint of another model')
+    bad = [k for k in common if state[k].shape != own[k].shape]
+    if same_shapes and bad:
+        k = bad[0]
+        raise CheckpointError(
+            f'checkpoint {path} does not fit {name}: {len(bad)} of its tensors have other shapes, '
+            f'e.g. {k} is {tuple(state[k].shape)} there and {tuple(own[k].shape)} in the model '
+            '(another width or number of classes?)')
+    missing = [k for k in own if k not in state]
+    if complete and missing:
+        raise CheckpointError(f'checkpoint {path} lacks {len(missing)} of the {len(own)} weights '
+                              f'of {name}, e.g. {missing[0]}: it is a checkpoint of another model')
+    fitting = len(common) - len(bad)
+    if not same_shapes and fitting < len(own) / 2:
+        raise CheckpointError(f'checkpoint {path} fits only {fitting} of the {len(own)} weights '
+                              f'of {name}: it is a checkpoint of another model')
+
+
+def check_pretrained(model, checkpoint, prefix=None):
+    """Raise ``CheckpointError`` naming the file if an ``init_cfg`` checkpoint is missing (saying
+    how to make it), damaged or not a checkpoint, if its tensors have other shapes than
+    ``model``'s (e.g. a width mismatch) or if it holds none of them; mmengine only warns in the
+    last two cases."""
+    if '://' not in str(checkpoint) and not osp.exists(checkpoint):
+        official = {1.0: '10', 1.3: '13', 1.6: '16'}.get(getattr(model, 'widen_factor', None)) \
+            if 'in1k' in osp.basename(checkpoint) else None
+        source = f'checkpoints/ck_ghostnetv2_{official}.pth.tar'
+        make = (f'wget -P checkpoints {OFFICIAL_URL}/{osp.basename(source)} && python '
+                'tools/model_converters/ghostnetv2_to_mmpretrain.py '
+                f'{source} {checkpoint}, ' if official else '')
+        raise CheckpointError(
+            f'init_cfg checkpoint {checkpoint} does not exist: make it ({make}or train '
+            'configs/mmpretrain/), or point elsewhere with '
+            'model.backbone.init_cfg.checkpoint=PATH (model.backbone.init_cfg=None: random '
+            'weights)')
+    state = load_checkpoint_file(checkpoint)
+    if prefix and not prefix.endswith('.'):
+        prefix += '.'
+    try:
+        check_fits(model, state_dict_of(state, checkpoint), checkpoint, prefix or '',
+                   complete=False)
+    except CheckpointError as e:
+        raise CheckpointError(f'init_cfg {e}') from None
 
 
 def infer_arch(state_dict):
@@ -72,7 +235,7 @@ def convert_to_mmpretrain(checkpoint, widen_factor=None):
     Returns:
         dict: ``state_dict`` (mmpretrain keys) and ``meta`` (``widen_factor``, ``dfc_layers``).
     """
-    state_dict = unwrap_state_dict(checkpoint)
+    state_dict = state_dict_of(checkpoint)
     arch = infer_arch(state_dict)
     if widen_factor is not None and arch['widen_factor'] != widen_factor:
         raise ValueError(f'widen_factor mismatch: the checkpoint is GhostNetV2 '
@@ -86,49 +249,3 @@ def convert_to_mmpretrain(checkpoint, widen_factor=None):
         else:
             raise ValueError(f'not an official/timm GhostNetV2 checkpoint: unexpected key {key!r}')
     return dict(state_dict=converted, meta=dict(arch=arch, converted_from='official/timm'))
-
-
-def check_pretrained(model, checkpoint, prefix=None):
-    """Raise ``CheckpointError`` (a ``ValueError``) naming the file if a checkpoint is missing
-    (saying how to make it), damaged or not a checkpoint, if its tensors have other shapes than
-    ``model``'s (e.g. a width mismatch) or if it holds none of them; mmengine only warns in the
-    last two cases."""
-    import os.path as osp
-
-    from mmengine.runner.checkpoint import CheckpointLoader
-
-    from .engine.checkpoint_files import CheckpointError, load_checkpoint_file
-    if '://' in str(checkpoint):  # URLs, open-mmlab:// names: mmengine's loaders
-        loaded = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    elif not osp.exists(checkpoint):
-        official = {1.0: '10', 1.3: '13', 1.6: '16'}.get(getattr(model, 'widen_factor', None)) \
-            if 'in1k' in osp.basename(checkpoint) else None
-        source = f'checkpoints/ck_ghostnetv2_{official}.pth.tar'
-        make = (f'wget -P checkpoints {OFFICIAL_URL}/{osp.basename(source)} && python '
-                'tools/model_converters/ghostnetv2_to_mmpretrain.py '
-                f'{source} {checkpoint}, ' if official else '')
-        raise CheckpointError(
-            f'init_cfg checkpoint {checkpoint} does not exist: make it ({make}or train '
-            'configs/mmpretrain/), or point elsewhere with --cfg-options '
-            'model.backbone.init_cfg.checkpoint=PATH (model.backbone.init_cfg=None: random '
-            'weights)')
-    else:
-        loaded = load_checkpoint_file(checkpoint)
-    try:
-        state = unwrap_state_dict(loaded)
-    except ValueError as e:
-        raise CheckpointError(f'init_cfg checkpoint {checkpoint} is not a model checkpoint: {e}')
-    if prefix:
-        prefix = prefix if prefix.endswith('.') else prefix + '.'
-        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-    own = model.state_dict()
-    if not any(k in own for k in state):
-        raise CheckpointError(f'init_cfg checkpoint {checkpoint} has no {type(model).__name__} '
-                              f'weights under prefix {prefix!r}')
-    bad = [f'{k}: {tuple(v.shape)} in the checkpoint, {tuple(own[k].shape)} in the model'
-           for k, v in state.items() if k in own and v.shape != own[k].shape]
-    if bad:
-        raise CheckpointError(
-            f'init_cfg checkpoint {checkpoint} does not fit {type(model).__name__}'
-            f'(widen_factor={getattr(model, "widen_factor", "?")}); {len(bad)} tensors differ, '
-            f'e.g. {bad[0]}. Is it a checkpoint of another width?')

@@ -10,7 +10,7 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import (addmm_flop_jit, bmm_flop_jit, conv_flop_jit,
                                            einsum_flop_jit, linear_flop_jit, matmul_flop_jit)
 
-from .deploy.onnx_export import TensorForward
+from .tensor_forward import TensorForward
 
 # mmengine's default handles for these ops, and no others. (Passing None to
 # ``FlopAnalyzer.set_op_handle`` does not remove a default handle in mmengine 0.10.)

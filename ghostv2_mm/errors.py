@@ -10,3 +10,15 @@ class GhostV2Error(Exception):
 
 class RuntimeCrash(GhostV2Error, RuntimeError):
     """A runtime killed the process that ran a model (a fault in its kernels)."""
+
+
+class ConfigError(GhostV2Error, ValueError):
+    """A config value or argument the package cannot use."""
+
+
+class DataError(GhostV2Error, OSError):
+    """A dataset file or folder that is missing, or a path in the way of one."""
+
+
+class CheckpointError(GhostV2Error, ValueError):
+    """A checkpoint file that cannot be used; the message is one line naming the file."""

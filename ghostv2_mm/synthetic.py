@@ -13,6 +13,8 @@ import shutil
 import cv2
 import numpy as np
 
+from .errors import ConfigError, DataError
+
 CLASSES = ('disk', 'square', 'triangle', 'star', 'cross', 'ring')
 VERSION = 3
 
@@ -236,15 +238,19 @@ def link(kind, data_dir='data'):
 
     Returns:
         tuple[str, str]: The link and the dataset it points to.
+
+    Raises:
+        ConfigError: an unknown ``kind``.
+        DataError: ``<data_dir>/shapes_<kind>`` exists and is not a link.
     """
     if kind not in MAKERS:
-        raise ValueError(f'kind must be one of {tuple(MAKERS)}, but received {kind!r}')
+        raise ConfigError(f'kind must be one of {tuple(MAKERS)}, but received {kind!r}')
     target = MAKERS[kind]()
     os.makedirs(data_dir, exist_ok=True)
     name = osp.join(data_dir, f'shapes_{kind}')
     if osp.islink(name):
         os.remove(name)
     elif osp.exists(name):
-        raise SystemExit(f'{name} exists and is not a link; move it away first')
+        raise DataError(f'{name} exists and is not a link; move it away first')
     os.symlink(target, name)
     return name, target

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from ghostv2_mm.apis import last_metric
+from ghostv2_mm.engine.run_records import last_metric
 from ghostv2_mm.synthetic import link
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -115,4 +115,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from ghostv2_mm.errors import GhostV2Error
+    try:
+        main()
+    except GhostV2Error as e:
+        raise SystemExit(str(e))

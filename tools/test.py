@@ -4,9 +4,10 @@
 """
 import argparse
 
-from ghostv2_mm.apis import add_common_args, check_data, load_config
-from ghostv2_mm.engine import (CheckpointError, NumClassesError, check_run_checkpoint,
-                               checkpoint_damage)
+from ghostv2_mm.checkpoint import checkpoint_damage
+from ghostv2_mm.engine import check_run_checkpoint
+from ghostv2_mm.engine.runner_setup import add_common_args, check_data, load_config
+from ghostv2_mm.errors import CheckpointError, DataError, GhostV2Error
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -60,5 +61,7 @@ def main():
 if __name__ == '__main__':
     try:
         main()
-    except (CheckpointError, NumClassesError) as e:
+    except DataError as e:
+        raise SystemExit(str(e))
+    except GhostV2Error as e:
         raise SystemExit(f'error: {e}')

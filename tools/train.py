@@ -4,10 +4,10 @@
 """
 import argparse
 
-from ghostv2_mm.apis import add_common_args, check_data, load_config
-from ghostv2_mm.engine import (CheckpointError, InvalidLossError, NumClassesError,
-                               check_run_checkpoint, checkpoint_damage, resolve_resume,
-                               resume_hint)
+from ghostv2_mm.checkpoint import checkpoint_damage
+from ghostv2_mm.engine import check_run_checkpoint, resolve_resume, resume_hint
+from ghostv2_mm.engine.runner_setup import add_common_args, check_data, load_config
+from ghostv2_mm.errors import CheckpointError, DataError, GhostV2Error
 from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -67,5 +67,7 @@ def main():
 if __name__ == '__main__':
     try:
         main()
-    except (CheckpointError, InvalidLossError, NumClassesError) as e:
+    except DataError as e:
+        raise SystemExit(str(e))
+    except GhostV2Error as e:
         raise SystemExit(f'error: {e}')

@@ -4,23 +4,9 @@ import warnings
 import numpy as np
 import torch
 
+from ..tensor_forward import TensorForward
+
 PARTS = ('classifier', 'backbone')
-
-
-class TensorForward(torch.nn.Module):
-    """A module whose ``forward`` is ``fn`` (e.g. a classifier's ``mode='tensor'`` call), for
-    tools that take a module with a tensor-to-tensor ``forward``."""
-
-    def __init__(self, model, fn):
-        super().__init__()
-        self.model = model
-        self._fn = fn
-        # Take the model's mode: tools that switch modes and restore them (``torch.onnx.export``)
-        # would otherwise restore a fresh wrapper's training mode onto an eval model.
-        self.train(model.training)
-
-    def forward(self, x):
-        return self._fn(x)
 
 
 def export_part(model, part):

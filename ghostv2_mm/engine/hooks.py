@@ -12,6 +12,7 @@ from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
 
+from ..errors import ConfigError, GhostV2Error
 from .atomic import atomic_write, remove_partial_files
 
 
@@ -109,7 +110,7 @@ class StepSeedHook(Hook):
         torch.manual_seed(seed)  # every device's generator
 
 
-class InvalidLossError(RuntimeError):
+class InvalidLossError(GhostV2Error, RuntimeError):
     """Training stopped at a NaN or infinite loss."""
 
 
@@ -157,7 +158,7 @@ def _is_scalar(value):
     return isinstance(value, (int, float))
 
 
-class NumClassesError(ValueError):
+class NumClassesError(ConfigError):
     """A head's ``num_classes`` differs from its dataset's number of classes."""
 
 

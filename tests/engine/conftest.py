@@ -1,10 +1,13 @@
-"""A toy mmengine run (a linear model on random points) for the hooks' tests: seconds on a CPU."""
+"""A toy mmengine run (a linear model on random points) for the hooks' tests: seconds on a CPU;
+and ``good``, a checkpoint file of ``tests.test_checkpoint.model``, for the run-checkpoint tests."""
 import itertools
 
 import pytest
 import torch
 import torch.nn as nn
 from mmengine.model import BaseModel
+
+from tests.test_checkpoint import good  # noqa: F401  a checkpoint of test_checkpoint.model
 
 _names = itertools.count()
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 # The reader tools/quickstart.py uses.
-from ghostv2_mm.apis import run_records as scalars  # noqa: F401
+from ghostv2_mm.engine.run_records import run_records as scalars  # noqa: F401
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

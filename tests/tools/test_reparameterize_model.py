@@ -53,3 +53,4 @@ def test_backbone_without_inference_structure(tmp_path):
     torch.save(dict(state_dict=build_model(f'{ROOT}/{config}').state_dict()), src)
     result = run_tool(TOOL, config, str(src), str(tmp_path / 'deploy.pth'), check=False)
     assert result.returncode != 0 and 'no inference structure' in result.stderr
+    assert 'Traceback' not in result.stderr  # one line

@@ -21,7 +21,6 @@ import cv2
 import numpy as np
 import torch
 from mmengine.config import Config
-from mmengine.runner import load_checkpoint
 
 from ghostv2_mm.visualization import dfc_maps, overlay
 
@@ -43,9 +42,10 @@ def parse_args():
 def load_model(config, checkpoint):
     from ghostv2_mm import GhostNetV2
     from ghostv2_mm.apis import build_model
+    from ghostv2_mm.checkpoint import load_weights
     cfg = Config.fromfile(config)
     model = build_model(config, {'model.backbone.init_cfg': None})
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    load_weights(model, checkpoint, strict=False)
     model.eval()
     backbone = getattr(model, 'backbone', model)
     if not isinstance(backbone, GhostNetV2):
@@ -97,4 +97,8 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from ghostv2_mm.errors import GhostV2Error
+    try:
+        main()
+    except GhostV2Error as e:
+        raise SystemExit(str(e))

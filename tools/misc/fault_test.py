@@ -27,8 +27,8 @@ import subprocess
 import sys
 import time
 
+from ghostv2_mm.checkpoint import checkpoint_damage, load_checkpoint_file, state_dict_of
 from ghostv2_mm.engine.atomic import PARTIAL_SUFFIX, SLOW_WRITE_ENV
-from ghostv2_mm.engine.checkpoint_files import checkpoint_damage
 
 KINDS = ('time', 'save', 'after-save')
 TRAIN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'train.py')
@@ -144,10 +144,9 @@ def wait_and_kill(run, kind, rng, budget, work_dir, saves_left):
 
 
 def final_state(work_dir):
-    import torch
     with open(osp.join(work_dir, 'last_checkpoint')) as f:
         path = f.read().strip()
-    return path, torch.load(path, map_location='cpu')['state_dict']
+    return path, state_dict_of(load_checkpoint_file(path), path)
 
 
 def compare(reference, other):
@@ -246,4 +245,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from ghostv2_mm.errors import GhostV2Error
+    try:
+        main()
+    except GhostV2Error as e:
+        raise SystemExit(str(e))

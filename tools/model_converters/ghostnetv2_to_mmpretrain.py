@@ -6,8 +6,8 @@ timm ``ghostnetv2_*`` state dict into an mmpretrain checkpoint for configs/mmpre
 import argparse
 import sys
 
-from ghostv2_mm.checkpoint import convert_to_mmpretrain
-from ghostv2_mm.engine import atomic_torch_save, load_checkpoint_file
+from ghostv2_mm.checkpoint import convert_to_mmpretrain, load_checkpoint_file
+from ghostv2_mm.engine import atomic_torch_save
 
 
 def main(argv=None):

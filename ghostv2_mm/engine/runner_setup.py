@@ -1,0 +1,91 @@
+"""The start of a run that tools/train.py and tools/test.py share: their common command-line
+options, the config with them applied, data checks, and distributed runs on CPU-only machines."""
+import os
+import os.path as osp
+
+from ..errors import DataError
+
+
+def add_common_args(parser):
+    """The options tools/train.py and tools/test.py share."""
+    from mmengine.config import DictAction
+    parser.add_argument('--work-dir', help='the dir to save logs, checkpoints and metrics')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, e.g. train_cfg.max_epochs=1')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args):
+    """Config of ``args.config`` with the launcher, ``--cfg-options`` and work dir applied."""
+    from mmengine.config import Config
+    from mmengine.device import is_cuda_available
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if cfg.launcher != 'none' and not is_cuda_available():
+        _use_cpu_distributed(cfg)
+    return cfg
+
+
+def check_data(cfg, loaders):
+    """Fail early, naming the path, when a dataset's ``data_root``, annotation file or image /
+    label folder does not exist (the libraries otherwise fail deep inside a dataloader).
+
+    Raises:
+        DataError: ``'<loader>: data_root <root> does not exist'`` or
+            ``'<loader>: <path> does not exist (data_root=<root>)'``.
+    """
+    for loader in loaders:
+        if cfg.get(loader) is None:
+            continue
+        dataset = cfg[loader]['dataset']
+        while 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset, ...
+            dataset = dataset['dataset']
+        root = dataset.get('data_root') or ''
+        if root and not osp.isdir(root):
+            raise DataError(f'{loader}: data_root {root} does not exist')
+        paths = []
+        if dataset.get('ann_file'):
+            paths.append(dataset['ann_file'])
+        prefix = dataset.get('data_prefix') or {}
+        paths += [prefix] if isinstance(prefix, str) else [p for p in prefix.values() if p]
+        for path in paths:
+            full = osp.join(root, path)
+            if not osp.exists(full):
+                raise DataError(f'{loader}: {full} does not exist (data_root={root!r})')
+
+
+def _use_cpu_distributed(cfg):
+    """mmengine's launcher binds a CUDA device and DDP gets ``device_ids``; on a CPU-only machine
+    start the process group with gloo here (the Runner then keeps it) and wrap without devices."""
+    import torch
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    # SyncBN needs a GPU; plain BN is the CPU equivalent.
+    cfg.model = _replace_syncbn(cfg.model)
+    torch.set_num_threads(max(1, torch.get_num_threads() // dist.get_world_size()))
+
+
+def _replace_syncbn(node):
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node = dict(node, type='BN')
+        return type(node)({k: _replace_syncbn(v) for k, v in node.items()})
+    if isinstance(node, (list, tuple)):
+        return type(node)(_replace_syncbn(v) for v in node)
+    return node
