@@ -12,6 +12,10 @@ class RuntimeCrash(GhostV2Error, RuntimeError):
     """A runtime killed the process that ran a model (a fault in its kernels)."""
 
 
+class DeployError(GhostV2Error, ValueError):
+    """A bad deployment: its configs, files, directory or input."""
+
+
 class ConfigError(GhostV2Error, ValueError):
     """A config value or argument the package cannot use."""
 

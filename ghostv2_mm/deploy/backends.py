@@ -1,5 +1,11 @@
-"""ghostv2_mm's additions to mmdeploy: the OpenVINO backend of :mod:`.openvino` registered as
+"""ghostv2_mm's additions to mmdeploy: an OpenVINO backend through OpenVINO's own API registered as
 mmdeploy's ``'openvino'`` backend, and the graph rewriters of :mod:`.rewriters`.
+
+mmdeploy 1.3.1's OpenVINO backend imports ``openvino.inference_engine`` (removed from OpenVINO in
+2024) and converts with the Model Optimizer. OpenVINO reads mmdeploy's end-to-end ONNX directly
+(its ``NonMaxSuppression`` included), so this backend converts that file into an IR
+(``end2end.xml``/``.bin``) recording the deployment's inference precision, and runs it
+(:mod:`.runtime`).
 
 :func:`build_task_processor` is mmdeploy's, with both in place: the tools call it instead of
 mmdeploy's, and everything after it (``create_input``, ``build_backend_model``,
@@ -13,7 +19,8 @@ import torch
 from mmdeploy.backend.base import BACKEND_MANAGERS, BaseBackendManager, BaseWrapper
 from mmdeploy.utils.timer import TimeCounter
 
-from . import openvino as ov_backend
+from ..errors import DeployError
+from .runtime import SUFFIXES, RuntimeModel, convert_to_openvino
 
 # This project's transforms that read annotations (ghostv2_mm.datasets).
 ANNOTATION_CHECKS = ('CheckSegLabels', )
@@ -21,7 +28,7 @@ ANNOTATION_CHECKS = ('CheckSegLabels', )
 
 class OpenVINOWrapper(BaseWrapper):
     """Runs an OpenVINO IR on the CPU for mmdeploy's backend models, at the inference precision
-    the IR records (:func:`.openvino.compile_model`).
+    the IR records (:class:`.runtime.RuntimeModel`).
 
     Args:
         xml_file (str): The IR (``end2end.xml``; its ``.bin`` beside it).
@@ -29,11 +36,8 @@ class OpenVINOWrapper(BaseWrapper):
     """
 
     def __init__(self, xml_file, output_names=None):
-        self.compiled, self.precision = ov_backend.compile_model(xml_file)
-        self.request = self.compiled.create_infer_request()
-        if output_names is None:
-            output_names = [o.get_any_name() for o in self.compiled.outputs]
-        super().__init__(output_names)
+        self.model = RuntimeModel(xml_file, 'openvino')
+        super().__init__(output_names or self.model.output_names)
 
     def forward(self, inputs):
         arrays = {name: np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
@@ -44,20 +48,20 @@ class OpenVINOWrapper(BaseWrapper):
     # TimeCounter names are unique and mmdeploy's OpenVINO wrapper holds 'openvino'.
     @TimeCounter.count_time('openvino.Core')
     def _execute(self, arrays):
-        self.request.infer(arrays)
-        return {o.get_any_name(): self.request.get_tensor(o).data for o in self.compiled.outputs}
+        (value, ) = arrays.values()
+        return self.model(value)
 
 
 class OpenVINOManager(BaseBackendManager):
-    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (see :mod:`.openvino`).
+    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (:mod:`.runtime`).
     The precision comes from ``backend_config.precision`` (``'fp32'`` unless set)."""
 
     @classmethod
     def build_wrapper(cls, backend_files, device='cpu', input_names=None, output_names=None,
                       deploy_cfg=None, **kwargs):
         if device != 'cpu':
-            raise ValueError(f'the OpenVINO backend runs on the CPU, but received --device '
-                             f'{device}')
+            raise DeployError(f'the OpenVINO backend runs on the CPU, but received device '
+                              f'{device!r}')
         return OpenVINOWrapper(backend_files[0], output_names)
 
     @classmethod
@@ -74,8 +78,8 @@ class OpenVINOManager(BaseBackendManager):
     def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
                    **kwargs):
         precision = deploy_cfg.backend_config.get('precision', 'fp32')
-        return [ov_backend.convert(f, osp.join(work_dir, osp.splitext(osp.basename(f))[0] +
-                                               '.xml'), precision) for f in ir_files]
+        return [convert_to_openvino(f, osp.join(work_dir, osp.splitext(osp.basename(f))[0] +
+                                                '.xml'), precision) for f in ir_files]
 
 
 def register():
@@ -113,11 +117,11 @@ def build_task_processor(model_cfg, deploy_cfg, device='cpu'):
 
 
 def check_files(files):
-    """Fail with one line naming the argument of the first of ``files`` ((argument, path)
+    """Raise ``DeployError`` naming the argument of the first of ``files`` ((argument, path)
     pairs) whose path is not a file."""
     for argument, path in files:
         if not osp.isfile(path):
-            raise SystemExit(f'{argument} {path} does not exist')
+            raise DeployError(f'{argument} {path} does not exist')
 
 
 def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, device='cpu',
@@ -142,7 +146,7 @@ def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, devic
     from mmdeploy.utils import get_backend
     from mmengine.config import Config
 
-    from ..apis import check_data
+    from ..engine.runner_setup import check_data
     check_files([('DEPLOY_CFG', deploy_cfg), ('MODEL_CFG', model_cfg),
                  *(('--model', path) for path in model_files)])
     cfg = Config.fromfile(model_cfg)
@@ -150,10 +154,10 @@ def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, devic
     check_data(cfg, ['test_dataloader'])
     processor, deploy, cfg = build_task_processor(cfg, deploy_cfg, device)
     backend = get_backend(deploy).value
-    expected = {'onnxruntime': '.onnx', 'openvino': '.xml'}.get(backend)
+    expected = SUFFIXES.get(backend)
     if expected and not model_files[0].endswith(expected):
-        raise SystemExit(f'--model {model_files[0]}: the {backend} backend of DEPLOY_CFG takes a '
-                         f'{expected} file')
+        raise DeployError(f'--model {model_files[0]}: the {backend} backend of DEPLOY_CFG takes '
+                          f'a {expected} file')
     loader = deepcopy(cfg.test_dataloader)
     loader['batch_size'] = batch_size
     loader['dataset'] = processor.build_dataset(loader['dataset'])

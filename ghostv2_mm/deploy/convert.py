@@ -5,41 +5,28 @@ import copy
 import json
 import os.path as osp
 
-import numpy as np
-
-BACKENDS = ('onnxruntime', 'openvino')
-PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8')}
-# The inference structure's channel padding per backend (GhostNetV2's ``pad_channels``): ONNX
-# Runtime's blocked CPU kernels need multiples of 16 channels; OpenVINO, whose CPU plugin runs
-# these models channels-last, is faster without (docs/performance.md).
-PAD_CHANNELS = {'onnxruntime': 16, 'openvino': None}
-# Precisions whose static padded files take the blocked-layout gates: ONNX Runtime runs fp32
-# graphs in its blocked layout, int8 graphs in its NHWC int8 kernels, where the up-sampled SE
-# gates only add work (docs/performance.md); the file to quantise keeps the plain gates.
-BLOCKED_GATE_PRECISIONS = ('fp32', )
-# Precisions whose padded files compute the DFC pooling as a depthwise conv: ONNX Runtime's int8
-# average pooling is slow, its int8 depthwise conv fast (docs/performance.md).
-CONV_POOLING_PRECISIONS = ('int8', )
+from ..errors import DeployError
 
 
 def check_image(path, argument='IMAGE'):
-    """Fail with one line naming ``argument`` when ``path`` is not a readable image."""
+    """Raise ``DeployError`` naming ``argument`` when ``path`` is not a readable image."""
     import cv2
     if not osp.isfile(path):
-        raise SystemExit(f'{argument} {path} does not exist')
+        raise DeployError(f'{argument} {path} does not exist')
     if cv2.imread(path) is None:
-        raise SystemExit(f'{argument} {path} is not an image OpenCV can read')
+        raise DeployError(f'{argument} {path} is not an image OpenCV can read')
 
 
 def check_precision(backend, precision):
-    """Fail with one line when ``backend`` has no ``precision``."""
+    """Raise ``DeployError`` when the deploy config's ``backend`` has no ``precision``."""
+    from .runtime import BACKENDS, PRECISIONS
     if backend not in BACKENDS:
-        raise SystemExit(f'backend_config.type must be one of {BACKENDS}, but the deploy config '
-                         f'gives {backend!r}')
+        raise DeployError(f'backend_config.type must be one of {BACKENDS}, but the deploy config '
+                          f'gives {backend!r}')
     if precision not in PRECISIONS[backend]:
-        raise SystemExit(f'--precision {precision} is not available for {backend} (choose from '
-                         f'{", ".join(PRECISIONS[backend])}; bf16 is an OpenVINO inference '
-                         'precision)')
+        raise DeployError(f'--precision {precision} is not available for {backend} (choose from '
+                          f'{", ".join(PRECISIONS[backend])}; bf16 is an OpenVINO inference '
+                          'precision)')
 
 
 def has_inference_structure(model_cfg):
@@ -47,16 +34,14 @@ def has_inference_structure(model_cfg):
     return model_cfg.model.get('backbone', {}).get('type', '').split('.')[-1] == 'GhostNetV2'
 
 
-def inference_structure(model_cfg, checkpoint, work_dir, backend=None):
-    """The (config, checkpoint) to export: for a GhostNetV2 backbone, the deploy checkpoint
-    (BN folded, channels padded as ``backend`` runs them fastest: :data:`PAD_CHANNELS`;
-    ``ghostv2_mm.apis.reparameterize_checkpoint``) written to ``work_dir`` and the config with
-    ``model.backbone.deploy=True``; any other model as it is."""
+def inference_structure(model_cfg, checkpoint, work_dir):
+    """The (config, checkpoint) to export: for a GhostNetV2 backbone, the deploy checkpoint (BN
+    folded; ``ghostv2_mm.apis.reparameterize_checkpoint``) written to ``work_dir`` and the
+    config with ``model.backbone.deploy=True``; any other model as it is."""
     if not has_inference_structure(model_cfg):
         return model_cfg, checkpoint
     from ..apis import reparameterize_checkpoint
-    options = {'model.backbone.init_cfg': None,
-               'model.backbone.pad_channels': PAD_CHANNELS.get(backend)}
+    options = {'model.backbone.init_cfg': None}
     out = osp.join(work_dir, osp.splitext(osp.basename(checkpoint))[0] + '_deploy.pth')
     reparameterize_checkpoint(model_cfg, checkpoint, out, options)
     cfg = model_cfg.copy()
@@ -65,23 +50,46 @@ def inference_structure(model_cfg, checkpoint, work_dir, backend=None):
 
 
 def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', precision='fp32'):
-    """mmdeploy's ``torch2onnx`` of the inference structure (with the blocked-layout gates when
-    the deploy config is static and ``precision`` is in :data:`BLOCKED_GATE_PRECISIONS`:
-    :func:`~ghostv2_mm.models.deploy.blocked_gates`; with the DFC pooling as a conv when
-    ``precision`` is in :data:`CONV_POOLING_PRECISIONS`:
-    :func:`~ghostv2_mm.models.deploy.conv_pooling`); returns the ONNX file. Both forms exist
-    in padded structures only (:data:`PAD_CHANNELS`)."""
-    from mmdeploy.apis import torch2onnx
-    from mmdeploy.utils import get_backend, get_ir_config, is_dynamic_shape
+    """mmdeploy's ONNX export (``mmdeploy.apis.onnx.export`` with its rewriters, as its
+    ``torch2onnx`` calls it) of the inference structure transformed by the deployment's export
+    profile (:func:`.profiles.resolve` of the deploy config's backend, ``precision`` and static
+    or dynamic input); returns the ONNX file."""
+    import torch
+    from mmdeploy.apis.core.pipeline_manager import no_mp
+    from mmdeploy.apis.onnx import export as onnx_export
+    from mmdeploy.utils import (get_backend, get_dynamic_axes, get_input_shape, get_ir_config,
+                                is_dynamic_shape)
 
-    from ..models.deploy import blocked_gates, conv_pooling
-    cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir,
-                                    get_backend(deploy_cfg).value)
-    save_file = get_ir_config(deploy_cfg)['save_file']
-    blocked = not is_dynamic_shape(deploy_cfg) and precision in BLOCKED_GATE_PRECISIONS
-    with blocked_gates(blocked), conv_pooling(precision in CONV_POOLING_PRECISIONS):
-        torch2onnx(img, work_dir, save_file, deploy_cfg, cfg, ckpt, device=device)
-    return osp.join(work_dir, save_file)
+    from .backends import build_task_processor
+    from .profiles import resolve
+    cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir)
+    backend = get_backend(deploy_cfg).value
+    profile = resolve(backend, precision, static=not is_dynamic_shape(deploy_cfg))
+    processor, deploy_cfg, cfg = build_task_processor(cfg, deploy_cfg, device)
+    model = processor.build_pytorch_model(ckpt)
+    if hasattr(model, 'backbone'):
+        model.backbone = profile.apply(model.backbone)
+    data, inputs = processor.create_input(img, get_input_shape(deploy_cfg),
+                                          data_preprocessor=model.data_preprocessor)
+    if isinstance(inputs, list) and len(inputs) == 1:
+        inputs = inputs[0]
+    onnx_cfg = get_ir_config(deploy_cfg)
+    names = onnx_cfg['input_names'] + onnx_cfg['output_names']
+    prefix = osp.join(work_dir, osp.splitext(osp.basename(onnx_cfg['save_file']))[0])
+    with torch.no_grad(), no_mp():
+        onnx_export(model, inputs, prefix, backend,
+                    input_metas={'data_samples': data['data_samples'], 'mode': 'predict'},
+                    context_info={'deploy_cfg': deploy_cfg},
+                    input_names=onnx_cfg['input_names'],
+                    output_names=onnx_cfg['output_names'],
+                    opset_version=onnx_cfg.get('opset_version', 11),
+                    dynamic_axes=get_dynamic_axes(deploy_cfg, names),
+                    verbose=not onnx_cfg.get('strip_doc_string', True) or
+                    onnx_cfg.get('verbose', False),
+                    keep_initializers_as_inputs=onnx_cfg.get('keep_initializers_as_inputs',
+                                                             True),
+                    optimize=onnx_cfg.get('optimize', False))
+    return prefix + '.onnx'
 
 
 def dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, backend_files, precision,
@@ -104,49 +112,6 @@ def dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, backend_files, precis
     info.update(dataset_meta(model_cfg))
     with open(path, 'w') as f:
         json.dump(info, f, indent=4)
-
-
-class CalibrationImages:
-    """Pre-processed inputs of the images of a dataset, as the deployed model takes them
-    (mmdeploy's ``create_input``: the test pipeline at the deploy config's input shape and the
-    data pre-processor), computed when indexed. The images are the dataset's, not its training
-    augmentations.
-
-    Args:
-        task_processor (BaseTask): mmdeploy's task processor of the deployment.
-        dataset_cfg (Config): Config with a ``{split}_dataloader``.
-        split (str): Which dataloader's dataset.
-        num (int): How many images, spread evenly over the dataset.
-    """
-
-    def __init__(self, task_processor, dataset_cfg, split='train', num=100):
-        from mmdeploy.utils import get_input_shape
-        from mmengine.registry import DefaultScope
-        loader = dataset_cfg.get(f'{split}_dataloader')
-        if loader is None:
-            raise SystemExit(f'--calib-dataset-cfg: the config has no {split}_dataloader')
-        dataset = loader.dataset.copy()
-        while 'dataset' in dataset:  # RepeatDataset and other wrappers
-            dataset = dataset.dataset
-        dataset.pipeline = []
-        scope = task_processor.model_cfg.get('default_scope', 'mmengine')
-        with DefaultScope.overwrite_default_scope(scope):
-            dataset = task_processor.build_dataset(dataset)
-        positions = np.linspace(0, len(dataset) - 1, min(num, len(dataset))).round()
-        self.paths = [dataset.get_data_info(int(i))['img_path'] for i in positions]
-        self.task_processor = task_processor
-        self.input_shape = get_input_shape(task_processor.deploy_cfg)
-        self.preprocessor = task_processor.build_data_preprocessor()
-
-    def __len__(self):
-        return len(self.paths)
-
-    def __getitem__(self, index):
-        import torch
-        with torch.no_grad():
-            _, inputs = self.task_processor.create_input(self.paths[index], self.input_shape,
-                                                         self.preprocessor)
-        return inputs.numpy().astype(np.float32)
 
 
 def predict(task_processor, model, img):
@@ -175,11 +140,9 @@ def draw(task_processor, img, prediction, out_file, show=False):
 
 def dataset_meta(model_cfg):
     """``classes`` and ``palette`` of the model config's dataset, where it names them."""
+    from .quantize.calibration import innermost_dataset
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
-        dataset = model_cfg.get(loader, {}).get('dataset', {})
-        while 'dataset' in dataset:
-            dataset = dataset['dataset']
-        meta = dataset.get('metainfo', {})
+        meta = innermost_dataset(model_cfg.get(loader, {}).get('dataset', {})).get('metainfo', {})
         if meta.get('classes'):
             found = dict(classes=list(meta['classes']))
             if meta.get('palette'):

@@ -18,14 +18,13 @@ import sys
 import cv2
 import numpy as np
 
+from ..errors import DeployError
+from .runtime import BACKENDS, RuntimeModel
+
 TASKS = ('Detector', 'Segmentor')
 INTERPOLATION = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
                  'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA,
                  'lanczos': cv2.INTER_LANCZOS4}
-
-
-class DeployError(ValueError):
-    """A bad deployment directory or input, with a one-line message naming it."""
 
 
 def _read_json(path):
@@ -134,26 +133,10 @@ class Deployment:
         self._load(threads)
 
     def _load(self, threads):
-        if self.backend == 'onnxruntime':
-            import onnxruntime as ort
-            options = ort.SessionOptions()
-            if threads:
-                options.intra_op_num_threads = threads
-            self.session = ort.InferenceSession(self.model_file, options,
-                                                providers=['CPUExecutionProvider'])
-            self.input_name = self.session.get_inputs()[0].name
-            self.input_shape = self.session.get_inputs()[0].shape
-            self.output_names = [o.name for o in self.session.get_outputs()]
-        elif self.backend == 'openvino':
-            from .openvino import compile_model
-            self.compiled, _ = compile_model(self.model_file, threads)
-            self.input_name = self.compiled.inputs[0].get_any_name()
-            self.input_shape = [d.get_length() if d.is_static else None
-                                for d in self.compiled.inputs[0].get_partial_shape()]
-            self.output_names = [o.get_any_name() for o in self.compiled.outputs]
-        else:
-            raise DeployError(f'deploy.json: backend {self.backend} is not onnxruntime or '
-                              'openvino')
+        if self.backend not in BACKENDS:
+            raise DeployError(f'deploy.json: backend {self.backend} is not one of {BACKENDS}')
+        self.model = RuntimeModel(self.model_file, self.backend, threads=threads)
+        self.input_shape = self.model.input_shape
 
     def run(self, x):
         """The raw outputs of the runtime for the input array ``x``, by output name."""
@@ -163,10 +146,7 @@ class Deployment:
                     f'input of shape {tuple(x.shape)} does not fit the static input '
                     f'{tuple(self.input_shape)} of {self.model_file} (axis {axis}); deploy '
                     'with a dynamic config or another input size')
-        if self.backend == 'onnxruntime':
-            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
-        outputs = self.compiled({self.input_name: x})
-        return {o.get_any_name(): outputs[o] for o in self.compiled.outputs}
+        return self.model(x)
 
     def __call__(self, image):
         """Predict on ``image``: a file name or a BGR uint8 (H, W, 3) array.

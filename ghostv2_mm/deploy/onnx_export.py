@@ -22,8 +22,7 @@ def export_part(model, part):
     raise ValueError(f'part must be one of {PARTS}, but received {part!r}')
 
 
-def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, blocked=None,
-                conv_pool=False):
+def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
     """Export ``module`` (see :func:`export_part`) to ``path`` and check it with
     ``onnx.checker``.
 
@@ -37,17 +36,13 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, bl
     layer (64x64 images at output stride 32): the tracer fixes the pooling kernel at 2x2, which
     the eager model narrows for 1-pixel sides.
 
-    Static exports take the blocked-layout gates of a padded structure
-    (:func:`~ghostv2_mm.models.deploy.blocked_gates`) unless ``blocked=False`` (the file ONNX
-    Runtime quantises). ``conv_pool=True`` exports a padded structure's DFC pooling as a depthwise
-    conv (:func:`~ghostv2_mm.models.deploy.conv_pooling`; for that file too).
+    What a runtime needs of the module is applied before, by its export profile
+    (``ghostv2_mm.deploy.profiles.resolve(backend, precision, static).apply(module)``).
 
     Returns:
         list[str]: The names of the outputs.
     """
     import onnx
-
-    from ..models.deploy import blocked_gates, conv_pooling
     module.eval()
     x = torch.randn(1, 3, *shape)
     with torch.no_grad():
@@ -60,8 +55,7 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, bl
             {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'}
     if not dynamic:
         axes = None
-    blocked = not dynamic if blocked is None else blocked and not dynamic
-    with warnings.catch_warnings(), blocked_gates(blocked), conv_pooling(conv_pool):
+    with warnings.catch_warnings():
         # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
         # are fixed by tracing; the traced branches are the general ones, as documented above.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
@@ -71,36 +65,56 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True, bl
     return names
 
 
-def onnx_session(path, threads=None):
-    """An onnxruntime CPU session with ``threads`` intra-op threads (all cores when None) that
-    do not spin while idle, so that they leave the cores to other work measured alongside."""
-    import onnxruntime as ort
-    options = ort.SessionOptions()
-    options.inter_op_num_threads = 1
-    if threads:
-        options.intra_op_num_threads = threads
-    options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-    return ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+def randomize_for_check(model, seed=0):
+    """Give a model with fresh random weights outputs that depend on its input, so that a check
+    of an export against it can fail: every BN non-trivial statistics and affine parameters (as a
+    trained network has; default-initialised BN folds to identities) and the last linear layer
+    (a head initialised with std 0.01 gives logits that hardly depend on the input) weights of
+    std 0.5. Returns the model in eval mode."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+    generator = torch.Generator().manual_seed(seed)
+    uniform = lambda t, low, high: t.copy_(torch.rand(t.shape, generator=generator) *
+                                           (high - low) + low)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, _BatchNorm):
+                uniform(m.running_mean, -0.5, 0.5)
+                uniform(m.running_var, 0.5, 1.5)
+                uniform(m.weight, 0.5, 1.5)
+                uniform(m.bias, -0.5, 0.5)
+        linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+        if linears:
+            linears[-1].weight.copy_(torch.randn(linears[-1].weight.shape,
+                                                 generator=generator) * 0.5)
+    return model.eval()
 
 
-def compare_onnx(module, session, shapes):
-    """Run ``module`` and the onnxruntime ``session`` on random inputs of each (N, H, W) in
-    ``shapes``.
+def compare_onnx(module, model, shapes):
+    """Run ``module`` and the ONNX ``model`` (a :class:`~.runtime.RuntimeModel`) on two random
+    inputs of each (N, H, W) in ``shapes``.
 
     Returns:
-        list[tuple[tuple[int, int, int], float]]: (shape, max abs difference over all outputs).
+        list[tuple[tuple[int, int, int], float, float]]: (shape, the largest absolute difference
+        over all outputs, the outputs' input-dependent scale: the largest difference between
+        the PyTorch outputs of the two inputs). A check is meaningful when the difference is
+        small against that scale.
     """
     module.eval()
     results = []
     for n, h, w in shapes:
-        x = torch.randn(n, 3, h, w)
-        with torch.no_grad():
-            expected = module(x)
-        expected = expected if isinstance(expected, (tuple, list)) else [expected]
-        actual = session.run(None, {'input': x.numpy()})
-        if [tuple(a.shape) for a in actual] != [tuple(e.shape) for e in expected]:
-            raise RuntimeError(f'onnxruntime output shapes {[a.shape for a in actual]} differ '
-                               f'from PyTorch {[tuple(e.shape) for e in expected]} at {(n, h, w)}')
-        diff = max(float(np.abs(a - e.numpy()).max()) for a, e in zip(actual, expected))
-        results.append(((n, h, w), diff))
+        diff, expected_pair = 0., []
+        for _ in range(2):
+            x = torch.randn(n, 3, h, w)
+            with torch.no_grad():
+                expected = module(x)
+            expected = [e.numpy() for e in (expected if isinstance(expected, (tuple, list))
+                                            else [expected])]
+            actual = model.run(x.numpy())
+            if [a.shape for a in actual] != [e.shape for e in expected]:
+                raise RuntimeError(f'ONNX output shapes {[a.shape for a in actual]} differ from '
+                                   f'PyTorch {[e.shape for e in expected]} at {(n, h, w)}')
+            diff = max([diff] + [float(np.abs(a - e).max()) for a, e in zip(actual, expected)])
+            expected_pair.append(expected)
+        scale = max(float(np.abs(a - b).max()) for a, b in zip(*expected_pair))
+        results.append(((n, h, w), diff, scale))
     return results

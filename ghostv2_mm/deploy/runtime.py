@@ -1,9 +1,14 @@
 """Opening and running deployed models in ONNX Runtime and OpenVINO.
 
 Every part of the package that runs a deployed file (PyTorch-free inference, mmdeploy's backend
-models, quantisation, the benchmark, the profiler, the parity tool) opens it here, so that
-threads, spinning and the inference precision are set in one place. Only numpy and the runtime
-itself are imported: this module runs where PyTorch is absent.
+models, quantisation, parity, the benchmark and the profiler) opens it here, so that threads,
+spinning, the inference precision and static shapes are set in one place. Only numpy and the
+runtime itself are imported: this module runs where PyTorch is absent.
+
+OpenVINO runs float layers in bf16 by default on CPUs with AVX512-BF16 or AMX, so the precision
+is always given. An IR written for a deployment records the precision it was deployed for
+(:data:`PRECISION_KEY` in its runtime info, :func:`convert_to_openvino`), which
+:class:`RuntimeModel` uses when no precision is asked for.
 """
 import os
 import os.path as osp
@@ -18,15 +23,20 @@ from ..errors import RuntimeCrash
 from ..utils import check_choice
 
 BACKENDS = ('onnxruntime', 'openvino')
-# The precisions of each backend: bf16 is OpenVINO's inference precision for a float file; int8
+# The precisions of each backend: bf16 is OpenVINO's inference precision for a float file, int8
 # a quantised file (ghostv2_mm.deploy.quantize).
 PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8')}
-# OpenVINO's names of the inference precisions. An int8 file runs its float layers in f32:
-# they are float because they are sensitive.
+# The file each backend runs.
+SUFFIXES = {'onnxruntime': '.onnx', 'openvino': '.xml'}
+# OpenVINO's names of the inference precisions. An int8 file runs its float layers in f32: they
+# are float because they are sensitive.
 OPENVINO_HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
+# Where an IR keeps its inference precision (OpenVINO's section for runtime options).
+PRECISION_KEY = ['runtime_options', 'INFERENCE_PRECISION_HINT']
 
 
 def check_precision(backend, precision):
+    """Raise ``ValueError`` unless ``backend`` is known and has ``precision``."""
     check_choice('backend', backend, BACKENDS)
     if precision not in PRECISIONS[backend]:
         raise ValueError(f'precision {precision!r} is not available for {backend} (choose from '
@@ -36,14 +46,14 @@ def check_precision(backend, precision):
 
 def onnxruntime_session(model, threads=None, profile_prefix=None):
     """An ONNX Runtime CPU session of ``model`` (a path or serialised bytes) with ``threads``
-    intra-op threads (all cores when None) and spinning off: spinning worker threads slow down
-    whatever else the process runs (PyTorch, another session) and inflate latencies measured
-    side by side. ``profile_prefix`` turns ONNX Runtime's profiler on."""
+    intra-op threads (all cores when None) that do not spin while idle: spinning threads slow
+    down whatever else the process runs and the latencies measured beside them.
+    ``profile_prefix`` turns ONNX Runtime's profiler on."""
     import onnxruntime as ort
     options = ort.SessionOptions()
+    options.inter_op_num_threads = 1
     if threads:
         options.intra_op_num_threads = int(threads)
-        options.inter_op_num_threads = 1
     options.add_session_config_entry('session.intra_op.allow_spinning', '0')
     if profile_prefix:
         options.enable_profiling = True
@@ -51,42 +61,122 @@ def onnxruntime_session(model, threads=None, profile_prefix=None):
     return ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
 
 
-def openvino_compile(model, precision='fp32', threads=None, shape=None, perf_count=False):
-    """``model`` (a path to an IR or ONNX file, or an ``openvino.Model``) compiled for the CPU.
+_OPENVINO_CORE = []
+
+
+def openvino_core():
+    """The process's ``openvino.Core``: one per process, since each Core has its own thread
+    pools, which would compete for the cores."""
+    import openvino as ov
+    if not _OPENVINO_CORE:
+        _OPENVINO_CORE.append(ov.Core())
+    return _OPENVINO_CORE[0]
+
+
+def openvino_compile(model, precision=None, threads=None, shape=None, perf_count=False):
+    """``model`` (an IR or ONNX path, or an ``openvino.Model``) compiled for the CPU, for the
+    latency of one request at a time (``PERFORMANCE_HINT`` ``LATENCY``).
 
     Args:
-        precision (str): 'fp32', 'bf16' or 'int8' (:data:`OPENVINO_HINTS`); always given,
-            since OpenVINO defaults to bf16 on CPUs that have it.
+        precision (str, optional): 'fp32', 'bf16' or 'int8' (:data:`OPENVINO_HINTS`). None: the
+            precision the IR records, else fp32.
         threads (int, optional): Inference threads (all cores when None).
-        shape (tuple[int, ...], optional): Reshape the input to this static shape first.
+        shape (Sequence[int], optional): Reshape the input to this static shape first (lets
+            OpenVINO fold the shape arithmetic of a dynamic file).
         perf_count (bool): Collect per-layer times (``PERF_COUNT``).
+
+    Returns:
+        tuple[openvino.CompiledModel, str]: The compiled model and its OpenVINO precision
+        (``'f32'`` or ``'bf16'``).
     """
-    import openvino as ov
-    check_choice('precision', precision, OPENVINO_HINTS)
-    core = ov.Core()
+    core = openvino_core()
     if isinstance(model, str):
         if not osp.isfile(model):
             raise FileNotFoundError(f'OpenVINO model {model} does not exist')
         model = core.read_model(model)
+    if precision is None:
+        hint = model.get_rt_info(PRECISION_KEY).astype(str) if model.has_rt_info(PRECISION_KEY) \
+            else 'f32'
+    else:
+        check_choice('precision', precision, OPENVINO_HINTS)
+        hint = OPENVINO_HINTS[precision]
     if shape is not None:
         model.reshape({model.inputs[0].get_any_name(): list(shape)})
-    config = {'INFERENCE_PRECISION_HINT': OPENVINO_HINTS[precision]}
+    config = {'INFERENCE_PRECISION_HINT': hint, 'PERFORMANCE_HINT': 'LATENCY'}
     if threads:
         config['INFERENCE_NUM_THREADS'] = int(threads)
     if perf_count:
         config['PERF_COUNT'] = True
-    return core.compile_model(model, 'CPU', config)
+    return core.compile_model(model, 'CPU', config), hint
 
 
-def runner(path, backend, precision='fp32', threads=None, shape=None):
-    """A function from one (1, 3, H, W) float32 array to the model's list of outputs."""
-    check_precision(backend, precision)
-    if backend == 'onnxruntime':
-        session = onnxruntime_session(path, threads)
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: x})
-    compiled = openvino_compile(path, precision, threads, shape)
-    return lambda x: [compiled(x)[o] for o in compiled.outputs]
+def convert_to_openvino(onnx_file, xml_file, precision='fp32'):
+    """Convert ``onnx_file`` into the OpenVINO IR ``xml_file`` (and its ``.bin``), weights kept
+    in fp32, recording ``precision`` (``'fp32'`` or ``'bf16'``) as its inference precision.
+
+    Returns:
+        str: ``xml_file``.
+    """
+    import openvino as ov
+    check_choice('precision', precision, ('fp32', 'bf16'))
+    model = ov.convert_model(onnx_file)
+    model.set_rt_info(OPENVINO_HINTS[precision], PRECISION_KEY)
+    ov.save_model(model, xml_file, compress_to_fp16=False)
+    return xml_file
+
+
+class RuntimeModel:
+    """A deployed file opened in its runtime.
+
+    Args:
+        path (str): ``.onnx`` for ONNX Runtime; ``.xml`` (or ``.onnx``) for OpenVINO.
+        backend (str): One of :data:`BACKENDS`.
+        precision (str, optional): One of the backend's :data:`PRECISIONS`; for OpenVINO it
+            sets the inference precision (None: what the IR records).
+        threads (int, optional): Runtime threads; all cores when None.
+        shape (Sequence[int], optional): OpenVINO: compile for this static input shape.
+
+    Attributes:
+        input_name (str), input_shape (list[int | None]), output_names (list[str]).
+    """
+
+    def __init__(self, path, backend, precision=None, threads=None, shape=None):
+        check_choice('backend', backend, BACKENDS)
+        if precision is not None:
+            check_precision(backend, precision)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'{backend} model {path} does not exist')
+        self.path, self.backend = path, backend
+        if backend == 'onnxruntime':
+            self.session = onnxruntime_session(path, threads)
+            inp = self.session.get_inputs()[0]
+            self.input_name = inp.name
+            self.input_shape = [d if isinstance(d, int) else None for d in inp.shape]
+            self.output_names = [o.name for o in self.session.get_outputs()]
+            self.precision = precision or 'fp32'
+        else:
+            self.compiled, hint = openvino_compile(path, precision, threads, shape)
+            inp = self.compiled.inputs[0]
+            self.input_name = inp.get_any_name()
+            self.input_shape = [d.get_length() if d.is_static else None
+                                for d in inp.get_partial_shape()]
+            self.output_names = [o.get_any_name() for o in self.compiled.outputs]
+            self.precision = precision or {'f32': 'fp32', 'bf16': 'bf16'}.get(hint, hint)
+            self.request = self.compiled.create_infer_request()
+
+    def __call__(self, x):
+        """The outputs for the float32 input array ``x``, by output name. OpenVINO's arrays are
+        views of the runtime's buffers, valid until the next call (:meth:`run` copies)."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.backend == 'onnxruntime':
+            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
+        self.request.infer({self.input_name: x})
+        return {o.get_any_name(): self.request.get_tensor(o).data for o in self.compiled.outputs}
+
+    def run(self, x):
+        """The outputs for ``x`` as a list of arrays of their own, in the model's order."""
+        outputs = self(x)
+        return [np.array(outputs[name]) for name in self.output_names]
 
 
 # One inference of a model in a fresh interpreter, so that a crash in the runtime's kernels ends
@@ -94,9 +184,9 @@ def runner(path, backend, precision='fp32', threads=None, shape=None):
 _CHECK_SCRIPT = '''
 import sys
 import numpy as np
-from ghostv2_mm.deploy.runtime import runner
+from ghostv2_mm.deploy.runtime import RuntimeModel
 path, backend, precision, sample = sys.argv[1:5]
-runner(path, backend, precision)(np.load(sample))
+RuntimeModel(path, backend, precision)(np.load(sample))
 '''
 
 
@@ -105,8 +195,11 @@ def check_runs(path, backend, precision, sample, timeout=600):
 
     A runtime whose kernels crash on a model (OpenVINO's AMX int8 kernels did on GhostNetV2 at
     small feature maps, docs/quantization.md) kills the process that runs it; this finds that
-    out without losing the caller. Raises :class:`RuntimeCrash` naming the file, the signal and
-    the CPU's instruction sets when the process dies.
+    out without losing the caller.
+
+    Raises:
+        RuntimeCrash: the process died of a signal; the message names the file, the signal and
+            the CPU's instruction sets.
     """
     with tempfile.TemporaryDirectory(prefix='ghostv2_check_') as tmp:
         np.save(osp.join(tmp, 'sample.npy'), np.asarray(sample, np.float32))
@@ -120,15 +213,16 @@ def check_runs(path, backend, precision, sample, timeout=600):
         name = signal.Signals(-proc.returncode).name
         raise RuntimeCrash(
             f'{backend} crashed ({name}) running {path} ({precision}, input '
-            f'{"x".join(map(str, np.shape(sample)))}) on this CPU ({cpu_flags_summary()}); '
+            f'{"x".join(map(str, np.shape(sample)))}) on this CPU ({cpu_summary()}); '
             'the file is not usable here')
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ['no output'])[-1]
         raise RuntimeError(f'{backend} failed to run {path}: {last}')
 
 
-def cpu_flags_summary():
-    """The CPU model and its AVX-512/AMX features, as ``/proc/cpuinfo`` names them."""
+def cpu_summary():
+    """The CPU model and its AVX-512 VNNI/BF16 and AMX features, as ``/proc/cpuinfo`` names
+    them."""
     model, flags = 'unknown CPU', set()
     try:
         with open('/proc/cpuinfo') as f:

@@ -65,7 +65,9 @@ def yolov3(tmp_path_factory):
     cfg = Config.fromfile(DET)
     test_cfg = copy.deepcopy(cfg.model.test_cfg)
     test_cfg.conf_thr = CONF_THR
-    head = MODELS.build(dict(cfg.model.bbox_head, test_cfg=test_cfg)).eval()
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):  # other tests may leave another scope
+        head = MODELS.build(dict(cfg.model.bbox_head, test_cfg=test_cfg)).eval()
     deploy_cfg = Config.fromfile(DEPLOY_CFG)
     post = deploy_cfg.codebase_config.post_processing
     post.confidence_threshold = CONF_THR

@@ -7,7 +7,7 @@ import torch
 
 from ghostv2_mm.apis import build_model
 from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
-from ghostv2_mm.deploy import runtime
+from ghostv2_mm.deploy import runtime, transforms
 from ghostv2_mm.deploy.quantize import (COMPUTE_OPS, DEFAULT_SENSITIVE_LAYERS,
                                         OPENVINO_FLOAT_MAX_SIDE, fidelity, layer_groups,
                                         matched_box_iou, name_nodes, pixel_agreement, quantize,
@@ -346,19 +346,22 @@ def test_pixel_agreement():
 
 
 def test_onnxruntime_quantises_the_dfc_pooling_as_a_conv(tmp_path):
-    """The padded file ONNX Runtime quantises (``conv_pool=True``): each DFC pooling is a depthwise
+    """The padded file ONNX Runtime quantises (``conv_pooling``): each DFC pooling is a depthwise
     2x2 conv of stride 2, found as ``dfc.down`` and quantised by default; the same outputs as
     the file with the poolings."""
     import onnxruntime as ort
     torch.manual_seed(0)
-    model = build_model(CLASSIFIER, {'model.backbone.init_cfg': None,
-                                     'model.backbone.pad_channels': 16}).eval()
-    model.backbone.switch_to_deploy()
     files = {}
     for conv_pool in (False, True):
+        torch.manual_seed(0)
+        model = build_model(CLASSIFIER, {'model.backbone.init_cfg': None}).eval()
+        model.backbone.switch_to_deploy()
+        model.backbone = transforms.pad_channels(model.backbone, 16)
+        if conv_pool:
+            model.backbone = transforms.conv_pooling(model.backbone)
         files[conv_pool] = str(tmp_path / f'conv_pool_{conv_pool}.onnx')
         export_onnx(export_part(model, 'backbone'), files[conv_pool], 'backbone',
-                    shape=(SIZE, SIZE), dynamic=False, blocked=False, conv_pool=conv_pool)
+                    shape=(SIZE, SIZE), dynamic=False)
     graphs = {k: onnx.load(f) for k, f in files.items()}
     for graph in graphs.values():
         name_nodes(graph)

@@ -10,7 +10,9 @@ import torch
 from mmengine.runner import load_checkpoint
 
 from ghostv2_mm.apis import build_model
-from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, onnx_session
+from ghostv2_mm.deploy.onnx_export import export_onnx, export_part, randomize_for_check
+from ghostv2_mm.deploy.profiles import resolve
+from ghostv2_mm.deploy.runtime import RuntimeModel
 from tests.utils import randomize_bn
 
 from .helpers import run_tool
@@ -25,13 +27,13 @@ CASES = {
 def test_export_matches_pytorch(tmp_path, part):
     config, overrides = CASES[part]
     torch.manual_seed(0)
-    model = randomize_bn(build_model(config, overrides))
+    model = randomize_for_check(build_model(config, overrides))
     torch.save({'state_dict': model.state_dict()}, tmp_path / 'model.pth')
     out = tmp_path / f'{part}.onnx'
     result = run_tool('tools/deployment/export_onnx.py', config, '--checkpoint',
                       str(tmp_path / 'model.pth'), '--part', part, '--out', str(out))
     assert 'onnx.checker: ok' in result.stdout
-    diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch (\S+)',
+    diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch ([^,]+),',
                        result.stdout)
     assert [d[:3] for d in diffs] == [('1', '224', '224'), ('2', '224', '224'),
                                       ('1', '256', '352'), ('1', '97', '131')]
@@ -47,7 +49,7 @@ def test_export_matches_pytorch(tmp_path, part):
     with torch.no_grad():
         expected = export_part(reference, part)(x)
     expected = [expected] if part == 'classifier' else list(expected)
-    actual = onnx_session(str(out), threads=2).run(None, {'input': x.numpy()})
+    actual = RuntimeModel(str(out), 'onnxruntime', threads=2).run(x.numpy())
     assert len(actual) == (1 if part == 'classifier' else 3)
     for a, e in zip(actual, expected):
         assert a.shape == tuple(e.shape)
@@ -61,18 +63,19 @@ def test_static_export(tmp_path):
     the same outputs as PyTorch."""
     config, overrides = CASES['classifier']
     out = tmp_path / 'static.onnx'
-    # Unpadded files: the padded static one adds resizes of its own (test_padded_export).
+    # OpenVINO's (plain) files: ONNX Runtime's static one adds resizes of its own
+    # (test_padded_export).
     result = run_tool('tools/deployment/export_onnx.py', config, '--static', '--shape', '160',
-                      '192', '--pad-channels', '0', '--out', str(out))
+                      '192', '--backend', 'openvino', '--out', str(out))
     assert 'static 1x3x160x192' in result.stdout
-    diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch (\S+)',
+    diffs = re.findall(r'input (\d+)x3x(\d+)x(\d+): max abs difference to PyTorch ([^,]+),',
                        result.stdout)
     assert [d[:3] for d in diffs] == [('1', '160', '192')] and float(diffs[0][3]) < 1e-4
     graph = onnx.load(str(out)).graph
     assert [d.dim_value for d in graph.input[0].type.tensor_type.shape.dim] == [1, 3, 160, 192]
     dynamic = tmp_path / 'dynamic.onnx'
     run_tool('tools/deployment/export_onnx.py', config, '--shape', '160', '192', '--out',
-             str(dynamic), '--check-shapes', '1', '160', '192', '--pad-channels', '0')
+             str(dynamic), '--check-shapes', '1', '160', '192', '--backend', 'openvino')
 
     def optimized_ops(path):
         # The graph ONNX Runtime runs after its basic optimisations (constant folding).
@@ -94,22 +97,22 @@ def test_static_export(tmp_path):
 
 
 def test_padded_export(tmp_path):
-    """The default export pads the Ghost modules' channels to 16 and, in a static file, gives the
-    SE and DFC gates their blocked-layout forms (--pad-channels 0 does neither): the same
-    outputs, and ONNX Runtime runs the whole network in its blocked layout, with one reorder
-    left (the pooled features, to the classifier's head)."""
+    """The default export (ONNX Runtime's fp32 profile) pads the Ghost modules' channels to 16
+    and, in a static file, gives the SE and DFC gates their blocked-layout forms (OpenVINO's
+    profile does neither): the same outputs, and ONNX Runtime runs the whole network in its
+    blocked layout, with one reorder left (the pooled features, to the classifier's head)."""
     import onnxruntime as ort
     config, overrides = CASES['classifier']
     torch.manual_seed(0)
-    torch.save({'state_dict': randomize_bn(build_model(config, overrides)).state_dict()},
+    torch.save({'state_dict': randomize_for_check(build_model(config, overrides)).state_dict()},
                tmp_path / 'model.pth')
     files = {}
-    for pad in ('16', '0'):
+    for pad, backend in (('16', 'onnxruntime'), ('0', 'openvino')):
         files[pad] = tmp_path / f'pad{pad}.onnx'
         result = run_tool('tools/deployment/export_onnx.py', config, '--checkpoint',
                           str(tmp_path / 'model.pth'), '--static', '--shape', '160', '192',
-                          '--pad-channels', pad, '--out', str(files[pad]))
-        assert 'onnxruntime matches PyTorch within 1e-04' in result.stdout
+                          '--backend', backend, '--out', str(files[pad]))
+        assert 'onnxruntime matches PyTorch within 1e-04 and' in result.stdout
 
     def primary_channels(path):
         return {init.name: init.dims[0] for init in onnx.load(str(path)).graph.initializer
@@ -130,10 +133,12 @@ def test_padded_export(tmp_path):
     # factors: the blocked form resizes them by whole factors.
     assert reorders(files['16']) == 1 and reorders(files['0']) > 50
     x = np.random.RandomState(0).randn(1, 3, 160, 192).astype(np.float32)
-    a, b = (onnx_session(str(files[p]), threads=2).run(None, {'input': x})[0] for p in files)
+    a, b = (RuntimeModel(str(files[p]), 'onnxruntime', threads=2).run(x)[0] for p in files)
     assert np.abs(a - b).max() < 1e-4
-    bad = run_tool('tools/deployment/export_onnx.py', config, '--pad-channels', '1', check=False)
-    assert bad.returncode != 0 and '--pad-channels must be 0 (no padding) or >= 2' in bad.stderr
+    bad = run_tool('tools/deployment/export_onnx.py', config, '--backend', 'onnxruntime',
+                   '--precision', 'bf16', check=False)
+    assert bad.returncode != 0 and '--precision bf16 is not available for onnxruntime' in \
+        bad.stderr
 
 
 def test_export_errors(tmp_path):
@@ -165,17 +170,42 @@ def test_wrapper_keeps_the_model_in_eval_mode():
 
 
 def test_file_to_quantise_keeps_plain_gates(tmp_path):
-    """``export_onnx(..., blocked=False)``: a static padded file with the plain SE and DFC gates
-    (the one ONNX Runtime quantises); by default a static padded file has the blocked forms."""
+    """ONNX Runtime's int8 profile: a static padded file with the plain SE and DFC gates and the
+    DFC pooling as a conv (the file ONNX Runtime quantises); its fp32 profile has the blocked
+    gate forms."""
     config, overrides = CASES['classifier']
-    model = build_model(config, dict(overrides, **{'model.backbone.pad_channels': 16})).eval()
-    model.backbone.switch_to_deploy()
     ops = {}
-    for blocked in (None, False):
-        path = str(tmp_path / f'{blocked}.onnx')
-        export_onnx(export_part(model, 'classifier'), path, 'classifier', dynamic=False,
-                    blocked=blocked)
-        ops[blocked] = [n.op_type for n in onnx.load(path).graph.node]
+    for precision in ('fp32', 'int8'):
+        model = build_model(config, overrides).eval()
+        model.backbone.switch_to_deploy()
+        model.backbone = resolve('onnxruntime', precision).apply(model.backbone)
+        path = str(tmp_path / f'{precision}.onnx')
+        export_onnx(export_part(model, 'classifier'), path, 'classifier', dynamic=False)
+        ops[precision] = [n.op_type for n in onnx.load(path).graph.node]
     # 14 DFC gates; 7 SE gates up-sampled; the four 3x3 -> 7x7 gates through a max pooling.
-    assert ops[False].count('Resize') == 14 and 'MaxPool' not in ops[False]
-    assert ops[None].count('Resize') == 14 + 7 and ops[None].count('MaxPool') == 4
+    assert ops['int8'].count('Resize') == 14 and 'MaxPool' not in ops['int8']
+    assert 'AveragePool' not in ops['int8'] and ops['fp32'].count('AveragePool') == 14
+    assert ops['fp32'].count('Resize') == 14 + 7 and ops['fp32'].count('MaxPool') == 4
+
+
+def test_random_weights_give_a_check_that_can_fail(tmp_path):
+    """Without --checkpoint the weights are randomised so that the outputs depend on the input,
+    and the tolerance is relative to that dependence: an export that ignored its input would
+    fail."""
+    from ghostv2_mm.deploy.onnx_export import compare_onnx
+    config, overrides = CASES['classifier']
+    torch.manual_seed(0)
+    model = randomize_for_check(build_model(config, overrides))
+    path = str(tmp_path / 'cls.onnx')
+    export_onnx(export_part(model, 'classifier'), path, 'classifier', shape=(64, 64))
+    (_, diff, scale), = compare_onnx(export_part(model, 'classifier'),
+                                     RuntimeModel(path, 'onnxruntime'), [(1, 64, 64)])
+    assert scale > 1e-3 and diff < 1e-2 * scale
+
+    class Constant(torch.nn.Module):  # the same logits whatever the input
+        def forward(self, x):
+            with torch.no_grad():
+                return model(torch.zeros_like(x), mode='tensor')
+    (_, diff, scale), = compare_onnx(Constant(), RuntimeModel(path, 'onnxruntime'),
+                                     [(1, 64, 64)])
+    assert scale == 0 and diff > 1e-3

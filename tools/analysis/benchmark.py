@@ -15,12 +15,11 @@ Tasks (batch 1, random weights: speed does not depend on them):
   MobileNetV2-d8), and their backbones alone.
 Runtimes: PyTorch eager (training structure) and deploy (``switch_to_deploy``), fp32; ONNX Runtime
 fp32 and int8 (``onnxruntime.quantization``); OpenVINO fp32, bf16 (``INFERENCE_PRECISION_HINT``)
-and int8 (NNCF). The ONNX files are the ones the deployment tools write for each backend: the
-inference structure of GhostNetV2, with channels padded to 16 for ONNX Runtime and unpadded for
-OpenVINO (``ghostv2_mm.deploy.convert.PAD_CHANNELS``), the padded fp32 files with the
-blocked-layout gates and the one ONNX Runtime quantises without them
-(``BLOCKED_GATE_PRECISIONS``), exported once per backend and precision and read by its runtimes
-(OpenVINO reshaped to the static input).
+and int8 (NNCF). The ONNX files are the ones the deployment tools write for each backend and
+precision: the inference structure of GhostNetV2 transformed by its export profile
+(``ghostv2_mm.deploy.profiles``), one file per set of transforms, read by the runtimes whose
+profile it is (OpenVINO reshaped to the static input). PyTorch's deploy rows run the profile of
+``('pytorch', 'fp32')`` (weights channels-last).
 PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
 
 Within a runtime only one task's models are loaded at a time, and they run interleaved: in each
@@ -97,9 +96,9 @@ CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
            'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
 
 
-def build(task, name, deploy=False, pad_channels=None):
+def build(task, name, profile=None):
     """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward
-    (``deploy``: GhostNetV2's inference structure, channels padded to ``pad_channels``)."""
+    (with an export ``profile``: GhostNetV2's inference structure in that profile's forms)."""
     if name.startswith('timm'):
         import timm
         model = timm.create_model('ghostnetv2_100').eval()
@@ -113,41 +112,35 @@ def build(task, name, deploy=False, pad_channels=None):
     if task == 'seg512':
         options.update(CPU_SEG)
     model = build_model(config, options).eval()
-    if deploy and hasattr(model.backbone, 'switch_to_deploy'):
-        model.backbone.pad_channels = pad_channels
-        model.backbone.switch_to_deploy()
+    if profile is not None:
+        if hasattr(model.backbone, 'switch_to_deploy'):
+            model.backbone.switch_to_deploy()
+        model.backbone = profile.apply(model.backbone)
     if name.startswith('backbone'):
         return model, model.backbone
     return model, lambda x: model(x, mode='tensor')
 
 
 def source(runtime):
-    """(backend, precision) of the ONNX files ``runtime`` reads: a padded backend's precisions
-    outside ``BLOCKED_GATE_PRECISIONS`` read a file with the plain gates (ONNX Runtime int8
-    quantises it, as its deployments do); every other runtime of a backend reads its fp32 file."""
-    from ghostv2_mm.deploy.convert import BLOCKED_GATE_PRECISIONS, PAD_CHANNELS
+    """(backend, precision) of ``runtime`` (``onnxruntime-int8`` -> ('onnxruntime', 'int8'))."""
     backend, _, precision = runtime.partition('-')
-    precision = precision or 'fp32'
-    plain = PAD_CHANNELS[backend] and precision not in BLOCKED_GATE_PRECISIONS
-    return backend, precision if plain else 'fp32'
+    return backend, precision or 'fp32'
 
 
 def export_all(tasks, onnx_dir, backend, precision='fp32'):
     """Export every model of ``tasks`` once for ``backend`` and ``precision`` (the inference
-    structure, as the deployment tools do); returns task -> name -> ONNX file."""
+    structure in its export profile's forms, as the deployment tools write it; profiles with the
+    same transforms share a file); returns task -> name -> ONNX file."""
     import cv2
     import numpy as np
     import torch
     from mmengine.config import Config
 
-    from ghostv2_mm.deploy.convert import (BLOCKED_GATE_PRECISIONS, CONV_POOLING_PRECISIONS,
-                                           PAD_CHANNELS, export)
+    from ghostv2_mm.deploy.convert import export
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
-    pad = PAD_CHANNELS[backend]
-    blocked = precision in BLOCKED_GATE_PRECISIONS
-    conv_pool = bool(pad) and precision in CONV_POOLING_PRECISIONS
-    suffix = (f'_static_pad{pad}' if pad else '_static') + ('' if blocked else '_plain_gates') + \
-        ('_conv_pool' if conv_pool else '') + '.onnx'
+    from ghostv2_mm.deploy.profiles import resolve
+    profile = resolve(backend, precision, static=True)
+    suffix = '_static_' + ('_'.join(profile.module_transforms) or 'plain') + '.onnx'
     files = {}
     for task in tasks:
         os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
@@ -160,11 +153,10 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
                 continue
             torch.manual_seed(0)
             if task == 'cls' or name.startswith('backbone'):
-                model, _ = build(task, name, deploy=True, pad_channels=pad)
+                model, _ = build(task, name, profile)
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False,
-                            blocked=blocked, conv_pool=conv_pool)
+                export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
             work = osp.join(onnx_dir, task, name.replace(' ', '_') + '_' + backend)
@@ -187,13 +179,16 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
 
 def torch_callables(runtime, tasks, threads):
     import torch
+
+    from ghostv2_mm.deploy.profiles import resolve
     torch.set_num_threads(threads)
     fns = {}
     for task in tasks:
         for name in MODELS[task]:
             if runtime == 'deploy' and name.startswith('timm'):
                 continue  # timm's network has no inference structure of this project
-            _, forward = build(task, name, deploy=runtime == 'deploy')
+            profile = resolve('pytorch', 'fp32') if runtime == 'deploy' else None
+            _, forward = build(task, name, profile)
             fns.setdefault(task, {})[name] = forward
     return fns
 
@@ -201,8 +196,10 @@ def torch_callables(runtime, tasks, threads):
 def runtime_callables(runtime, files, threads, calib_dir):
     """Callables of the ONNX files in ONNX Runtime or OpenVINO (int8: quantised first)."""
     import numpy as np
+
+    from ghostv2_mm.deploy.runtime import RuntimeModel
     fns = {}
-    core = None
+    backend, precision = source(runtime)
     for task, models in files.items():
         size = SIZES[task]
         for name, path in models.items():
@@ -212,25 +209,10 @@ def runtime_callables(runtime, files, threads, calib_dir):
                 os.makedirs(work, exist_ok=True)
                 rng = np.random.RandomState(0)
                 calib = [rng.randn(1, 3, size, size).astype(np.float32) for _ in range(4)]
-                backend = runtime.split('-')[0]
                 path = quantize(path, backend, 'int8', calib, work)['files'][0]
-            if runtime.startswith('onnxruntime'):
-                from ghostv2_mm.deploy.onnx_export import onnx_session
-                session = onnx_session(path, threads)
-                input_name = session.get_inputs()[0].name
-                fns.setdefault(task, {})[name] = (
-                    lambda x, s=session, i=input_name: s.run(None, {i: x}))
-            else:
-                import openvino as ov
-                core = core or ov.Core()  # one per process: each Core has its own thread pools
-                model = core.read_model(path)
-                model.reshape({model.inputs[0].any_name: [1, 3, size, size]})
-                hint = {'openvino-bf16': 'bf16'}.get(runtime, 'f32')
-                compiled = core.compile_model(model, 'CPU', {
-                    'INFERENCE_NUM_THREADS': threads, 'INFERENCE_PRECISION_HINT': hint,
-                    'PERFORMANCE_HINT': 'LATENCY'})
-                request = compiled.create_infer_request()
-                fns.setdefault(task, {})[name] = lambda x, r=request: r.infer({0: x})
+            shape = (1, 3, size, size) if backend == 'openvino' else None
+            fns.setdefault(task, {})[name] = RuntimeModel(path, backend, precision, threads,
+                                                          shape)
     return fns
 
 

@@ -61,13 +61,10 @@ class OpenVINOProfile:
     ``record``, adds each executed layer's time."""
 
     def __init__(self, path, x, precision, threads):
-        import openvino as ov
-        core = ov.Core()
-        model = core.read_model(path)
-        model.reshape({model.inputs[0]: list(x.shape)})  # static: lets OpenVINO fold shape math
-        compiled = core.compile_model(model, 'CPU', {
-            'INFERENCE_NUM_THREADS': threads, 'PERF_COUNT': True, 'PERFORMANCE_HINT': 'LATENCY',
-            'INFERENCE_PRECISION_HINT': 'bf16' if precision == 'bf16' else 'f32'})
+        from ghostv2_mm.deploy.runtime import openvino_compile
+
+        # Static: lets OpenVINO fold the shape arithmetic.
+        compiled, _ = openvino_compile(path, precision, threads, x.shape, perf_count=True)
         self.request = compiled.create_infer_request()
         self.x = x
         self.totals = collections.defaultdict(float)
@@ -91,13 +88,9 @@ class OnnxRuntimeProfile:
     trace and keeps the last ``runs`` calls of every node."""
 
     def __init__(self, path, x, threads):
-        import onnxruntime as ort
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.enable_profiling = True
-        options.profile_file_prefix = osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'p')
-        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        from ghostv2_mm.deploy.runtime import onnxruntime_session
+        self.session = onnxruntime_session(
+            path, threads, osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'p'))
         self.feed = {self.session.get_inputs()[0].name: x}
 
     def run(self, record):

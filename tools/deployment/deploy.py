@@ -18,7 +18,9 @@ printed with their difference.
 ``--precision`` (default: the deploy config's ``backend_config.precision``, else fp32): bf16 is
 OpenVINO's inference precision, recorded in the IR; int8 is post-training quantisation
 (``ghostv2_mm.deploy.quantize``) calibrated on ``--calib-num`` images of the training set of
-MODEL_CFG, or of ``--calib-dataset-cfg`` (a config with a ``train_dataloader``).
+MODEL_CFG, or of ``--calib-dataset-cfg`` (a config with a ``train_dataloader``). The exported
+structure is the export profile of (backend, precision, static or dynamic deploy config):
+``ghostv2_mm.deploy.profiles``.
 """
 import argparse
 import logging
@@ -55,7 +57,7 @@ def parse_args():
 def main():
     args = parse_args()
     from mmdeploy.apis.utils import to_backend
-    from mmdeploy.utils import get_backend, get_root_logger
+    from mmdeploy.utils import get_backend, get_input_shape, get_root_logger
 
     from ghostv2_mm.deploy import compare, convert
     from ghostv2_mm.deploy.backends import build_task_processor, check_files
@@ -87,10 +89,12 @@ def main():
     files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
                        device=args.device)
     if precision == 'int8':
-        from ghostv2_mm.deploy.quantize import quantize
+        from ghostv2_mm.deploy.quantize import dataset_inputs, quantize
         calib_cfg = Config.fromfile(args.calib_dataset_cfg) if args.calib_dataset_cfg \
             else model_cfg
-        calib = convert.CalibrationImages(task_processor, calib_cfg, 'train', args.calib_num)
+        shape = get_input_shape(deploy_cfg)
+        calib, _ = dataset_inputs(calib_cfg, 'train', args.calib_num,
+                                  shape and tuple(reversed(shape)))
         print(f'calibrating int8 on {len(calib)} training images')
         files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
     convert.dump_info(deploy_cfg, model_cfg, work_dir, args.checkpoint, files, precision,

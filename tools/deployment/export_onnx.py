@@ -2,8 +2,8 @@
 
     python tools/deployment/export_onnx.py CONFIG [--checkpoint CKPT] [--part classifier|backbone]
         [--out FILE] [--shape H W] [--static] [--check-shapes N H W [N H W ...]]
-        [--tolerance 1e-4] [--opset 17] [--no-deploy] [--pad-channels 16]
-        [--cfg-options KEY=VALUE ...]
+        [--tolerance 1e-4] [--opset 17] [--no-deploy]
+        [--backend onnxruntime|openvino] [--precision fp32|int8|bf16] [--cfg-options KEY=VALUE ...]
 
 CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier`` (the default
 for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
@@ -14,13 +14,17 @@ shape only). The
 input is the normalised image tensor (the data preprocessor's mean/std and BGR->RGB are not part
 of the graph). Unless ``--no-deploy``, the backbone's inference structure is exported
 (``switch_to_deploy``; a deploy checkpoint of ``tools/model_converters/reparameterize_model.py``
-loads with ``--cfg-options model.backbone.deploy=True``), with each Ghost module's channels
-padded to multiples of ``--pad-channels`` (default 16: exact, and the layout ONNX Runtime's fast
-CPU kernels need; OpenVINO runs the unpadded file faster, ``--pad-channels 0``; see
-docs/performance.md). The file is
-checked with ``onnx.checker``, then onnxruntime's outputs are compared with the PyTorch model's
-(before any folding) at every ``--check-shapes`` size (by default 1x224x224, 2x224x224 and the
-non-square 1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``.
+loads with ``--cfg-options model.backbone.deploy=True``) in the forms the export profile of
+``--backend`` and ``--precision`` (default onnxruntime fp32: channels padded to ONNX Runtime's
+16-channel blocks and, with ``--static``, the blocked-layout gates; ``--backend openvino``: the
+plain structure) gives it (``ghostv2_mm.deploy.profiles``; docs/performance.md). Without
+``--checkpoint`` the weights are random, with randomised BN statistics and a head of useful
+scale so that the outputs depend on the input. The file is checked with ``onnx.checker``, then
+ONNX Runtime's outputs are compared with the PyTorch model's (before any folding) on two random
+inputs of every ``--check-shapes`` size (by default 1x224x224, 2x224x224 and the non-square
+1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``, or 1% of the
+outputs' input-dependent scale (the largest difference between PyTorch's outputs for the two
+inputs: a comparison whose error is not far below it could not tell the export from a constant).
 """
 import argparse
 import os
@@ -51,15 +55,18 @@ def parse_args():
     parser.add_argument('--opset', type=int, default=17)
     parser.add_argument('--no-deploy', action='store_true',
                         help='export without folding BN into the convs')
-    parser.add_argument('--pad-channels', type=int, default=16,
-                        help='pad Ghost modules\' channels to multiples of this in the inference '
-                        'structure (0: no padding, the faster file for OpenVINO)')
+    parser.add_argument('--backend', choices=['onnxruntime', 'openvino'], default='onnxruntime',
+                        help='the runtime whose export profile shapes the file')
+    parser.add_argument('--precision', choices=['fp32', 'int8', 'bf16'], default='fp32',
+                        help='the precision whose export profile shapes the file (int8: the file '
+                        'that is quantised)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.backbone.out_indices="(2,4)"')
     args = parser.parse_args()
-    if args.pad_channels == 1 or args.pad_channels < 0:
-        parser.error(f'--pad-channels must be 0 (no padding) or >= 2, but received '
-                     f'{args.pad_channels}')
+    from ghostv2_mm.deploy.runtime import PRECISIONS
+    if args.precision not in PRECISIONS[args.backend]:
+        parser.error(f'--precision {args.precision} is not available for {args.backend} (choose '
+                     f'from {", ".join(PRECISIONS[args.backend])})')
     if args.static and args.check_shapes and args.check_shapes != [1, *args.shape]:
         parser.error(f'--check-shapes {" ".join(map(str, args.check_shapes))}: a --static file '
                      f'takes only 1 {args.shape[0]} {args.shape[1]} (batch 1 and --shape)')
@@ -77,17 +84,22 @@ def main():
     import copy
 
     from ghostv2_mm.apis import init_model
-    from ghostv2_mm.deploy.onnx_export import compare_onnx, export_onnx, export_part, onnx_session
+    from ghostv2_mm.deploy.onnx_export import (compare_onnx, export_onnx, export_part,
+                                               randomize_for_check)
+    from ghostv2_mm.deploy.profiles import resolve
+    from ghostv2_mm.deploy.runtime import RuntimeModel
 
     model = init_model(args.config, args.checkpoint, args.cfg_options)
+    if args.checkpoint is None:
+        randomize_for_check(model)
     part = args.part or ('classifier' if hasattr(model, 'head') else 'backbone')
     reference = export_part(model, part)
     exported = model
     if not args.no_deploy and hasattr(model.backbone, 'switch_to_deploy'):
         exported = copy.deepcopy(model)  # the reference keeps the training structure
-        if not exported.backbone.deploy:
-            exported.backbone.pad_channels = args.pad_channels or None
         exported.backbone.switch_to_deploy()
+        profile = resolve(args.backend, args.precision, static=args.static)
+        exported.backbone = profile.apply(exported.backbone)
     out = args.out or osp.join('work_dirs', 'onnx', f'{osp.splitext(osp.basename(args.config))[0]}'
                                f'_{part}.onnx')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
@@ -98,16 +110,25 @@ def main():
           'onnx.checker: ok')
 
     shapes = [tuple(args.check_shapes[i:i + 3]) for i in range(0, len(args.check_shapes), 3)]
-    worst = 0.
-    for shape, diff in compare_onnx(reference, onnx_session(out), shapes):
+    worst = relative = 0.
+    for shape, diff, scale in compare_onnx(reference, RuntimeModel(out, 'onnxruntime'), shapes):
         print(f'input {shape[0]}x3x{shape[1]}x{shape[2]}: max abs difference to PyTorch '
-              f'{diff:.2e}')
-        worst = max(worst, diff)
+              f'{diff:.2e}, input-dependent scale of the outputs {scale:.2e}')
+        worst, relative = max(worst, diff), max(relative, diff / max(scale, 1e-30))
     if worst > args.tolerance:
         sys.exit(f'onnxruntime differs from PyTorch by {worst:.2e} > --tolerance '
                  f'{args.tolerance:.0e}')
-    print(f'onnxruntime matches PyTorch within {args.tolerance:.0e}')
+    if relative > 1e-2:
+        sys.exit(f'onnxruntime differs from PyTorch by {relative:.1e} of the outputs\' '
+                 'input-dependent scale (> 1e-2): the comparison cannot tell the export from a '
+                 'constant')
+    print(f'onnxruntime matches PyTorch within {args.tolerance:.0e} and {relative:.0e} of the '
+          'outputs\' input-dependent scale')
 
 
 if __name__ == '__main__':
-    main()
+    from ghostv2_mm.errors import GhostV2Error
+    try:
+        main()
+    except GhostV2Error as e:
+        raise SystemExit(str(e))

@@ -38,33 +38,15 @@ import time
 
 import numpy as np
 
-from ghostv2_mm.deploy.quantize import (BACKENDS, DEFAULT_SENSITIVE_LAYERS, GROUPS, fidelity,
-                                        openvino_config, quantize)
+from ghostv2_mm.deploy.quantize import DEFAULT_SENSITIVE_LAYERS, GROUPS, fidelity, quantize
+from ghostv2_mm.deploy.runtime import BACKENDS, RuntimeModel
 
 TASKS = dict(mmpretrain='classification', mmdet='detection', mmseg='segmentation')
 
 
 def make_runner(path, backend, precision, threads):
     """A function running one (1, 3, H, W) input through ``path`` and returning its outputs."""
-    if backend == 'onnxruntime':
-        import onnxruntime as ort
-        if precision == 'bf16':
-            raise ValueError("onnxruntime's CPU execution provider has no bf16 kernels")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
-        session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: x})
-    import openvino as ov
-    compiled = ov.Core().compile_model(path, 'CPU', openvino_config(precision, threads))
-    request = compiled.create_infer_request()
-
-    def run(x):
-        result = request.infer({0: x})
-        return [np.array(result[out]) for out in compiled.outputs]
-    return run
+    return RuntimeModel(path, backend, precision, threads).run
 
 
 def run_all(runner, inputs):

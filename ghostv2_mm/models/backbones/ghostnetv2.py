@@ -1,6 +1,5 @@
 import inspect
 
-import torch
 import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
@@ -9,8 +8,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from ...checkpoint import check_pretrained
 from ...registry import register_model
 from ...utils import check_choice, check_keys, check_layer_cfg, make_divisible
-from ..deploy import pad_channels as pad_inference_channels
-from ..deploy import reparameterize, to_blocked_gates
+from ..deploy import reparameterize
 from ..layers import DFCAttention, GhostBottleneck
 from ..layers.ghost_module import build_act
 
@@ -92,13 +90,6 @@ class GhostNetV2(BaseModule):
         deploy (bool): Build the inference structure (:meth:`switch_to_deploy`) directly, for
             deploy checkpoints (``tools/model_converters/reparameterize_model.py``). Defaults
             to False.
-        pad_channels (int, optional): In the inference structure, round each Ghost module's
-            channels up to a multiple of this with zero channels (exact;
-            :func:`~ghostv2_mm.models.deploy.pad_channels`): 16 is the channel block ONNX
-            Runtime's fast CPU convolutions and concatenations need. The outputs keep their
-            channels. With padding, the SE and DFC gates also take the forms that keep that
-            layout in static-shape exports (:func:`~ghostv2_mm.models.deploy.to_blocked_gates`).
-            Defaults to None (no padding).
         init_cfg (dict | list[dict], optional): Initialization config; use
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` to load the backbone
             of a classifier checkpoint. Defaults to Kaiming for convs and 1/0 for norm layers.
@@ -154,7 +145,6 @@ class GhostNetV2(BaseModule):
                  norm_eval=False,
                  with_cp=False,
                  deploy=False,
-                 pad_channels=None,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d']),
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
@@ -177,10 +167,6 @@ class GhostNetV2(BaseModule):
             raise ValueError(f'frozen_stages must be in range(-1, {self.num_stages + 1}), '
                              f'but received {frozen_stages!r}')
         check_choice('output_stride', output_stride, tuple(self.stage_dilations))
-        if pad_channels is not None and (isinstance(pad_channels, bool) or
-                                         not isinstance(pad_channels, int) or pad_channels < 2):
-            raise ValueError(f'pad_channels must be None or an int >= 2, but received '
-                             f'{pad_channels!r}')
         check_choice('dfc_position', dfc_position, ('expansion', 'output', 'both'))
         if dfc_layers is None:
             dfc_layers = range(2, self.num_layers)
@@ -207,10 +193,6 @@ class GhostNetV2(BaseModule):
         self.norm_eval = norm_eval
         self.with_cp = with_cp
         self.deploy = False
-        self.channels_last = False
-        self.pad_channels = pad_channels
-        # Stage index -> ChannelSelect of its real channels, for outputs of a padded network.
-        self.channel_selects = nn.ModuleDict()
 
         channels = make_divisible(self.stem_channels * widen_factor, 4)
         self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
@@ -248,16 +230,13 @@ class GhostNetV2(BaseModule):
             self.switch_to_deploy()
 
     def forward(self, x):
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
         x = self.act1(self.bn1(self.conv_stem(x)))
         outs = []
         # Stages after the last requested tap are not run.
         for i, stage in enumerate(self.blocks[:max(self.out_indices) + 1]):
             x = stage(x)
             if i in self.out_indices:
-                select = self.channel_selects[str(i)] if str(i) in self.channel_selects else None
-                outs.append(x if select is None else select(x))
+                outs.append(x)
         return tuple(outs)
 
     def init_weights(self):
@@ -280,15 +259,10 @@ class GhostNetV2(BaseModule):
             for param in module.parameters():
                 param.requires_grad = False
 
-    def switch_to_deploy(self, channels_last=True):
+    def switch_to_deploy(self):
         """Convert the network in place into its inference structure (:mod:`..deploy`): BN
         folded into the conv before it, each DFC attention a :class:`DeployDFCAttention`; exact
         in eval mode. The network is inference-only afterwards.
-
-        Args:
-            channels_last (bool): Keep weights and features in the channels-last (NHWC) layout,
-                the one oneDNN's CPU convolutions work in; inputs are converted on the way in.
-                Defaults to True.
 
         Returns:
             GhostNetV2: The converted network.
@@ -296,14 +270,7 @@ class GhostNetV2(BaseModule):
         if self.deploy:
             return self
         reparameterize(self)
-        if self.pad_channels:
-            selects = pad_inference_channels(self, self.pad_channels)
-            to_blocked_gates(self)
-            self.channel_selects = nn.ModuleDict({str(i): m for i, m in selects.items()})
-        if channels_last:
-            self.to(memory_format=torch.channels_last)
         self.deploy = True
-        self.channels_last = channels_last
         return self
 
     def train(self, mode=True):

@@ -1,0 +1,297 @@
+"""The structure of a deployed ONNX graph, as quantisation names it: every node sorted into a
+structural group (:data:`GROUPS`), found by the graph's shape rather than by node names, so that
+one list of layers serves the classifier, the detector and the segmentor whatever their
+exporters call the nodes. GhostNetV2's DFC attention branch, for example, is pooling -> 1x1 conv
+-> depthwise ``(1, k)`` conv -> depthwise ``(k, 1)`` conv -> gate (sigmoid, resize) -> multiply.
+The post-processing after the network's last compute layers (box decoding, NMS, arg-max,
+resizing of the logits) is its own group. Only onnx and numpy are imported."""
+import re
+from collections import defaultdict
+
+COMPUTE_OPS = ('Conv', 'ConvTranspose', 'Gemm', 'MatMul')
+_GATE_OPS = ('Sigmoid', 'HardSigmoid', 'Clip', 'Resize')
+_DOWN_OPS = ('AveragePool', 'MaxPool', 'Resize')
+
+# The groups :func:`layer_groups` sorts the nodes of a graph into, in order of precedence.
+GROUPS = (
+    'postprocess',  # after the last compute layers: decoding, NMS, arg-max (never quantised)
+    'output',       # the last compute layers, whose outputs are the raw predictions
+    'dfc.down',     # DFC attention: down-sampling of the input (pooling, or a conv of it)
+    'dfc.proj',     # DFC attention: 1x1 conv to the attention's channels
+    'dfc.hfc',      # DFC attention: depthwise (1, k) conv, the horizontal FC
+    'dfc.vfc',      # DFC attention: depthwise (k, 1) conv, the vertical FC
+    'dfc.gate',     # DFC attention: scaling function, up-sampling and the multiply
+    'se',           # squeeze-and-excitation: global pool, two 1x1 convs, gate, multiply
+    'stem',         # compute layers reading the network input
+    'depthwise',    # other depthwise convs (Ghost modules' cheap operations, strided dw convs)
+    'conv',         # other convs (pointwise and dense, in backbone, neck and head)
+    'add',          # residual and other additions
+    'other',        # everything else (activations, concatenation, pooling, resizing)
+)
+
+
+def _attr(node, name, default=None):
+    import onnx
+    for a in node.attribute:
+        if a.name == name:
+            return onnx.helper.get_attribute_value(a)
+    return default
+
+
+def _kernel_shape(node, initializers):
+    shape = _attr(node, 'kernel_shape')
+    if shape is None and node.input[1] in initializers:
+        shape = initializers[node.input[1]].dims[2:]
+    return tuple(shape) if shape is not None else None
+
+
+def _is_depthwise(node):
+    return node.op_type == 'Conv' and _attr(node, 'group', 1) > 1
+
+
+def _is_pooling_conv(node, initializers):
+    """A depthwise conv whose stride is its kernel, 2x2: GhostNetV2's DFC pooling as ONNX
+    Runtime's quantised files take it (``ghostv2_mm.deploy.transforms.conv_pooling``)."""
+    strides = _attr(node, 'strides')
+    return _is_depthwise(node) and _kernel_shape(node, initializers) == (2, 2) and \
+        strides is not None and tuple(strides) == (2, 2)
+
+
+def name_nodes(model):
+    """Give every unnamed node of ``model`` (an ``onnx.ModelProto``, changed in place) a unique
+    name: the tools select nodes by name. Returns whether any was named."""
+    names = {n.name for n in model.graph.node}
+    changed = False
+    for i, node in enumerate(model.graph.node):
+        if not node.name:
+            name = f'{node.op_type}_{i}'
+            while name in names:
+                name += '_'
+            node.name = name
+            names.add(name)
+            changed = True
+    return changed
+
+
+def layer_groups(model):
+    """Sort the nodes of an ONNX graph into the structural :data:`GROUPS`.
+
+    Args:
+        model (onnx.ModelProto): A graph with named nodes (:func:`name_nodes`).
+
+    Returns:
+        dict[str, list[str]]: The node names of each group, in graph order; every node is in
+        exactly one group.
+    """
+    graph = model.graph
+    nodes = list(graph.node)
+    producer = {out: n for n in nodes for out in n.output}
+    consumers = defaultdict(list)
+    for n in nodes:
+        for inp in n.input:
+            consumers[inp].append(n)
+    # Consumers of the values, not of the shapes (dynamic exports read sizes with Shape).
+    users = lambda tensor: [c for c in consumers[tensor] if c.op_type != 'Shape']
+    initializers = {t.name: t for t in graph.initializer}
+    graph_inputs = {i.name for i in graph.input} - set(initializers)
+
+    # Nodes with a compute layer downstream; the rest of the graph is output layers and
+    # post-processing. ONNX lists nodes in topological order.
+    feeds_compute = set()
+    for n in reversed(nodes):
+        for out in n.output:
+            if any(c.op_type in COMPUTE_OPS or c.name in feeds_compute for c in consumers[out]):
+                feeds_compute.add(n.name)
+                break
+
+    group = {}
+    for n in nodes:
+        if n.name not in feeds_compute:
+            group[n.name] = 'output' if n.op_type in COMPUTE_OPS else 'postprocess'
+
+    def single_producer(node, op_types):
+        """The producer of ``node``'s first activation input if it is one of ``op_types`` and
+        feeds ``node`` only."""
+        src = producer.get(node.input[0])
+        if src is None or src.op_type not in op_types:
+            return None
+        if any(len(users(out)) != 1 for out in src.output):
+            return None
+        return src
+
+    # Attention branches end in a Mul of the features with a gate: walk back from each Mul.
+    for mul in nodes:
+        if mul.op_type != 'Mul' or mul.name in group:
+            continue
+        for inp in mul.input:
+            gate, src = [], producer.get(inp)
+            while src is not None and src.op_type in _GATE_OPS and len(users(src.output[0])) == 1:
+                gate.append(src)
+                src = producer.get(src.input[0])
+            if not gate or src is None or src.op_type != 'Conv' or len(users(src.output[0])) != 1:
+                continue
+            convs = [src]
+            while (prev := single_producer(convs[-1], ('Conv', ))) is not None:
+                convs.append(prev)
+            pooling_conv = len(convs) >= 3 and _is_pooling_conv(convs[-1], initializers)
+            # The 2x2 pooling, or the depthwise conv it is exported as.
+            before = convs.pop() if pooling_conv else producer.get(convs[-1].input[0])
+            if before is not None and (pooling_conv or before.op_type in _DOWN_OPS) \
+                    and not _is_depthwise(convs[-1]) \
+                    and all(_is_depthwise(c) for c in convs[:-1]) and len(convs) >= 2:
+                group[before.name] = 'dfc.down'
+                group[convs[-1].name] = 'dfc.proj'
+                for conv in convs[:-1]:
+                    kernel = _kernel_shape(conv, initializers)
+                    group[conv.name] = 'dfc.hfc' if kernel and kernel[0] == 1 else 'dfc.vfc'
+                for g in gate + [mul]:
+                    group[g.name] = 'dfc.gate'
+                break
+            # Squeeze-and-excitation: global pool -> conv -> activation -> conv -> gate -> Mul.
+            act = producer.get(convs[0].input[0])
+            reduce = producer.get(act.input[0]) if act is not None else None
+            pool = producer.get(reduce.input[0]) if reduce is not None else None
+            if len(convs) == 1 and reduce is not None and reduce.op_type == 'Conv' and \
+                    pool is not None and pool.op_type in ('GlobalAveragePool', 'ReduceMean'):
+                for g in [pool, reduce, act, convs[0]] + gate + [mul]:
+                    group[g.name] = 'se'
+                break
+
+    for n in nodes:
+        if n.name in group:
+            continue
+        if n.op_type in COMPUTE_OPS and n.input[0] in graph_inputs:
+            group[n.name] = 'stem'
+        elif _is_depthwise(n):
+            group[n.name] = 'depthwise'
+        elif n.op_type in COMPUTE_OPS:
+            group[n.name] = 'conv'
+        elif n.op_type in ('Add', 'Sum'):
+            group[n.name] = 'add'
+        else:
+            group[n.name] = 'other'
+
+    groups = {g: [] for g in GROUPS}
+    for n in nodes:
+        groups[group[n.name]].append(n.name)
+    return groups
+
+
+def small_map_nodes(model, input_shape, max_side):
+    """The names of the nodes of ``model`` that compute on feature maps whose sides are at most
+    ``max_side`` when the input is ``input_shape``: by the largest 4-D map a node reads or
+    writes, and for the nodes of an attention branch (DFC, SE: their own maps are smaller) by the
+    features the branch gates. Nodes whose shapes ONNX's shape inference cannot tell are left
+    out.
+
+    Args:
+        model (onnx.ModelProto): A graph with named nodes.
+        input_shape (tuple[int, int, int, int]): The (N, C, H, W) input.
+        max_side (int): The largest side of the maps selected.
+    """
+    import onnx
+    inferred = onnx.ModelProto()
+    inferred.CopyFrom(model)
+    initializers = {t.name for t in inferred.graph.initializer}
+    inp = next(i for i in inferred.graph.input if i.name not in initializers)
+    for dim, size in zip(inp.type.tensor_type.shape.dim, input_shape):
+        dim.ClearField('dim_param')
+        dim.dim_value = int(size)
+    inferred = onnx.shape_inference.infer_shapes(inferred)
+    sides = {}
+    for info in [inp, *inferred.graph.value_info, *inferred.graph.output]:
+        dims = info.type.tensor_type.shape.dim
+        if len(dims) == 4 and all(d.HasField('dim_value') for d in dims[2:]):
+            sides[info.name] = max(dims[2].dim_value, dims[3].dim_value)
+    nodes = list(model.graph.node)
+    side = {}
+    for n in nodes:
+        known = [sides[t] for t in [*n.input, *n.output] if t in sides]
+        if known:
+            side[n.name] = max(known)
+    groups = layer_groups(model)
+    branch = {name for g in GROUPS if g.startswith('dfc.') or g == 'se' for name in groups[g]}
+    producer = {out: n for n in nodes for out in n.output}
+    for mul in [n for n in nodes if n.name in groups['dfc.gate'] + groups['se']
+                and n.op_type == 'Mul']:
+        features, todo = sides.get(mul.output[0]), [mul]
+        while todo:
+            node = todo.pop()
+            side.pop(node.name, None)
+            if features is not None:
+                side[node.name] = features
+            todo += [producer[t] for t in node.input if t in producer
+                     and producer[t].name in branch and producer[t] is not node
+                     and side.get(producer[t].name, -1) != features]
+    return [n.name for n in nodes if side.get(n.name, max_side + 1) <= max_side]
+
+
+def select_nodes(model, layers):
+    """The names of the nodes of ``model`` that ``layers`` selects, in graph order.
+
+    Args:
+        model (onnx.ModelProto): A graph with named nodes.
+        layers (Iterable[str]): Each a group of :data:`GROUPS` (``'dfc.gate'``), a group prefix
+            (``'dfc'``: all DFC groups), an ONNX op type (``'Sigmoid'``) or a regular expression
+            searched in the node names (``'re:blocks\\.9\\.'``).
+    """
+    groups = layer_groups(model)
+    op_types = {n.op_type for n in model.graph.node}
+    chosen = set()
+    for layer in layers:
+        if layer.startswith('re:'):
+            pattern = re.compile(layer[3:])
+            chosen.update(n.name for n in model.graph.node if pattern.search(n.name))
+        elif layer in groups:
+            chosen.update(groups[layer])
+        elif any(g.startswith(layer + '.') for g in groups):
+            chosen.update(name for g in groups if g.startswith(layer + '.') for name in groups[g])
+        elif layer in op_types:
+            chosen.update(n.name for n in model.graph.node if n.op_type == layer)
+        elif not layer[:1].isupper():
+            raise ValueError(f'layer {layer!r} is neither a group of {GROUPS}, an op type nor a '
+                             're: pattern')
+    return [n.name for n in model.graph.node if n.name in chosen]
+
+
+def input_name(model):
+    initializers = {t.name for t in model.graph.initializer}
+    return [i.name for i in model.graph.input if i.name not in initializers][0]
+
+
+def unshare_parameters(model):
+    """Give every compute layer of ``model`` (an ``onnx.ModelProto``, changed in place) its own
+    weight and bias initializers. Returns how many inputs were given a copy.
+
+    PyTorch's exporter merges initializers with equal values, e.g. the all-zero biases of a
+    network with freshly initialised batch norms (behind ``Identity`` nodes, which ONNX
+    Runtime's quantisation pre-processing folds into one shared initializer). Its quantiser
+    then quantises a shared bias once, with the scale of the first conv reading it (a bias is
+    quantised with its conv's input scale times weight scale), and every other conv reading
+    it, the ones kept in float included, gets the dequantised copy: the float convs then have a
+    computed bias, which keeps ONNX Runtime from running them in its blocked layout
+    (docs/performance.md).
+    """
+    from onnx import numpy_helper
+    initializers = {t.name: t for t in model.graph.initializer}
+    names = set(initializers) | {n.name for n in model.graph.node} | \
+        {o for n in model.graph.node for o in n.output}
+    seen, copies = set(), 0
+    for node in model.graph.node:
+        if node.op_type not in COMPUTE_OPS:
+            continue
+        for i in range(1, len(node.input)):
+            name = node.input[i]
+            if name not in initializers:
+                continue
+            if name in seen:
+                new = f'{name}_{node.name}'
+                while new in names:
+                    new += '_'
+                names.add(new)
+                model.graph.initializer.append(
+                    numpy_helper.from_array(numpy_helper.to_array(initializers[name]), new))
+                node.input[i] = new
+                copies += 1
+            seen.add(name)
+    return copies

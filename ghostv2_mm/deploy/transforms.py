@@ -1,0 +1,346 @@
+"""Export transforms: the inference structure of GhostNetV2 (BN folded, ``switch_to_deploy``) in
+the forms a runtime runs fastest. Each transform takes a model, changes it in place where it can
+and returns the model to export (a module returns its replacement); all are exact. Which runtime
+gets which transform is one table, :data:`ghostv2_mm.deploy.profiles.TRANSFORMS`.
+
+- :func:`pad_channels`: every Ghost module's intrinsic and cheap halves padded with zero channels
+  to whole blocks of 16. ONNX Runtime's CPU provider runs a conv in its fast blocked layout
+  (NCHWc) only when its channels are multiples of the block, and a ``Concat`` only when each
+  input is; a Ghost module makes ``ceil(c / 2)`` intrinsic channels (8, 12, 20, 36, 60, ... in
+  GhostNetV2 1.0x) and concatenates them with as many cheap ones, so most of its layers would
+  fall back to the plain layout with a reorder before and after each. The primary conv gets zero
+  filters, the cheap depthwise conv zero kernels, every layer that reads a padded tensor zero
+  weights for the added channels; the added channels hold exact zeros (zero weights and bias,
+  ReLU(0) = 0, and the gates multiply them) and the backbone's outputs are gathered back to
+  their real channels.
+- :func:`blocked_gates`: the SE and DFC gates in forms ONNX Runtime keeps in that layout, which
+  it keeps only through ops with blocked kernels: convs and poolings with constant attributes,
+  ``Upsample`` (a nearest ``Resize``) with constant integer scales, and ``Mul``/``Add`` of two
+  blocked tensors of one shape. The SE gate (N, C, 1, 1) is up-sampled to the features' size
+  before its multiply (nearest from 1x1: the same values); the DFC gate of an odd-sized map
+  (a 7x7 map pooled to 3x3) is resized by whole factors only (:func:`nearest_resize`). These
+  forms fix sizes when traced: static-shape files only.
+- :func:`conv_pooling`: the DFC branch's 2x2 average pooling as a depthwise 2x2 conv of stride 2
+  with weights 1/4, for the files ONNX Runtime quantises: its int8 average pooling is a generic
+  kernel, its int8 depthwise conv an optimised one, and 1/4 is exact in int8.
+- :func:`channels_last`: weights in the NHWC layout oneDNN's CPU convs work in (PyTorch).
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..models.backbones import GhostNetV2
+from ..models.deploy import DeployDFCAttention
+from ..models.layers.dfc_attention import GATES
+from ..models.layers.ghost_bottleneck import SqueezeExcite
+
+class ChannelSelect(nn.Module):
+    """The real channels of a padded feature map (an ONNX ``Gather`` on the channel axis)."""
+
+    def __init__(self, index):
+        super().__init__()
+        self.register_buffer('index', index, persistent=False)
+
+    def forward(self, x):
+        return x.index_select(1, self.index)
+
+
+def _round_up(n, multiple):
+    return (n + multiple - 1) // multiple * multiple
+
+
+def _conv(conv, in_channels, out_channels, groups):
+    new = nn.Conv2d(in_channels, out_channels, conv.kernel_size, conv.stride, conv.padding,
+                    conv.dilation, groups, bias=True).to(conv.weight.dtype)
+    nn.init.zeros_(new.weight)
+    nn.init.zeros_(new.bias)
+    return new
+
+
+@torch.no_grad()
+def _dense(conv, layout_in, layout_out):
+    """``conv`` (groups 1) reading channels ``layout_in`` and writing ``layout_out``; a layout
+    is ``(index of the real channels, padded channel count)``."""
+    (index_in, size_in), (index_out, size_out) = layout_in, layout_out
+    if conv.groups != 1:
+        raise ValueError(f'expected a dense conv, got groups={conv.groups}')
+    new = _conv(conv, size_in, size_out, 1)
+    weight = conv.weight.new_zeros(len(index_out), size_in, *conv.kernel_size)
+    weight[:, index_in] = conv.weight
+    new.weight[index_out] = weight
+    if conv.bias is not None:
+        new.bias[index_out] = conv.bias
+    return new
+
+
+@torch.no_grad()
+def _depthwise(conv, layout):
+    index, size = layout
+    if not conv.groups == conv.in_channels == conv.out_channels == len(index):
+        raise ValueError('expected a depthwise conv over the layout\'s channels')
+    new = _conv(conv, size, size, size)
+    new.weight[index] = conv.weight
+    if conv.bias is not None:
+        new.bias[index] = conv.bias
+    return new
+
+
+def _plain(channels):
+    return torch.arange(channels), channels
+
+
+def _pad_ghost(module, layout_in, multiple):
+    """Pad a (BN-folded) Ghost module whose input has ``layout_in``; returns its output's."""
+    init = module.primary_conv[0].out_channels
+    if module.cheap_operation[0].out_channels != init:
+        raise ValueError('channel padding needs Ghost modules with ratio 2')
+    out = module.out_channels
+    size = _round_up(init, multiple)
+    layout_init = (torch.arange(init), size)
+    # Output channel j < init is intrinsic channel j, channel j >= init cheap channel j - init.
+    index = torch.cat([torch.arange(init), size + torch.arange(out - init)])
+    layout_out = (index, 2 * size)
+    module.primary_conv[0] = _dense(module.primary_conv[0], layout_in, layout_init)
+    module.cheap_operation[0] = _cheap(module.cheap_operation[0], out - init, size)
+    module.out_channels = 2 * size
+    if module.short_conv is not None:
+        attn = module.short_conv
+        attn.proj = _dense(attn.proj, layout_in, layout_out)
+        attn.fc_h = _depthwise(attn.fc_h, layout_out)
+        attn.fc_v = _depthwise(attn.fc_v, layout_out)
+    return layout_out
+
+
+@torch.no_grad()
+def _cheap(conv, kept, size):
+    """The cheap depthwise conv on ``size`` padded channels, of which it keeps its first ``kept``
+    (cheap channels beyond ``out_channels``, which the module's slice drops, become zeros)."""
+    new = _conv(conv, size, size, size)
+    new.weight[:kept] = conv.weight[:kept]
+    if conv.bias is not None:
+        new.bias[:kept] = conv.bias[:kept]
+    return new
+
+
+def _pad_bottleneck(block, layout_in, multiple):
+    layout_mid = _pad_ghost(block.ghost1, layout_in, multiple)
+    if block.stride > 1:
+        block.conv_dw = _depthwise(block.conv_dw, layout_mid)
+    if block.se is not None:
+        se = block.se
+        reduced = se.conv_reduce.out_channels
+        layout_se = (torch.arange(reduced), _round_up(reduced, multiple))
+        se.conv_reduce = _dense(se.conv_reduce, layout_mid, layout_se)
+        se.conv_expand = _dense(se.conv_expand, layout_se, layout_mid)
+    layout_out = _pad_ghost(block.ghost2, layout_mid, multiple)
+    convs = [i for i, m in enumerate(block.shortcut) if isinstance(m, nn.Conv2d)]
+    if convs:  # depthwise conv, then 1x1 conv
+        block.shortcut[convs[0]] = _depthwise(block.shortcut[convs[0]], layout_in)
+        block.shortcut[convs[1]] = _dense(block.shortcut[convs[1]], layout_in, layout_out)
+    elif not (torch.equal(layout_in[0], layout_out[0]) and layout_in[1] == layout_out[1]):
+        raise ValueError('an identity shortcut needs the same layout at input and output')
+    return layout_out
+
+
+
+
+def find_backbone(model):
+    """The deployed GhostNetV2 of ``model`` (itself, ``model.backbone`` or the backbone a
+    :class:`SelectOutputs` wraps), or None."""
+    for candidate in (model, getattr(model, 'backbone', None)):
+        if isinstance(candidate, SelectOutputs):
+            candidate = candidate.backbone
+        if isinstance(candidate, GhostNetV2):
+            if not candidate.deploy:
+                raise ValueError('export transforms take the inference structure: call '
+                                 'switch_to_deploy() (or build with deploy=True) first')
+            return candidate
+    return None
+
+
+def _replace_backbone(model, new):
+    if isinstance(model, (GhostNetV2, SelectOutputs)):
+        return new
+    model.backbone = new
+    return model
+
+
+class SelectOutputs(nn.Module):
+    """A padded backbone whose outputs are gathered back to their real channels.
+
+    Args:
+        backbone (GhostNetV2): The padded network.
+        selects (list[ChannelSelect | None]): Per output, its real channels (None: unpadded).
+    """
+
+    def __init__(self, backbone, selects):
+        super().__init__()
+        self.backbone = backbone
+        self.selects = nn.ModuleList([s if s is not None else nn.Identity() for s in selects])
+
+    def forward(self, x):
+        return tuple(select(out) for select, out in zip(self.selects, self.backbone(x)))
+
+
+def pad_channels(model, multiple=16):
+    """Pad the Ghost modules of the deployed GhostNetV2 in ``model`` to multiples of
+    ``multiple`` channels (see the module's docstring); returns the model, whose backbone is
+    now a :class:`SelectOutputs`. A model without a GhostNetV2 is returned as it is."""
+    if not (isinstance(multiple, int) and not isinstance(multiple, bool) and multiple >= 2):
+        raise ValueError(f'multiple must be an int >= 2, but received {multiple!r}')
+    backbone = find_backbone(model)
+    if backbone is None or SelectOutputs in (type(model), type(getattr(model, 'backbone', None))):
+        return model  # nothing to pad, or padded already
+    blocks = [block for stage in backbone.blocks for block in stage]
+    first = blocks[0]
+    stem_channels = backbone.conv_stem.out_channels
+    if hasattr(first, 'ghost1') and len(first.shortcut) == 0:
+        # The first block keeps its input's layout: the stem writes the block's output layout.
+        init = first.ghost2.primary_conv[0].out_channels
+        size = _round_up(init, multiple)
+        layout = (torch.cat([torch.arange(init), size + torch.arange(stem_channels - init)]),
+                  2 * size)
+    else:
+        layout = _plain(stem_channels)
+    backbone.conv_stem = _dense(backbone.conv_stem, _plain(3), layout)
+    selects = {}
+    for i, stage in enumerate(backbone.blocks):
+        for block in stage:
+            if hasattr(block, 'ghost1'):
+                layout = _pad_bottleneck(block, layout, multiple)
+            else:  # the final 1x1 conv-BN-act
+                block.conv = _dense(block.conv, layout, _plain(block.conv.out_channels))
+                layout = _plain(block.conv.out_channels)
+        index, size = layout
+        if not torch.equal(index, torch.arange(size)):
+            selects[i] = ChannelSelect(index)
+    wrapped = SelectOutputs(backbone, [selects.get(i) for i in backbone.out_indices])
+    return _replace_backbone(model, wrapped)
+
+
+# The largest (h * w) gate resized to a non-multiple size through a whole-factor up-sampling to
+# (h * H, w * W): that map has h * w times the output's pixels. Larger gates of odd-sized maps
+# take the edge-padding route: the 3x3 -> 7x7 gates of a 224 classifier are up-sampled, the
+# 6x6 -> 13x13 gates of the YOLOv3 backbone at 416 padded (the faster route for each here).
+MAX_UPSAMPLED_GATE = 16
+
+
+def nearest_resize(x, size):
+    """``F.interpolate(x, size, mode='nearest')`` through resizes by whole factors only.
+
+    Nearest resizing from h to H takes source row ``floor(i * h / H)`` for output row i. When
+    H is not a multiple of h, that is row ``i * h`` of x up-sampled by H (source row
+    ``floor(i * h / H)``), so an up-sampling by (H, W) followed by a 1x1 max pooling with
+    stride (h, w) (which picks those rows and columns) gives the same values; for the larger
+    gates of odd-sized maps (H = 2h + 1, the 2x2 pooling drops the last row), row i is row
+    ``floor((i - 1) / 2)`` (row 0 for i = 0) of x up-sampled by 2, which an edge padding of one
+    row and column at the start gives without the (h * H, w * W) map (ONNX Runtime runs the
+    padding in its plain layout)."""
+    h, w = (int(s) for s in x.shape[-2:])
+    height, width = (int(s) for s in size)
+    if (h, w) == (height, width):
+        return x
+    if height % h == 0 and width % w == 0:
+        return F.interpolate(x, size=(height, width), mode='nearest')
+    if h * w <= MAX_UPSAMPLED_GATE:
+        up = F.interpolate(x, size=(h * height, w * width), mode='nearest')
+        return F.max_pool2d(up, kernel_size=1, stride=(h, w))
+    if (height, width) == (2 * h + 1, 2 * w + 1):
+        up = F.interpolate(x, size=(2 * h, 2 * w), mode='nearest')
+        return F.pad(up, (1, 0, 1, 0), mode='replicate')
+    return F.interpolate(x, size=(height, width), mode='nearest')
+
+
+class BlockedSqueezeExcite(SqueezeExcite):
+    """:class:`SqueezeExcite` whose gate is up-sampled to the features' size before the multiply
+    (the same layers and names).
+
+    Args:
+        se (SqueezeExcite): The module to convert.
+    """
+
+    def __init__(self, se):
+        nn.Module.__init__(self)
+        for name in ('avg_pool', 'conv_reduce', 'act1', 'conv_expand', 'gate'):
+            setattr(self, name, getattr(se, name))
+
+    def forward(self, x):
+        return x * F.interpolate(self.excite(x), size=x.shape[-2:], mode='nearest')
+
+
+class _DFCForm(DeployDFCAttention):
+    """Another form of a :class:`DeployDFCAttention`, sharing its settings and layers.
+
+    Args:
+        attn (DeployDFCAttention): The module to convert.
+    """
+
+    def __init__(self, attn):
+        nn.Module.__init__(self)
+        for name in ('gate', 'gate_position', 'down_mode', 'up_mode', 'proj', 'fc_h', 'fc_v'):
+            setattr(self, name, getattr(attn, name))
+
+
+class BlockedDFCAttention(_DFCForm):
+    """:class:`DeployDFCAttention` whose nearest up-sampling of the gate goes through whole
+    factors only (:func:`nearest_resize`). The scaling function is element-wise, so applying it
+    before or after a nearest resize gives the same gate."""
+
+    def forward(self, x, size=None):
+        size = x.shape[-2:] if size is None else size
+        return nearest_resize(GATES[self.gate](self.attention(x)), size)
+
+
+class ConvPoolDFCAttention(_DFCForm):
+    """:class:`DeployDFCAttention` whose 2x2 average pooling is a depthwise 2x2 conv of stride 2
+    with weights 1/4 (the same values, up to the order of a four-term sum)."""
+
+    def __init__(self, attn):
+        super().__init__(attn)
+        # Not saved: a constant.
+        channels, weight = self.proj.in_channels, self.proj.weight
+        self.register_buffer(
+            'pool_weight', torch.full((channels, 1, 2, 2), 0.25, dtype=weight.dtype,
+                                      device=weight.device), persistent=False)
+
+    def down(self, x):
+        h, w = x.shape[-2:]
+        if h < 2 or w < 2:
+            return super().down(x)
+        return F.conv2d(x, self.pool_weight, stride=2, groups=self.pool_weight.shape[0])
+
+
+def _swap(model, swaps):
+    """Replace each child whose exact type is a key of ``swaps`` by ``swaps[type](child)``."""
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if type(child) in swaps:
+                setattr(module, name, swaps[type(child)](child))
+    return model
+
+
+def blocked_gates(model):
+    """Every SE and deployed DFC attention of ``model``'s GhostNetV2 in its blocked-layout form
+    (:class:`BlockedSqueezeExcite`; :class:`BlockedDFCAttention` where the gate is up-sampled
+    by nearest resizing); returns the model."""
+    backbone = find_backbone(model)
+    if backbone is not None:
+        blocked_dfc = lambda a: BlockedDFCAttention(a) if a.up_mode == 'nearest' else a
+        _swap(backbone, {SqueezeExcite: BlockedSqueezeExcite, DeployDFCAttention: blocked_dfc})
+    return model
+
+
+def conv_pooling(model):
+    """Every deployed DFC attention of ``model``'s GhostNetV2 that average-pools computes its
+    pooling as a depthwise conv (:class:`ConvPoolDFCAttention`); returns the model."""
+    backbone = find_backbone(model)
+    if backbone is not None:
+        conv_pool = lambda a: ConvPoolDFCAttention(a) if a.down_mode == 'avg' else a
+        _swap(backbone, {DeployDFCAttention: conv_pool})
+    return model
+
+
+def channels_last(model):
+    """``model``'s weights in the channels-last (NHWC) layout, the one oneDNN's CPU convs work
+    in (inputs in that layout keep it through the network); returns the model."""
+    return model.to(memory_format=torch.channels_last)
