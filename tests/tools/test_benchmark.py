@@ -17,6 +17,8 @@ def test_benchmark_writes_results(tmp_path):
     assert 'DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (224) [<= 1.15]' in result.stdout
     summary = json.loads((tmp_path / 'benchmark.json').read_text())
     assert summary['failures'] == {}
+    # Every table names the CPU it was measured on.
+    assert summary['cpu'].split(',')[0] in result.stdout and summary['cpu'] != 'unknown CPU'
     measured = {(r['runtime'], r['model']): r for r in summary['rows']}
     for runtime in RUNTIMES:
         for name in CLASSIFIERS:

@@ -89,8 +89,6 @@ DEPLOY_CFGS = {'det320': 'detection_{}_static-320x320.py',
                'seg512': 'segmentation_{}_static-512x512.py'}
 RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
             'openvino-bf16', 'openvino-int8')
-PRECISION = {'eager': 'fp32', 'deploy': 'fp32', 'onnxruntime': 'fp32', 'onnxruntime-int8': 'int8',
-             'openvino-fp32': 'fp32', 'openvino-bf16': 'bf16', 'openvino-int8': 'int8'}
 # The CPU options of mmseg's configs: SyncBN needs a GPU.
 CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
            'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
@@ -122,9 +120,10 @@ def build(task, name, profile=None):
 
 
 def source(runtime):
-    """(backend, precision) of ``runtime`` (``onnxruntime-int8`` -> ('onnxruntime', 'int8'))."""
+    """(backend, precision) of ``runtime`` (``onnxruntime-int8`` -> ('onnxruntime', 'int8');
+    PyTorch's ``eager`` and ``deploy`` run fp32)."""
     backend, _, precision = runtime.partition('-')
-    return backend, precision or 'fp32'
+    return ('pytorch' if backend in ('eager', 'deploy') else backend), precision or 'fp32'
 
 
 def export_all(tasks, onnx_dir, backend, precision='fp32'):
@@ -333,7 +332,7 @@ def plot(table, path, threads):
             continue
         rows.sort()
         ax.plot([r[0] for r in rows], [r[1] for r in rows], 'o', label=f'{runtime} '
-                f'({PRECISION[runtime]})')
+                f'({source(runtime)[1]})')
         for name, ms in tasks['cls'].items():
             ax.annotate(name.replace('GhostNet', 'GN'), (ms, TOP1[name]), fontsize=6,
                         xytext=(2, 2), textcoords='offset points')
@@ -372,6 +371,7 @@ def main():
     if args.worker:
         return worker(args)
 
+    from ghostv2_mm.deploy.runtime import cpu_summary
     out = osp.abspath(args.out_dir)
     os.makedirs(out, exist_ok=True)
     sources = sorted({source(rt) for rt in args.runtimes if rt not in ('eager', 'deploy')})
@@ -401,16 +401,18 @@ def main():
             table[runtime] = json.load(f)
     train = table.pop('train', None)
 
-    rows = [dict(task=task, model=name, runtime=runtime, precision=PRECISION[runtime],
+    rows = [dict(task=task, model=name, runtime=runtime, precision=source(runtime)[1],
                  threads=args.threads, ms=ms)
             for runtime, tasks in table.items() for task, models in tasks.items()
             for name, ms in models.items()]
     summary = summarise(table)
-    print(f'\nbatch 1, {args.threads} threads, median of {args.repeats} interleaved runs (ms):')
+    cpu = cpu_summary()
+    print(f'\n{cpu}; batch 1, {args.threads} threads, median of {args.repeats} interleaved runs '
+          '(ms):')
     for task in args.tasks:
         names = list(MODELS[task])
         print(f'\n{task} ({SIZES[task]}x{SIZES[task]})'.ljust(34) + ''.join(
-            f'{rt} ({PRECISION[rt]})'.rjust(24) for rt in table))
+            f'{rt} ({source(rt)[1]})'.rjust(24) for rt in table))
         for name in names:
             print(name.ljust(33) + ''.join(
                 (f'{table[rt][task][name]:.2f}' if name in table[rt].get(task, {}) else '-')
@@ -431,8 +433,9 @@ def main():
         writer.writeheader()
         writer.writerows(rows)
     with open(osp.join(out, 'benchmark.json'), 'w') as f:
-        json.dump(dict(threads=args.threads, repeats=args.repeats, rows=rows, ratios=summary,
-                       train_images_per_s=train, failures=failures), f, indent=2)
+        json.dump(dict(cpu=cpu, threads=args.threads, repeats=args.repeats, rows=rows,
+                       ratios=summary, train_images_per_s=train, failures=failures), f,
+                  indent=2)
     if 'cls' in args.tasks:
         plot(table, osp.join(out, 'accuracy_vs_latency.png'), args.threads)
     if failures:
