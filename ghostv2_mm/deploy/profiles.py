@@ -39,7 +39,7 @@ MODULE_TRANSFORMS = {
 }
 # Module transforms that fix sizes when traced: static-shape files only.
 STATIC_ONLY = ('blocked_gates', )
-# Graph transforms of the ONNX file a quantiser reads.
+# Graph transforms (functions of .quantize.groups) of the ONNX file a quantiser reads.
 GRAPH_TRANSFORMS = ('unshare_parameters', )
 
 
@@ -65,10 +65,10 @@ class Profile(namedtuple('Profile', 'backend precision static transforms')):
     def apply_graph(self, onnx_model):
         """Apply the graph transforms to ``onnx_model`` (an ``onnx.ModelProto``) in place;
         returns whether it changed."""
-        from .quantize.groups import unshare_parameters
+        from .quantize import groups
         changed = False
         for name in self.graph_transforms:
-            changed |= bool({'unshare_parameters': unshare_parameters}[name](onnx_model))
+            changed |= bool(getattr(groups, name)(onnx_model))
         return changed
 
 
