@@ -7,13 +7,25 @@ reading zip archive`` deep in a traceback. PyTorch writes checkpoints as zip arc
 per record; ``torch.load`` reads a file whose tensor bytes were damaged without complaint, so
 :func:`checkpoint_damage` checks the CRCs.
 
+Checkpoints are pickles, and unpickling can call any function the file names. No file is loaded
+so: a state dict loads with ``torch.load(weights_only=True)``, an mmengine training checkpoint
+through an unpickler that allows exactly the globals such checkpoints hold
+(:data:`TRAINING_GLOBALS`); anything else is refused before it runs, naming the first global it
+needs. ``GHOSTV2_MM_TRUST_CHECKPOINTS=1`` loads a file the user trusts with plain ``torch.load``.
+``.safetensors`` files hold tensors only. Importing the package makes mmengine's loader of local
+files and URLs (``init_cfg`` ``Pretrained``, ``load_from``, ``resume``) this one.
+
 Official checkpoints have GhostNetV2's backbone keys (it keeps the official module names), which
 only gain the ``backbone.`` prefix; the official head (1x1 ``conv_head`` with bias,
 ``classifier``) becomes mmpretrain's ``StackedLinearClsHead`` (``head.layers.0.fc``,
 ``head.layers.1.fc``).
 """
+import functools
+import os
 import os.path as osp
+import pickle
 import re
+import warnings
 import zipfile
 from collections import OrderedDict
 
@@ -33,6 +45,70 @@ OFFICIAL_URL = ('https://github.com/huawei-noah/Efficient-AI-Backbones/releases/
                 'GhostNetV2')
 BOTTLENECK_KEY = re.compile(
     r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
+# thop's profiling counters, saved with the official checkpoints (Efficient-AI-Backbones #164).
+PROFILER_KEYS = ('total_ops', 'total_params')
+TRUST_ENV = 'GHOSTV2_MM_TRUST_CHECKPOINTS'
+# What an mmengine training checkpoint holds besides what ``weights_only`` allows (tensors,
+# storages, OrderedDict): each builds data and calls nothing the file chooses.
+TRAINING_GLOBALS = (
+    'numpy.core.multiarray._reconstruct',  # an empty ndarray (the subtype must be allowed too)
+    'numpy.ndarray',  # ndarray's own __setstate__ fills it (message_hub's histories)
+    'numpy.dtype',  # a dtype from its name
+    'numpy.core.multiarray.scalar',  # numpy scalars (message_hub's runtime_info, e.g. eta)
+    '_codecs.encode',  # bytes of arrays pickled with protocol 2: str -> bytes
+    'mmengine.logging.history_buffer.HistoryBuffer',  # message_hub's logged scalars: arrays
+    'builtins.getattr',  # HistoryBuffer pickles its statistics methods as
+    '__builtin__.getattr',  # getattr(HistoryBuffer, 'mean'): only those pairs are allowed
+)
+
+
+class _TrainingUnpickler(pickle.Unpickler):
+    """An unpickler of the globals of ``weights_only`` and :data:`TRAINING_GLOBALS` only."""
+
+    def find_class(self, module, name):
+        key = f'{module}.{name}'
+        allowed = _allowed_globals()
+        if key not in allowed:
+            raise _Refused(key)
+        return allowed[key]
+
+
+class _Refused(pickle.UnpicklingError):
+
+    def __init__(self, name):
+        super().__init__(name)
+        self.name = name
+
+
+@functools.lru_cache(maxsize=None)
+def _allowed_globals():
+    import importlib
+
+    import torch._weights_only_unpickler as weights_only
+    from mmengine.logging import HistoryBuffer
+
+    def history_getattr(obj, name):
+        statistics = {'min', 'max', 'current', 'mean', *HistoryBuffer._statistics_methods}
+        if obj is not HistoryBuffer or name not in statistics:
+            raise _Refused(f'getattr({getattr(obj, "__name__", type(obj).__name__)}, {name!r})')
+        return getattr(obj, name)
+
+    allowed = dict(weights_only._get_allowed_globals())
+    for key in TRAINING_GLOBALS:
+        module, name = key.rsplit('.', 1)
+        allowed[key] = history_getattr if name == 'getattr' else \
+            getattr(importlib.import_module(module), name)
+    return allowed
+
+
+class _TrainingPickle:
+    """The ``pickle_module`` for ``torch.load`` (its legacy format calls ``load`` too)."""
+    Unpickler = _TrainingUnpickler
+    __name__ = 'pickle'
+
+    @staticmethod
+    def load(file, **kwargs):
+        return _TrainingUnpickler(file, **kwargs).load()
 
 
 def checkpoint_damage(path):
@@ -55,6 +131,8 @@ def checkpoint_damage(path):
     size = osp.getsize(path)
     if size == 0:
         return 'is empty (0 bytes): its write was interrupted'
+    if str(path).endswith('.safetensors'):  # its loader checks the header and the sizes
+        return None
     with open(path, 'rb') as f:
         head = f.read(4)
     if head.startswith(b'PK'):
@@ -71,13 +149,19 @@ def checkpoint_damage(path):
     return f'is not a PyTorch checkpoint (it starts with {head!r})'
 
 
+def trusted():
+    """Whether ``GHOSTV2_MM_TRUST_CHECKPOINTS`` asks for plain ``torch.load``."""
+    return os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes')
+
+
 def load_checkpoint_file(path, map_location='cpu'):
-    """The checkpoint in ``path``, checked first (:func:`checkpoint_damage`); URLs and
-    ``open-mmlab://`` names go to mmengine's loaders.
+    """The checkpoint in ``path``, checked first (:func:`checkpoint_damage`), loaded without
+    running code from it (see the module's docstring); URLs and ``open-mmlab://`` names go to
+    mmengine's loaders.
 
     Raises:
-        CheckpointError: the file is missing, damaged or not a PyTorch checkpoint (safetensors,
-            text).
+        CheckpointError: the file is missing, damaged, not a checkpoint (text), or needs a
+            global that checkpoints of weights and training state do not.
     """
     import torch
     if '://' in str(path):
@@ -87,10 +171,50 @@ def load_checkpoint_file(path, map_location='cpu'):
     if damage:
         raise CheckpointError(f'checkpoint {path} {damage}')
     try:
-        return torch.load(path, map_location=map_location)
+        if str(path).endswith('.safetensors'):
+            from safetensors.torch import load_file
+            return load_file(path, device=str(map_location or 'cpu'))
+        if trusted():
+            return torch.load(path, map_location=map_location)
+        with warnings.catch_warnings():  # about torch's storage classes, which it unpickles
+            warnings.filterwarnings('ignore', 'TypedStorage is deprecated')
+            try:
+                return torch.load(path, map_location=map_location, weights_only=True)
+            except pickle.UnpicklingError:  # more than weights: a training checkpoint?
+                return torch.load(path, map_location=map_location, pickle_module=_TrainingPickle)
+    except _Refused as e:
+        raise CheckpointError(
+            f'checkpoint {path} refused: loading it would call {e.name}, which checkpoints of '
+            f'weights and training state do not need (if you trust the file: {TRUST_ENV}=1)'
+        ) from None
     except Exception as e:  # a legacy-format file damaged past its first bytes
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f'checkpoint {path} cannot be read: {reason}') from e
+
+
+def register_mmengine_loaders():
+    """Make :func:`load_checkpoint_file` mmengine's loader of local files and http(s) URLs (the
+    downloaded file, cached as mmengine does), so that ``init_cfg`` ``Pretrained``,
+    ``load_from``, ``resume`` and mmdeploy's model loading run no code from a file."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    def load_from_local(filename, map_location):
+        return load_checkpoint_file(osp.expanduser(filename), map_location)
+
+    def load_from_http(url, map_location):
+        from mmengine.dist import barrier, get_dist_info
+        from torch.hub import download_url_to_file, get_dir
+        path = osp.join(get_dir(), 'checkpoints', osp.basename(url.split('?')[0]))
+        rank, world_size = get_dist_info()
+        if rank == 0 and not osp.exists(path):
+            os.makedirs(osp.dirname(path), exist_ok=True)
+            download_url_to_file(url, path)
+        if world_size > 1:
+            barrier()
+        return load_checkpoint_file(path, map_location)
+
+    CheckpointLoader.register_scheme('', load_from_local, force=True)
+    CheckpointLoader.register_scheme(('http://', 'https://'), load_from_http, force=True)
 
 
 def state_dict_of(checkpoint, path=None):
@@ -242,6 +366,8 @@ def convert_to_mmpretrain(checkpoint, widen_factor=None):
                          f'{arch["widen_factor"]}x, but {widen_factor}x was requested')
     converted = OrderedDict()
     for key, value in state_dict.items():
+        if key.rsplit('.', 1)[-1] in PROFILER_KEYS:
+            continue
         if key in HEAD_KEYS:
             converted[HEAD_KEYS[key]] = value.flatten(1) if key == 'conv_head.weight' else value
         elif key.startswith(('conv_stem.', 'bn1.', 'blocks.')):

@@ -26,3 +26,8 @@ class DataError(GhostV2Error, OSError):
 
 class CheckpointError(GhostV2Error, ValueError):
     """A checkpoint file that cannot be used; the message is one line naming the file."""
+
+
+class DiskFullError(GhostV2Error, OSError):
+    """A file that could not be written for lack of space (or a file size limit); the file it
+    would have replaced is unchanged."""

@@ -1,16 +1,21 @@
 """Files written so that a kill at any moment leaves either the old file or the new one under the
 final name, never a part of one: the bytes go to ``<name>.partial``, are flushed and fsynced, and
 the temporary file is renamed into place (``os.replace`` is atomic on POSIX and Windows); the
-folder is fsynced too so the rename survives a power cut.
+folder is fsynced too so the rename survives a power cut. A write that fails for lack of space
+(or a file size limit) removes its temporary file and raises ``DiskFullError``.
 
 ``GHOSTV2_MM_SLOW_WRITE=SECONDS`` makes every such write pause half-way (fault injection for
 tools/misc/fault_test.py: a kill then lands inside a checkpoint write).
 """
+import errno
 import glob
 import io
 import os
 import os.path as osp
+import shutil
 import time
+
+from ..errors import DiskFullError
 
 PARTIAL_SUFFIX = '.partial'
 SLOW_WRITE_ENV = 'GHOSTV2_MM_SLOW_WRITE'
@@ -30,15 +35,25 @@ def atomic_write(data, path):
     os.makedirs(folder, exist_ok=True)
     partial = path + PARTIAL_SUFFIX
     delay = float(os.environ.get(SLOW_WRITE_ENV, 0) or 0)
-    with open(partial, 'wb') as f:
-        half = len(data) // 2 if delay else len(data)
-        f.write(data[:half])
-        if delay:
+    try:
+        with open(partial, 'wb') as f:
+            half = len(data) // 2 if delay else len(data)
+            f.write(data[:half])
+            if delay:
+                f.flush()
+                time.sleep(delay)
+                f.write(data[half:])
             f.flush()
-            time.sleep(delay)
-            f.write(data[half:])
-        f.flush()
-        os.fsync(f.fileno())
+            os.fsync(f.fileno())
+    except OSError as e:
+        if osp.exists(partial):
+            os.remove(partial)
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise
+        raise DiskFullError(
+            f'cannot write {path}: {e.strerror} (it needs {len(data)} bytes; '
+            f'{shutil.disk_usage(folder).free} bytes are free on its file system); '
+            'the file it would replace is unchanged') from None
     os.replace(partial, path)
     _fsync_folder(folder)
 

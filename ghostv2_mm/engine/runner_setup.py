@@ -15,12 +15,18 @@ def add_common_args(parser):
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load checkpoints with plain torch.load, which runs code a file '
+                        'names (only for files you trust; ghostv2_mm.checkpoint)')
 
 
 def load_config(args):
     """Config of ``args.config`` with the launcher, ``--cfg-options`` and work dir applied."""
     from mmengine.config import Config
     from mmengine.device import is_cuda_available
+    if args.trust_checkpoint:
+        from ..checkpoint import TRUST_ENV
+        os.environ[TRUST_ENV] = '1'
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     cfg = Config.fromfile(args.config)
@@ -38,12 +44,14 @@ def load_config(args):
 
 def check_data(cfg, loaders):
     """Fail early, naming the path, when a dataset's ``data_root``, annotation file or image /
-    label folder does not exist (the libraries otherwise fail deep inside a dataloader).
+    label folder does not exist (the libraries otherwise fail deep inside a dataloader); then
+    check the annotations (:func:`ghostv2_mm.datasets.checks.check_annotations`).
 
     Raises:
-        DataError: ``'<loader>: data_root <root> does not exist'`` or
-            ``'<loader>: <path> does not exist (data_root=<root>)'``.
+        DataError: ``'<loader>: data_root <root> does not exist'``,
+            ``'<loader>: <path> does not exist (data_root=<root>)'``, or bad annotations.
     """
+    from ..datasets.checks import check_annotations
     for loader in loaders:
         if cfg.get(loader) is None:
             continue
@@ -62,15 +70,21 @@ def check_data(cfg, loaders):
             full = osp.join(root, path)
             if not osp.exists(full):
                 raise DataError(f'{loader}: {full} does not exist (data_root={root!r})')
+        check_annotations(cfg, dataset, loader)
 
 
 def _use_cpu_distributed(cfg):
     """mmengine's launcher binds a CUDA device and DDP gets ``device_ids``; on a CPU-only machine
-    start the process group with gloo here (the Runner then keeps it) and wrap without devices."""
+    start the process group with gloo here (the Runner then keeps it) and wrap without devices.
+    A collective that waits longer than ``env_cfg.dist_cfg.timeout`` seconds (mmengine's key;
+    default 1800) fails instead of hanging."""
+    from datetime import timedelta
+
     import torch
     import torch.distributed as dist
     if not dist.is_initialized():
-        dist.init_process_group(backend='gloo')
+        timeout = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('timeout', 1800)
+        dist.init_process_group(backend='gloo', timeout=timedelta(seconds=timeout))
     wrapper = cfg.get('model_wrapper_cfg') or dict(
         type='MMDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=cfg.get('find_unused_parameters', False))

@@ -1,8 +1,18 @@
-"""Kill a short training with SIGKILL at random moments, resume it with ``--resume`` each time, and
-check that it ends with the same weights as an uninterrupted run.
+"""Fault a short training, resume it with ``--resume``, and check that it ends with the same
+weights as an uninterrupted run.
 
-    python tools/misc/fault_test.py CONFIG --kills N [--work-dir DIR] [--seed S]
-        [--slow-write SECONDS] [--json OUT] [--cfg-options k=v ...]
+    python tools/misc/fault_test.py CONFIG [--mode kill|disk-full|dead-rank] [--kills N]
+        [--work-dir DIR] [--seed S] [--slow-write SECONDS] [--exit-within S] [--json OUT]
+        [--cfg-options k=v ...]
+
+``--mode kill`` (default) SIGKILLs the run ``--kills`` times (below). ``--mode disk-full`` stops the
+run after its first checkpoint and resumes it under a file size limit of half a checkpoint
+(``RLIMIT_FSIZE``): the run must stop with one line naming the file and the bytes it needed,
+leaving the checkpoints and ``last_checkpoint`` as they were, and a resume without the limit must
+end bit-identical. ``--mode dead-rank`` runs ``tools/dist_train.sh CONFIG 2`` (gloo on CPUs),
+SIGKILLs rank 1 after the first checkpoint, requires the other process and the launcher to exit
+within ``--exit-within`` seconds, and resumes with 2 processes to weights bit-identical to an
+uninterrupted 2-process run.
 
 The kills cycle through three kinds:
   time        a random moment of the run (start-up, training, validation, saving)
@@ -22,7 +32,9 @@ import os
 import os.path as osp
 import random
 import re
+import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,14 +43,18 @@ from ghostv2_mm.checkpoint import checkpoint_damage, load_checkpoint_file, state
 from ghostv2_mm.engine.atomic import PARTIAL_SUFFIX, SLOW_WRITE_ENV
 
 KINDS = ('time', 'save', 'after-save')
-TRAIN = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'train.py')
+TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TRAIN = osp.join(TOOLS, 'train.py')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
+    parser.add_argument('--mode', choices=('kill', 'disk-full', 'dead-rank'), default='kill')
     parser.add_argument('--kills', type=int, default=5, help='number of SIGKILLs in total')
+    parser.add_argument('--exit-within', type=float, default=60,
+                        help='dead-rank: seconds the surviving processes may take to exit')
     parser.add_argument('--work-dir', default=None,
                         help='folder for the runs (default: work_dirs/fault_test/<config name>)')
     parser.add_argument('--seed', type=int, default=0, help='seed of the kill moments')
@@ -53,15 +69,22 @@ def parse_args(argv=None):
 class Training:
     """One tools/train.py process in its own process group (its dataloader workers die with it)."""
 
-    def __init__(self, args, work_dir, resume, log, slow_write=0.0):
-        cmd = [sys.executable, TRAIN, args.config, '--work-dir', work_dir]
-        cmd += ['--resume'] if resume else []
+    def __init__(self, args, work_dir, resume, log, slow_write=0.0, max_file_size=None,
+                 processes=1):
+        cmd = [sys.executable, TRAIN] if processes == 1 else [
+            'bash', osp.join(TOOLS, 'dist_train.sh')]
+        cmd += [args.config] + ([] if processes == 1 else [str(processes)])
+        cmd += ['--work-dir', work_dir] + (['--resume'] if resume else [])
         cmd += ['--cfg-options', *args.cfg_options] if args.cfg_options else []
-        env = dict(os.environ, **{SLOW_WRITE_ENV: str(slow_write)})
+        env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
+                   **{SLOW_WRITE_ENV: str(slow_write)})
+        limit = None if max_file_size is None else (
+            lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_size, ) * 2))
+        self.log_file = log
         self.log = open(log, 'w')
         self.start = time.monotonic()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=limit)
 
     def running(self):
         return self.proc.poll() is None
@@ -75,6 +98,104 @@ class Training:
         code = self.proc.wait()
         self.log.close()
         return code
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def rank_pid(run, rank):
+    """The pid of the training process of ``rank`` that ``run``'s launcher started."""
+    for pid in filter(str.isdigit, os.listdir('/proc')):
+        try:
+            if os.getsid(int(pid)) != run.proc.pid:
+                continue
+            with open(f'/proc/{pid}/environ', 'rb') as f:
+                env = f.read().split(b'\0')
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                cmdline = f.read()
+        except OSError:  # ended meanwhile
+            continue
+        if f'RANK={rank}'.encode() in env and b'train.py' in cmdline:
+            return int(pid)
+    return None
+
+
+def wait_for_checkpoint(run, work_dir):
+    """Wait until ``run`` wrote its first checkpoint (``last_checkpoint`` exists)."""
+    while run.running() and not osp.exists(osp.join(work_dir, 'last_checkpoint')):
+        time.sleep(0.05)
+    if not run.running():
+        sys.exit(f'the run ended before its first checkpoint: see {run.log_file}')
+
+
+def snapshot(work_dir):
+    """Content of the checkpoint files and ``last_checkpoint`` of ``work_dir``."""
+    files = glob.glob(osp.join(work_dir, '*.pth*')) + [osp.join(work_dir, 'last_checkpoint')]
+    result = {}
+    for path in files:
+        with open(path, 'rb') as f:
+            result[osp.basename(path)] = hash(f.read())
+    return result
+
+
+def last_line(path):
+    with open(path) as f:
+        lines = [line.strip() for line in f if line.strip()]
+    return lines[-1] if lines else ''
+
+
+def disk_full(args, root, figures):
+    """The run of ``--mode disk-full`` up to its resume without the limit; returns its dir."""
+    work_dir = osp.join(root, 'disk_full')
+    first = Training(args, work_dir, False, work_dir + '_1.log')
+    wait_for_checkpoint(first, work_dir)
+    first.kill()
+    before = snapshot(work_dir)
+    with open(osp.join(work_dir, 'last_checkpoint')) as f:
+        size = osp.getsize(f.read().strip())
+    limited = Training(args, work_dir, True, work_dir + '_2.log', max_file_size=size // 2)
+    code = limited.wait()
+    message = last_line(work_dir + '_2.log')
+    unchanged = snapshot(work_dir) == before
+    figures.update(exit_code=code, message=message, limit_bytes=size // 2,
+                   files_unchanged=unchanged)
+    print(f'under a {size // 2}-byte file size limit: exit code {code}, "{message}"; '
+          f'checkpoints and last_checkpoint {"unchanged" if unchanged else "CHANGED"}')
+    if code == 0 or not re.search(r'cannot write .*epoch_\d+\.pth.* needs \d+ bytes', message):
+        sys.exit(f'FAILED: the run under the limit did not stop with the message (see '
+                 f'{work_dir}_2.log)')
+    if not unchanged:
+        sys.exit('FAILED: the failed write changed the checkpoints or last_checkpoint')
+    return work_dir
+
+
+def dead_rank(args, root, figures):
+    """The run of ``--mode dead-rank`` up to its killed rank; returns its dir."""
+    work_dir = osp.join(root, 'dead_rank')
+    run = Training(args, work_dir, False, work_dir + '_1.log', processes=2)
+    wait_for_checkpoint(run, work_dir)
+    pid = rank_pid(run, 1)
+    if pid is None:
+        sys.exit(f'no process of rank 1 found: see {run.log_file}')
+    os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    while run.running() and time.monotonic() - killed < args.exit_within:
+        time.sleep(0.1)
+    seconds = time.monotonic() - killed
+    exited = not run.running()
+    if not exited:
+        run.kill()
+    else:
+        run.wait()
+    figures.update(exit_s=round(seconds, 1), exited=exited)
+    print(f'rank 1 killed: the launcher and rank 0 {"exited" if exited else "DID NOT exit"} '
+          f'after {seconds:.1f} s', flush=True)
+    if not exited:
+        sys.exit(f'FAILED: the run still ran {args.exit_within:.0f} s after rank 1 died')
+    return work_dir
 
 
 def step_of(path):
@@ -178,13 +299,29 @@ def main(argv=None):
     rng = random.Random(args.seed)
     total, saves = total_steps(args)
 
+    processes = 2 if args.mode == 'dead-rank' else 1
     ref_dir = osp.join(root, 'reference')
-    print(f'reference run: {ref_dir}', flush=True)
-    ref = Training(args, ref_dir, False, osp.join(root, 'reference.log'))
+    print(f'reference run ({processes} process(es)): {ref_dir}', flush=True)
+    ref = Training(args, ref_dir, False, osp.join(root, 'reference.log'), processes=processes)
     if ref.wait() != 0:
         sys.exit(f'the uninterrupted run failed: see {osp.join(root, "reference.log")}')
     ref_time = time.monotonic() - ref.start
     ref_path, ref_state = final_state(ref_dir)
+    if args.mode != 'kill':
+        figures = dict(config=args.config, mode=args.mode, reference_s=round(ref_time, 1))
+        work_dir = (disk_full if args.mode == 'disk-full' else dead_rank)(args, root, figures)
+        final = Training(args, work_dir, True, work_dir + '_final.log', processes=processes)
+        if final.wait() != 0:
+            sys.exit(f'the resume failed: see {work_dir}_final.log')
+        same, count = compare(ref_state, final_state(work_dir)[1])
+        figures.update(identical=same == count, tensors=count, identical_tensors=same)
+        print(f'resumed: {same}/{count} tensors bit-identical to the uninterrupted run')
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(figures, f, indent=1)
+        if same != count:
+            sys.exit('FAILED: the resumed run ended with other weights')
+        return
 
     figures = dict(config=args.config, kills=0, kinds={k: 0 for k in KINDS}, resumes=0,
                    sequences=[], damaged=[], reference_s=round(ref_time, 1))

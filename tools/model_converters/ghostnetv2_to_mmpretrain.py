@@ -1,12 +1,16 @@
 """Convert an official GhostNetV2 checkpoint (``ck_ghostnetv2_10.pth.tar``, ``_13``, ``_16``) or a
-timm ``ghostnetv2_*`` state dict into an mmpretrain checkpoint for configs/mmpretrain/.
+timm ``ghostnetv2_*`` state dict (``.pth``/``.pth.tar`` or ``.safetensors``) into an mmpretrain
+checkpoint for configs/mmpretrain/. The source is loaded without running code from it
+(``ghostv2_mm.checkpoint``); ``--trust-checkpoint`` loads a pickle you trust in full.
 
     python tools/model_converters/ghostnetv2_to_mmpretrain.py SRC DST [--widen-factor 1.0]
+        [--trust-checkpoint]
 """
 import argparse
+import os
 import sys
 
-from ghostv2_mm.checkpoint import convert_to_mmpretrain, load_checkpoint_file
+from ghostv2_mm.checkpoint import TRUST_ENV, convert_to_mmpretrain, load_checkpoint_file
 from ghostv2_mm.engine import atomic_torch_save
 
 
@@ -17,7 +21,11 @@ def main(argv=None):
     parser.add_argument('dst', help='output mmpretrain checkpoint (.pth)')
     parser.add_argument('--widen-factor', type=float, default=None,
                         help='fail unless the checkpoint has this width (1.0, 1.3 or 1.6)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load SRC with plain torch.load (only for a file you trust)')
     args = parser.parse_args(argv)
+    if args.trust_checkpoint:
+        os.environ[TRUST_ENV] = '1'
     try:
         # Damaged files are named with what is wrong (truncated, not a checkpoint, ...).
         checkpoint = load_checkpoint_file(args.src)
