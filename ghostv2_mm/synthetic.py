@@ -5,6 +5,7 @@ Every image is drawn from its own seed, so a dataset is identical wherever it is
 default location is a cache outside the repository, ``~/.cache/ghostv2_mm/data`` (override with
 ``GHOSTV2_MM_CACHE``); a finished dataset is marked by a ``.complete`` file and reused.
 """
+import functools
 import json
 import os
 import os.path as osp
@@ -77,7 +78,7 @@ def _draw_shape(mask, cls, cx, cy, r, rotation):
     return mask
 
 
-def render(seed, size, max_objects=4, min_radius=12, max_radius=None, overlap=True):
+def render(seed, size, max_objects=4, min_radius=12, overlap=True):
     """Render one image.
 
     Args:
@@ -92,11 +93,10 @@ def render(seed, size, max_objects=4, min_radius=12, max_radius=None, overlap=Tr
     rng = np.random.default_rng(seed)
     h, w = size
     img = _background(rng, h, w)
-    max_radius = max_radius or min(h, w) // 3
     objects, circles = [], []
     for _ in range(rng.integers(1, max_objects + 1)):
         cls = int(rng.integers(len(CLASSES)))
-        r = rng.uniform(min_radius, max_radius)
+        r = rng.uniform(min_radius, min(h, w) // 3)
         for _ in range(1 if overlap else 20):
             cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
             if overlap or all(np.hypot(cx - x, cy - y) > r + q for x, y, q in circles):
@@ -117,31 +117,34 @@ def render(seed, size, max_objects=4, min_radius=12, max_radius=None, overlap=Tr
     return img, [(c, m) for c, m in objects if m.sum() >= 30]
 
 
-def _finish(root):
-    with open(osp.join(root, '.complete'), 'w') as f:
-        f.write(str(VERSION))
+def _cached(name):
+    """Decorator of a function that writes a dataset into the empty folder ``root``: the call
+    writes it into ``root`` (None: ``<cache>/<name>_v<VERSION>``) unless a finished one, marked by
+    a ``.complete`` file, is there, and returns ``root``."""
+    def decorator(write):
+        @functools.wraps(write)
+        def make(root=None, *args, **kwargs):
+            root = root or osp.join(cache_dir(), f'{name}_v{VERSION}')
+            if osp.exists(osp.join(root, '.complete')):
+                return root
+            if osp.exists(root):
+                shutil.rmtree(root)
+            os.makedirs(root)
+            write(root, *args, **kwargs)
+            with open(osp.join(root, '.complete'), 'w') as f:
+                f.write(str(VERSION))
+            return root
+        return make
+    return decorator
 
 
-def _ready(root):
-    return osp.exists(osp.join(root, '.complete'))
-
-
-def _fresh(root):
-    if osp.exists(root):
-        shutil.rmtree(root)
-    os.makedirs(root)
-
-
+@_cached('shapes_cls')
 def make_classification(root=None, num_train=300, num_val=50, size=64):
     """ImageNet folder layout: ``{train,val}/<class>/<id>.JPEG``, one centred shape per image.
 
     Returns:
         str: The dataset root.
     """
-    root = root or osp.join(cache_dir(), f'shapes_cls_v{VERSION}')
-    if _ready(root):
-        return root
-    _fresh(root)
     for split, n, offset in (('train', num_train, 0), ('val', num_val, 10**6)):
         for cls, name in enumerate(CLASSES):
             os.makedirs(osp.join(root, split, name))
@@ -156,10 +159,9 @@ def make_classification(root=None, num_train=300, num_val=50, size=64):
                 img[mask] = _color(rng, cls)
                 cv2.imwrite(osp.join(root, split, name, f'{i:05d}.JPEG'), img,
                             [cv2.IMWRITE_JPEG_QUALITY, 95])
-    _finish(root)
-    return root
 
 
+@_cached('shapes_det')
 def make_detection(root=None, num_train=640, num_val=100, size=320):
     """COCO layout: ``images/{train,val}/*.jpg`` and ``annotations/instances_{train,val}.json``
     with the exact box of every object: one to three shapes per image, 32 to 213 pixels across at
@@ -169,10 +171,6 @@ def make_detection(root=None, num_train=640, num_val=100, size=320):
     Returns:
         str: The dataset root.
     """
-    root = root or osp.join(cache_dir(), f'shapes_det_v{VERSION}')
-    if _ready(root):
-        return root
-    _fresh(root)
     os.makedirs(osp.join(root, 'annotations'))
     categories = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
     for split, n, offset in (('train', num_train, 0), ('val', num_val, 10**6)):
@@ -186,18 +184,15 @@ def make_detection(root=None, num_train=640, num_val=100, size=320):
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             images.append(dict(id=i, file_name=name, height=size, width=size))
             for cls, mask in objects:
-                ys, xs = np.nonzero(mask)
-                x0, y0 = float(xs.min()), float(ys.min())
-                w, h = float(xs.max() + 1) - x0, float(ys.max() + 1) - y0
+                box = [float(v) for v in cv2.boundingRect(mask.astype(np.uint8))]
                 annotations.append(dict(id=len(annotations) + 1, image_id=i, category_id=cls + 1,
-                                        bbox=[x0, y0, w, h], area=float(mask.sum()),
+                                        bbox=box, area=float(mask.sum()),
                                         iscrowd=0))
         with open(osp.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
             json.dump(dict(images=images, annotations=annotations, categories=categories), f)
-    _finish(root)
-    return root
 
 
+@_cached('shapes_seg')
 def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
     """ADE20K layout: ``images/{training,validation}/*.jpg`` and
     ``annotations/{training,validation}/*.png``. Label 0 is "unlabelled" (a 1-pixel band around
@@ -207,10 +202,6 @@ def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
     Returns:
         str: The dataset root.
     """
-    root = root or osp.join(cache_dir(), f'shapes_seg_v{VERSION}')
-    if _ready(root):
-        return root
-    _fresh(root)
     kernel = np.ones((3, 3), np.uint8)
     for split, n, offset in (('training', num_train, 0), ('validation', num_val, 10**6)):
         os.makedirs(osp.join(root, 'images', split))
@@ -225,8 +216,6 @@ def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
             cv2.imwrite(osp.join(root, 'images', split, f'{i:05d}.jpg'), img,
                         [cv2.IMWRITE_JPEG_QUALITY, 95])
             cv2.imwrite(osp.join(root, 'annotations', split, f'{i:05d}.png'), label)
-    _finish(root)
-    return root
 
 
 MAKERS = {'cls': make_classification, 'det': make_detection, 'seg': make_segmentation}

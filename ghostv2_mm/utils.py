@@ -1,21 +1,12 @@
-def make_divisible(value, divisor=4, min_value=None, min_ratio=0.9):
-    """Round ``value`` to the nearest multiple of ``divisor`` (the rule of the official code).
-
-    Args:
-        value (float): The value to round.
-        divisor (int): The result is a multiple of it. Defaults to 4.
-        min_value (int, optional): Lower bound of the result. Defaults to ``divisor``.
-        min_ratio (float): When rounding lost more than ``1 - min_ratio`` of ``value``, one
-            ``divisor`` is added back. Defaults to 0.9.
+def make_divisible(value, divisor=4):
+    """Round ``value`` to the nearest multiple of ``divisor``, at least ``divisor``, adding one
+    ``divisor`` back when rounding lost more than 10% of ``value`` (the official code's rule).
 
     Returns:
         int: The rounded value.
     """
-    min_value = divisor if min_value is None else min_value
-    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new_value < min_ratio * value:
-        new_value += divisor
-    return new_value
+    new_value = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return new_value + divisor if new_value < 0.9 * value else new_value
 
 
 def check_choice(name, value, choices):

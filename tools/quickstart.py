@@ -1,15 +1,9 @@
-"""The README's main job: a short, real run of the whole pipeline on generated data (CPU).
-
-1. generate the shapes datasets (cached in ~/.cache/ghostv2_mm, linked under data/);
-2. train the GhostNetV2 1.0x classifier on them (configs/mmpretrain/ghostnetv2_1.0x_shapes.py);
-3. train YOLOv3-GhostNetV2-320 with that backbone (configs/mmdet/yolov3_ghostv2_320_shapes.py);
-4. re-evaluate the detector with tools/test.py (COCO bbox mAP) and draw its predictions;
-5. deploy it with tools/deployment/deploy.py to ONNX Runtime and OpenVINO (fp32, the inference
-   structure exported by mmdeploy with NMS inside) and evaluate the deployed files with
-   tools/deployment/test.py (mAP next to PyTorch's, latency per image, 2 threads).
-
-Everything goes through tools/train.py and tools/test.py as a user would run them. Results land in
-work_dirs/quickstart/ (metrics in summary.json, drawn predictions in det/vis/).
+"""The README's main job: a short, real run of the whole pipeline on generated data (CPU),
+through tools/train.py, tools/test.py and tools/deployment/ as a user runs them: the shapes
+datasets, the GhostNetV2 1.0x classifier, YOLOv3-GhostNetV2-320 from it, its evaluation and drawn
+predictions, and its deployment to ONNX Runtime and OpenVINO (fp32) with the deployed files' mAP
+and latency (docs/main_job.md). Results land in work_dirs/quickstart/ (metrics in summary.json,
+drawn predictions in det/vis/).
 """
 import argparse
 import glob
@@ -21,6 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+from mmengine.runner import find_latest_checkpoint
 
 from ghostv2_mm.engine.run_records import last_metric
 from ghostv2_mm.synthetic import link
@@ -38,11 +34,6 @@ def run(*args):
     cmd = [sys.executable, *args]
     print('\n$ python ' + ' '.join(args), flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
-
-
-def last_checkpoint(work_dir):
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        return f.read().strip()
 
 
 def main():
@@ -69,11 +60,11 @@ def main():
 
     run('tools/train.py', CLS_CFG, '--work-dir', cls_dir, *epochs(args.cls_epochs))
     os.makedirs(osp.join(ROOT, 'checkpoints'), exist_ok=True)
-    shutil.copy(last_checkpoint(cls_dir), osp.join(ROOT, CLS_CKPT))
+    shutil.copy(find_latest_checkpoint(cls_dir), osp.join(ROOT, CLS_CKPT))
     top1 = last_metric(cls_dir, 'accuracy/top1')
 
     run('tools/train.py', DET_CFG, '--work-dir', det_dir, *epochs(args.det_epochs))
-    det_ckpt = last_checkpoint(det_dir)
+    det_ckpt = find_latest_checkpoint(det_dir)
     train_map = last_metric(det_dir, 'coco/bbox_mAP')
     vis_dir = osp.join(det_dir, 'vis')
     run('tools/test.py', DET_CFG, det_ckpt, '--work-dir', det_dir, '--show-dir', vis_dir)

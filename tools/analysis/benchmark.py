@@ -1,38 +1,16 @@
-"""Latency of GhostNetV2 next to its peers in PyTorch, ONNX Runtime and OpenVINO, each runtime in a
-process of its own (thread pools of two runtimes in one process slow each other down).
+"""Latency of GhostNetV2 next to its peers (MODELS) in PyTorch (training and inference structure),
+ONNX Runtime and OpenVINO, batch 1, random weights, and its training throughput; each runtime in a
+process of its own. Prints the CPU, the table and the target ratios; writes ``benchmark.csv``,
+``benchmark.json`` and ``accuracy_vs_latency.png`` (published top-1 against latency: the paper's
+Figure 2 on this CPU). docs/performance.md describes the method.
 
     python tools/analysis/benchmark.py [--tasks cls det320 det416 seg512]
         [--runtimes eager deploy onnxruntime onnxruntime-int8 openvino-fp32 openvino-bf16
          openvino-int8] [--threads 2] [--repeats 20] [--warmup 5] [--train-batch 32]
         [--out-dir work_dirs/benchmark]
-
-Tasks (batch 1, random weights: speed does not depend on them):
-- ``cls``: ImageNet classifiers at 224x224: GhostNetV2 1.0x, GhostNetV1 1.0x and 1.1x (DFC off),
-  mmpretrain's MobileNetV2 1.0x and MobileNetV3-Large, timm's ``ghostnetv2_100``;
-- ``det320`` / ``det416``: whole YOLOv3 (GhostNetV2 1.0x, MobileNetV2 1.0x) at 320 / 416,
-  exported by mmdeploy with NMS inside (``configs/mmdeploy/detection_onnxruntime_static-*``);
-- ``seg512``: whole DeepLabV3 at 512x512 (GhostNetV2 1.0x output stride 8, mmseg's
-  MobileNetV2-d8), and their backbones alone.
-Runtimes: PyTorch eager (training structure) and deploy (``switch_to_deploy``), fp32; ONNX Runtime
-fp32 and int8 (``onnxruntime.quantization``); OpenVINO fp32, bf16 (``INFERENCE_PRECISION_HINT``)
-and int8 (NNCF). The ONNX files are the ones the deployment tools write for each backend and
-precision: the inference structure of GhostNetV2 transformed by its export profile
-(``ghostv2_mm.deploy.profiles``), one file per set of transforms, read by the runtimes whose
-profile it is (OpenVINO reshaped to the static input). PyTorch's deploy rows run the profile of
-``('pytorch', 'fp32')`` (weights channels-last).
-PyTorch rows of detectors and segmentors run ``mode='tensor'`` (no NMS, logits not resized).
-
-Within a runtime only one task's models are loaded at a time, and they run interleaved: in each
-round (``--repeats`` rounds after ``--warmup``, order shuffled) every model runs ``BLOCK`` + 1
-times in a row, the first call not counted, and medians are reported, so drifts of the machine
-affect all alike while no model pays for the switch from another. Also measured: training
-throughput (forward + backward, images/s, batch ``--train-batch``, 224x224, NCHW and
-channels-last). Prints the table and the ratios of
-docs/performance.md, writes ``benchmark.csv``, ``benchmark.json`` and
-``accuracy_vs_latency.png`` (paper top-1 against latency per runtime, the paper's Figure 2 on
-this CPU).
 """
 import argparse
+import contextlib
 import csv
 import gc
 import json
@@ -46,41 +24,35 @@ import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs')
-V2_CLS = osp.join(CFG, 'mmpretrain', 'ghostnetv2_1.0x_in1k.py')
-V1_CLS = osp.join(CFG, 'mmpretrain', 'ghostnetv1_1.1x_in1k.py')
-V1_10X = {'model.backbone.widen_factor': 1.0, 'model.head.in_channels': 960}
 # Paper Table 2 / mmpretrain ImageNet top-1 (%), by network.
 TOP1 = {'GhostNetV2 1.0x': 75.3, 'GhostNetV1 1.0x': 73.9, 'GhostNetV1 1.1x': 74.5,
         'MobileNetV2 1.0x': 72.8, 'MobileNetV3-Large': 75.2, 'timm ghostnetv2_100': 75.3}
-# task -> model -> (config, overrides); timm's network has no config.
+# task -> model -> config (under configs/, or mmpretrain's); timm's network has no config.
 MODELS = {
     'cls': {
-        'GhostNetV2 1.0x': (V2_CLS, {}),
-        'GhostNetV1 1.0x': (V1_CLS, V1_10X),
-        'GhostNetV1 1.1x': (V1_CLS, {}),
-        'MobileNetV2 1.0x': ('mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py', {}),
-        'MobileNetV3-Large': ('mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py', {}),
-        'timm ghostnetv2_100': (None, {}),
+        'GhostNetV2 1.0x': 'mmpretrain/ghostnetv2_1.0x_in1k.py',
+        'GhostNetV1 1.0x': 'mmpretrain/ghostnetv1_1.1x_in1k.py',
+        'GhostNetV1 1.1x': 'mmpretrain/ghostnetv1_1.1x_in1k.py',
+        'MobileNetV2 1.0x': 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
+        'MobileNetV3-Large': 'mmpretrain::mobilenet_v3/mobilenet-v3-large_8xb128_in1k.py',
+        'timm ghostnetv2_100': None,
     },
-    'det320': {
-        'YOLOv3 GhostNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_ghostv2_320.py'), {}),
-        'YOLOv3 MobileNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_mobilenetv2_320.py'), {}),
-    },
-    'det416': {
-        'YOLOv3 GhostNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_ghostv2_416.py'), {}),
-        'YOLOv3 MobileNetV2 1.0x': (osp.join(CFG, 'mmdet', 'yolov3_mobilenetv2_416.py'), {}),
-    },
+    **{f'det{size}': {
+        'YOLOv3 GhostNetV2 1.0x': f'mmdet/yolov3_ghostv2_{size}.py',
+        'YOLOv3 MobileNetV2 1.0x': f'mmdet/yolov3_mobilenetv2_{size}.py',
+    } for size in (320, 416)},
     'seg512': {
-        'DeepLabV3 GhostNetV2 1.0x': (osp.join(CFG, 'mmseg', 'deeplabv3_ghostv2_ade20k_512.py'),
-                                      {}),
-        'DeepLabV3 MobileNetV2-d8': (osp.join(CFG, 'mmseg', 'deeplabv3_mobilenetv2_ade20k_512.py'),
-                                     {}),
-        'backbone GhostNetV2 1.0x OS8': (
-            osp.join(CFG, 'mmseg', 'deeplabv3_ghostv2_ade20k_512.py'), {}),
-        'backbone MobileNetV2-d8': (osp.join(CFG, 'mmseg', 'deeplabv3_mobilenetv2_ade20k_512.py'),
-                                    {}),
+        'DeepLabV3 GhostNetV2 1.0x': 'mmseg/deeplabv3_ghostv2_ade20k_512.py',
+        'DeepLabV3 MobileNetV2-d8': 'mmseg/deeplabv3_mobilenetv2_ade20k_512.py',
+        'backbone GhostNetV2 1.0x OS8': 'mmseg/deeplabv3_ghostv2_ade20k_512.py',
+        'backbone MobileNetV2-d8': 'mmseg/deeplabv3_mobilenetv2_ade20k_512.py',
     },
 }
+OVERRIDES = {'GhostNetV1 1.0x': {'model.backbone.widen_factor': 1.0,
+                                 'model.head.in_channels': 960}}
+# The CPU options of mmseg's configs: SyncBN needs a GPU.
+CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
+           'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
 # Calls per model and round (interleaved); the first of each block is not counted.
 BLOCK = 5
 SIZES = {'cls': 224, 'det320': 320, 'det416': 416, 'seg512': 512}
@@ -89,27 +61,44 @@ DEPLOY_CFGS = {'det320': 'detection_{}_static-320x320.py',
                'seg512': 'segmentation_{}_static-512x512.py'}
 RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
             'openvino-bf16', 'openvino-int8')
-# The CPU options of mmseg's configs: SyncBN needs a GPU.
-CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
-           'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
+# The ratios the performance targets are stated in: label -> (task, model, model, target).
+CHECKS = {
+    'DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (224)': (
+        'cls', 'GhostNetV2 1.0x', 'GhostNetV1 1.0x', 1.15),
+    'GhostNetV2 1.0x / MobileNetV3-Large (224)': (
+        'cls', 'GhostNetV2 1.0x', 'MobileNetV3-Large', 1.00),
+    'GhostNetV2 1.0x / timm ghostnetv2_100 (224)': (
+        'cls', 'GhostNetV2 1.0x', 'timm ghostnetv2_100', None),
+    **{f'YOLOv3 GhostNetV2 / MobileNetV2, whole with NMS ({size})': (
+        f'det{size}', 'YOLOv3 GhostNetV2 1.0x', 'YOLOv3 MobileNetV2 1.0x', 0.85)
+       for size in (320, 416)},
+    'dilated backbone GhostNetV2 OS8 / MobileNetV2-d8 (512)': (
+        'seg512', 'backbone GhostNetV2 1.0x OS8', 'backbone MobileNetV2-d8', 0.85),
+    'DeepLabV3 GhostNetV2 / MobileNetV2-d8, whole (512)': (
+        'seg512', 'DeepLabV3 GhostNetV2 1.0x', 'DeepLabV3 MobileNetV2-d8', None),
+}
+
+
+def model_config(task, name):
+    """The config of model ``name`` of ``task`` with its overrides (mmseg's on a CPU)."""
+    from mmengine.config import Config
+    from mmengine.hub import get_config
+    path = MODELS[task][name]
+    cfg = get_config(path) if '::' in path else Config.fromfile(osp.join(CFG, path))
+    cfg.merge_from_dict(dict(OVERRIDES.get(name, {}), **(CPU_SEG if task == 'seg512' else {})))
+    return cfg
 
 
 def build(task, name, profile=None):
     """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward
-    (with an export ``profile``: GhostNetV2's inference structure in that profile's forms)."""
+    (``mode='tensor'``: no NMS, logits not resized; with an export ``profile``: GhostNetV2's
+    inference structure in that profile's forms)."""
     if name.startswith('timm'):
         import timm
         model = timm.create_model('ghostnetv2_100').eval()
         return model, model
     from ghostv2_mm.apis import build_model
-    config, overrides = MODELS[task][name]
-    if config.startswith('mmpretrain::'):
-        from mmengine.hub import get_config
-        config = get_config(config)
-    options = dict(overrides, **{'model.backbone.init_cfg': None})
-    if task == 'seg512':
-        options.update(CPU_SEG)
-    model = build_model(config, options).eval()
+    model = build_model(model_config(task, name), {'model.backbone.init_cfg': None}).eval()
     if profile is not None:
         if hasattr(model.backbone, 'switch_to_deploy'):
             model.backbone.switch_to_deploy()
@@ -146,73 +135,64 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
         for name in MODELS[task]:
             # Static input, as mmdeploy's static configs deploy (a file exported before is reused:
             # delete the folder after changing the model code).
-            path = osp.join(onnx_dir, task, name.replace(' ', '_') + suffix)
-            files.setdefault(task, {})[name] = path
-            if osp.exists(path):
+            stem = osp.join(onnx_dir, task, name.replace(' ', '_'))
+            files.setdefault(task, {})[name] = stem + suffix
+            if osp.exists(stem + suffix):
                 continue
             torch.manual_seed(0)
             if task == 'cls' or name.startswith('backbone'):
                 model, _ = build(task, name, profile)
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, path, part, (SIZES[task], ) * 2, dynamic=False)
+                export_onnx(module, stem + suffix, part, (SIZES[task], ) * 2, dynamic=False)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
-            work = osp.join(onnx_dir, task, name.replace(' ', '_') + '_' + backend)
+            work = f'{stem}_{backend}'
             os.makedirs(work, exist_ok=True)
-            model, _ = build(task, name)
-            ckpt = osp.join(work, 'random.pth')
-            torch.save(dict(state_dict=model.state_dict()), ckpt)
-            img = osp.join(work, 'image.png')
+            ckpt, img = osp.join(work, 'random.pth'), osp.join(work, 'image.png')
+            torch.save(dict(state_dict=build(task, name)[0].state_dict()), ckpt)
             cv2.imwrite(img, np.random.RandomState(0).randint(0, 255, (SIZES[task],) * 2 + (3, ),
                                                               dtype=np.uint8))
-            config, overrides = MODELS[task][name]
-            model_cfg = Config.fromfile(config)
-            model_cfg.merge_from_dict(dict(overrides, **(CPU_SEG if task == 'seg512' else {})))
             deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
                                                   DEPLOY_CFGS[task].format(backend)))
-            export(img, work, deploy_cfg, model_cfg, ckpt, precision=precision)
-            os.replace(osp.join(work, 'end2end.onnx'), path)
+            export(img, work, deploy_cfg, model_config(task, name), ckpt, precision=precision)
+            os.replace(osp.join(work, 'end2end.onnx'), stem + suffix)
     return files
 
 
-def torch_callables(runtime, tasks, threads):
+def torch_callables(runtime, task, threads):
+    """Forwards of the models of ``task`` in PyTorch (``deploy``: the inference structure in its
+    profile; timm's network has none of this project), and an input."""
     import torch
 
     from ghostv2_mm.deploy.profiles import resolve
     torch.set_num_threads(threads)
-    fns = {}
-    for task in tasks:
-        for name in MODELS[task]:
-            if runtime == 'deploy' and name.startswith('timm'):
-                continue  # timm's network has no inference structure of this project
-            profile = resolve('pytorch', 'fp32') if runtime == 'deploy' else None
-            _, forward = build(task, name, profile)
-            fns.setdefault(task, {})[name] = forward
-    return fns
+    profile = resolve('pytorch', 'fp32') if runtime == 'deploy' else None
+    fns = {name: build(task, name, profile)[1] for name in MODELS[task]
+           if profile is None or not name.startswith('timm')}
+    return fns, torch.randn(1, 3, SIZES[task], SIZES[task])
 
 
-def runtime_callables(runtime, files, threads, calib_dir):
-    """Callables of the ONNX files in ONNX Runtime or OpenVINO (int8: quantised first)."""
+def runtime_callables(runtime, task, files, threads, calib_dir):
+    """The ONNX ``files`` (name -> path) of ``task`` in ONNX Runtime or OpenVINO (int8: quantised
+    first), and an input."""
     import numpy as np
 
     from ghostv2_mm.deploy.runtime import RuntimeModel
-    fns = {}
     backend, precision = source(runtime)
-    for task, models in files.items():
-        size = SIZES[task]
-        for name, path in models.items():
-            if runtime.endswith('int8'):
-                from ghostv2_mm.deploy.quantize import quantize
-                work = osp.join(calib_dir, runtime, task, name.replace(' ', '_'))
-                os.makedirs(work, exist_ok=True)
-                rng = np.random.RandomState(0)
-                calib = [rng.randn(1, 3, size, size).astype(np.float32) for _ in range(4)]
-                path = quantize(path, backend, 'int8', calib, work)['files'][0]
-            shape = (1, 3, size, size) if backend == 'openvino' else None
-            fns.setdefault(task, {})[name] = RuntimeModel(path, backend, precision, threads,
-                                                          shape)
-    return fns
+    shape = (1, 3, SIZES[task], SIZES[task])
+    fns = {}
+    for name, path in files.items():
+        if precision == 'int8':
+            from ghostv2_mm.deploy.quantize import quantize
+            work = osp.join(calib_dir, runtime, task, name.replace(' ', '_'))
+            os.makedirs(work, exist_ok=True)
+            rng = np.random.RandomState(0)
+            calib = [rng.randn(*shape).astype(np.float32) for _ in range(4)]
+            path = quantize(path, backend, 'int8', calib, work)['files'][0]
+        fns[name] = RuntimeModel(path, backend, precision, threads,
+                                 shape if backend == 'openvino' else None)
+    return fns, np.random.RandomState(0).randn(*shape).astype(np.float32)
 
 
 def interleaved(fns, x, repeats, warmup, block=BLOCK):
@@ -234,43 +214,35 @@ def interleaved(fns, x, repeats, warmup, block=BLOCK):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def worker(args):
-    """One runtime in this process: latency (ms) of every model, written to ``args.result``."""
-    with open(args.plan) as f:
-        plan = json.load(f)
-    runtime, threads = args.worker, plan['threads']
-    tasks = plan['tasks']
-    if runtime in ('eager', 'deploy'):
+def worker(runtime, plan):
+    """One runtime in this process: latency (ms) of every model of the plan's tasks (``train``:
+    the training throughput)."""
+    if runtime == 'train':
+        return train_throughput(plan['train_batch'], plan['train_repeats'], plan['threads'])
+    pytorch = runtime in ('eager', 'deploy')
+    if pytorch:
         import torch
-        callables = lambda task: torch_callables(runtime, [task], threads)  # noqa: E731
-        make = lambda size: torch.randn(1, 3, size, size)  # noqa: E731
-        context = torch.no_grad()
-    else:
-        import contextlib
-
-        import numpy as np
-        callables = lambda task: runtime_callables(  # noqa: E731
-            runtime, {task: plan['files']['-'.join(source(runtime))][task]}, threads,
-            plan['calib_dir'])
-        make = lambda size: np.random.RandomState(0).randn(1, 3, size, size).astype(  # noqa
-            np.float32)
-        context = contextlib.nullcontext()
     results = {}
-    with context:
-        for task in tasks:
+    with torch.no_grad() if pytorch else contextlib.nullcontext():
+        for task in plan['tasks']:
             # Only one task's models are loaded at a time: compiled models of other tasks would
             # hold their weights, buffers and thread pools while this task is measured.
-            fns = callables(task)[task]
-            medians = interleaved(fns, make(SIZES[task]), plan['repeats'], plan['warmup'])
+            if pytorch:
+                fns, x = torch_callables(runtime, task, plan['threads'])
+            else:
+                files = plan['files']['-'.join(source(runtime))][task]
+                fns, x = runtime_callables(runtime, task, files, plan['threads'],
+                                           plan['calib_dir'])
+            medians = interleaved(fns, x, plan['repeats'], plan['warmup'])
             results[task] = {name: t * 1e3 for name, t in medians.items()}
             del fns
             gc.collect()
-    with open(args.result, 'w') as f:
-        json.dump(results, f)
+    return results
 
 
 def train_throughput(batch, repeats, threads):
-    """Images/s of forward + backward at ``batch``x3x224x224 in NCHW and channels-last."""
+    """Images/s of forward + backward at ``batch``x3x224x224 in NCHW and channels-last (median of
+    ``repeats`` steps after one not counted)."""
     import torch
     torch.set_num_threads(threads)
     results = {}
@@ -280,44 +252,22 @@ def train_throughput(batch, repeats, threads):
         for layout in ('NCHW', 'channels-last'):
             fmt = torch.channels_last if layout == 'channels-last' else torch.contiguous_format
             model.to(memory_format=fmt).train()
-            inputs = x.contiguous(memory_format=fmt)
-            times = []
-            for r in range(repeats + 1):
-                start = time.perf_counter()
-                model(inputs, mode='tensor').sum().backward()
-                if r:
-                    times.append(time.perf_counter() - start)
-            results[f'{name}, {layout}'] = batch / statistics.median(times)
+            step = {layout: lambda inputs: model(inputs, mode='tensor').sum().backward()}
+            seconds = interleaved(step, x.contiguous(memory_format=fmt), 1, 0, block=repeats)
+            results[f'{name}, {layout}'] = batch / seconds[layout]
     return results
 
 
-def ratio(table, runtime, task, a, b):
-    row = table.get(runtime, {}).get(task, {})
-    return row[a] / row[b] if a in row and b in row else None
-
-
 def summarise(table):
-    """The ratios the performance targets are stated in, per runtime (same precision)."""
-    checks = {
-        'DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (224)': (
-            'cls', 'GhostNetV2 1.0x', 'GhostNetV1 1.0x', 1.15),
-        'GhostNetV2 1.0x / MobileNetV3-Large (224)': (
-            'cls', 'GhostNetV2 1.0x', 'MobileNetV3-Large', 1.00),
-        'GhostNetV2 1.0x / timm ghostnetv2_100 (224)': (
-            'cls', 'GhostNetV2 1.0x', 'timm ghostnetv2_100', None),
-        'YOLOv3 GhostNetV2 / MobileNetV2, whole with NMS (320)': (
-            'det320', 'YOLOv3 GhostNetV2 1.0x', 'YOLOv3 MobileNetV2 1.0x', 0.85),
-        'YOLOv3 GhostNetV2 / MobileNetV2, whole with NMS (416)': (
-            'det416', 'YOLOv3 GhostNetV2 1.0x', 'YOLOv3 MobileNetV2 1.0x', 0.85),
-        'dilated backbone GhostNetV2 OS8 / MobileNetV2-d8 (512)': (
-            'seg512', 'backbone GhostNetV2 1.0x OS8', 'backbone MobileNetV2-d8', 0.85),
-        'DeepLabV3 GhostNetV2 / MobileNetV2-d8, whole (512)': (
-            'seg512', 'DeepLabV3 GhostNetV2 1.0x', 'DeepLabV3 MobileNetV2-d8', None),
-    }
+    """Each ratio of :data:`CHECKS` per runtime where both models were measured (same runtime
+    and precision on both sides), with its target."""
     summary = {}
-    for label, (task, a, b, target) in checks.items():
-        values = {rt: ratio(table, rt, task, a, b) for rt in table}
-        summary[label] = dict(target=target, **{rt: v for rt, v in values.items() if v})
+    for label, (task, a, b, target) in CHECKS.items():
+        summary[label] = dict(target=target)
+        for runtime, tasks in table.items():
+            row = tasks.get(task, {})
+            if a in row and b in row:
+                summary[label][runtime] = row[a] / row[b]
     return summary
 
 
@@ -327,12 +277,10 @@ def plot(table, path, threads):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for runtime, tasks in table.items():
-        rows = [(ms, TOP1[name]) for name, ms in tasks.get('cls', {}).items()]
+        rows = sorted((ms, TOP1[name]) for name, ms in tasks.get('cls', {}).items())
         if not rows:
             continue
-        rows.sort()
-        ax.plot([r[0] for r in rows], [r[1] for r in rows], 'o', label=f'{runtime} '
-                f'({source(runtime)[1]})')
+        ax.plot(*zip(*rows), 'o', label=f'{runtime} ({source(runtime)[1]})')
         for name, ms in tasks['cls'].items():
             ax.annotate(name.replace('GhostNet', 'GN'), (ms, TOP1[name]), fontsize=6,
                         xytext=(2, 2), textcoords='offset points')
@@ -361,15 +309,12 @@ def main():
     parser.add_argument('--plan', help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.worker == 'train':
+    if args.worker:
         with open(args.plan) as f:
             plan = json.load(f)
         with open(args.result, 'w') as f:
-            json.dump(train_throughput(plan['train_batch'], plan['train_repeats'],
-                                       plan['threads']), f)
+            json.dump(worker(args.worker, plan), f)
         return
-    if args.worker:
-        return worker(args)
 
     from ghostv2_mm.deploy.runtime import cpu_summary
     out = osp.abspath(args.out_dir)
@@ -386,8 +331,7 @@ def main():
         json.dump(plan, f)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     table, failures = {}, {}
-    workers = list(args.runtimes) + (['train'] if args.train_batch else [])
-    for runtime in workers:
+    for runtime in list(args.runtimes) + (['train'] if args.train_batch else []):
         result = osp.join(out, f'{runtime}.json')
         print(f'[{runtime}] measuring in its own process ...', flush=True)
         proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', runtime,
@@ -410,10 +354,9 @@ def main():
     print(f'\n{cpu}; batch 1, {args.threads} threads, median of {args.repeats} interleaved runs '
           '(ms):')
     for task in args.tasks:
-        names = list(MODELS[task])
         print(f'\n{task} ({SIZES[task]}x{SIZES[task]})'.ljust(34) + ''.join(
             f'{rt} ({source(rt)[1]})'.rjust(24) for rt in table))
-        for name in names:
+        for name in MODELS[task]:
             print(name.ljust(33) + ''.join(
                 (f'{table[rt][task][name]:.2f}' if name in table[rt].get(task, {}) else '-')
                 .rjust(24) for rt in table))

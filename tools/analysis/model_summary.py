@@ -13,6 +13,10 @@ dfc: the 1.0x classifier with DFC attention on the expanded features, the output
 import argparse
 import os.path as osp
 
+from ghostv2_mm import GhostNetV2
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.complexity import count_complexity
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs')
 
@@ -58,8 +62,6 @@ SEGMENTORS = [
 
 def _classifier_stats(config='mmpretrain/ghostnetv2_1.0x_in1k.py', overrides=None):
     """Parameters and FLOPs (M) of the classifier of ``config`` and of its backbone, at 224."""
-    from ghostv2_mm.apis import build_model
-    from ghostv2_mm.complexity import count_complexity
     model = build_model(osp.join(CFG, config), overrides)
     cls = count_complexity(model, (3, 224, 224), lambda x: model(x, mode='tensor'))
     bb = count_complexity(model.backbone, (3, 224, 224))
@@ -74,12 +76,11 @@ def classifier_rows():
 
 
 def _backbone(config, overrides=None):
-    from ghostv2_mm.apis import build_model
-    return build_model(osp.join(CFG, config), overrides).backbone  # built only: no weights loaded
+    """The backbone of ``config``, built only (no weights loaded)."""
+    return build_model(osp.join(CFG, config), overrides).backbone
 
 
 def detector_rows():
-    from ghostv2_mm.complexity import count_complexity
     rows = []
     for name, sizes in DETECTORS:
         row = {'backbone': name}
@@ -93,7 +94,6 @@ def detector_rows():
 
 
 def segmentor_rows():
-    from ghostv2_mm.complexity import count_complexity
     rows = []
     for name, config, paper, undilated in SEGMENTORS:
         imagenet = count_complexity(_backbone(config, undilated), (3, 224, 224))
@@ -112,7 +112,6 @@ def _variant_stats(**backbone):
 
 def dfc_rows():
     """Tables 8, 7 and 6: where DFC attention goes and its kernel sizes."""
-    from ghostv2_mm import GhostNetV2
     rows = []
     for name, overrides, paper_params, paper_flops in DFC_POSITIONS:
         rows.append({'table': 8, 'variant': name, **_variant_stats(**overrides),

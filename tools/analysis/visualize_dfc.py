@@ -22,29 +22,16 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from ghostv2_mm import GhostNetV2
+from ghostv2_mm.apis import build_model
+from ghostv2_mm.checkpoint import load_weights
 from ghostv2_mm.visualization import dfc_maps, overlay
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('image')
-    parser.add_argument('--layers', type=int, nargs='+', default=[4, 9, 14],
-                        help='flat bottleneck indices (0-15) that carry DFC attention')
-    parser.add_argument('--pixel', type=int, nargs=2, metavar=('Y', 'X'), default=None,
-                        help='image pixel of the full-attention map (default: the centre)')
-    parser.add_argument('--out-dir', default='work_dirs/dfc_vis')
-    return parser.parse_args()
-
-
 def load_model(config, checkpoint):
-    from ghostv2_mm import GhostNetV2
-    from ghostv2_mm.apis import build_model
-    from ghostv2_mm.checkpoint import load_weights
+    """The config and the GhostNetV2 backbone of its model, with the checkpoint's weights."""
     cfg = Config.fromfile(config)
-    model = build_model(config, {'model.backbone.init_cfg': None})
+    model = build_model(cfg, {'model.backbone.init_cfg': None})
     load_weights(model, checkpoint, strict=False)
     model.eval()
     backbone = getattr(model, 'backbone', model)
@@ -54,6 +41,7 @@ def load_model(config, checkpoint):
 
 
 def preprocess(cfg, image):
+    """The BGR ``image`` normalised as the config's data preprocessor does, (1, 3, H, W)."""
     pre = cfg.model.get('data_preprocessor', {})
     mean = np.array(pre.get('mean', [123.675, 116.28, 103.53]), np.float32)
     std = np.array(pre.get('std', [58.395, 57.12, 57.375]), np.float32)
@@ -64,7 +52,17 @@ def preprocess(cfg, image):
 
 
 def main():
-    args = parse_args()
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('image')
+    parser.add_argument('--layers', type=int, nargs='+', default=[4, 9, 14],
+                        help='flat bottleneck indices (0-15) that carry DFC attention')
+    parser.add_argument('--pixel', type=int, nargs=2, metavar=('Y', 'X'), default=None,
+                        help='image pixel of the full-attention map (default: the centre)')
+    parser.add_argument('--out-dir', default='work_dirs/dfc_vis')
+    args = parser.parse_args()
     image = cv2.imread(args.image)
     if image is None:
         raise SystemExit(f'cannot read image {args.image}')

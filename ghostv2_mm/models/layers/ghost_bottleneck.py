@@ -1,32 +1,30 @@
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
+from mmcv.cnn import build_conv_layer, build_norm_layer
 
-from ...registry import MODELS  # noqa: F401  registers the Hardsigmoid gate
 from ...utils import make_divisible
 from .ghost_module import GhostModule, build_act, conv_norm_act
 
 
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation of the Ghost bottleneck: global pooling, 1x1 reduce to
-    ``make_divisible(channels * se_ratio, 4)``, activation, 1x1 expand, hard-sigmoid gate.
+    ``make_divisible(channels * se_ratio, 4)``, activation, 1x1 expand, hard-sigmoid gate
+    (``relu6(x + 3) / 6``).
 
     Args:
         channels (int): Channels of the gated features.
         se_ratio (float): Reduction ratio. Defaults to 0.25.
         act_cfg (dict): Activation between the convs. Defaults to ``dict(type='ReLU')``.
-        gate_cfg (dict): The gate. Defaults to hard sigmoid, ``relu6(x + 3) / 6``.
     """
 
-    def __init__(self, channels, se_ratio=0.25, act_cfg=dict(type='ReLU'),
-                 gate_cfg=dict(type='Hardsigmoid')):
+    def __init__(self, channels, se_ratio=0.25, act_cfg=dict(type='ReLU')):
         super().__init__()
         reduced = make_divisible(channels * se_ratio, 4)
         self.avg_pool = nn.AdaptiveAvgPool2d(1)
         self.conv_reduce = nn.Conv2d(channels, reduced, 1, bias=True)
         self.act1 = build_act(act_cfg)
         self.conv_expand = nn.Conv2d(reduced, channels, 1, bias=True)
-        self.gate = build_activation_layer(gate_cfg)
+        self.gate = nn.Hardsigmoid()
 
     def excite(self, x):
         """The (N, C, 1, 1) gate of ``x``."""
