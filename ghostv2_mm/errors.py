@@ -31,3 +31,14 @@ class CheckpointError(GhostV2Error, ValueError):
 class DiskFullError(GhostV2Error, OSError):
     """A file that could not be written for lack of space (or a file size limit); the file it
     would have replaced is unchanged."""
+
+
+def exit_on_error(main, prefix=''):
+    """Run a tool's ``main``; the package's errors end it with their one line (``prefix`` +
+    message; a ``DataError`` without the prefix) instead of a traceback."""
+    try:
+        main()
+    except DataError as e:
+        raise SystemExit(str(e)) from None
+    except GhostV2Error as e:
+        raise SystemExit(f'{prefix}{e}') from None

@@ -7,7 +7,7 @@ import argparse
 from ghostv2_mm.checkpoint import checkpoint_damage
 from ghostv2_mm.engine import check_run_checkpoint
 from ghostv2_mm.engine.runner_setup import add_common_args, check_data, load_config
-from ghostv2_mm.errors import CheckpointError, DataError, GhostV2Error
+from ghostv2_mm.errors import CheckpointError, exit_on_error
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -59,9 +59,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except DataError as e:
-        raise SystemExit(str(e))
-    except GhostV2Error as e:
-        raise SystemExit(f'error: {e}')
+    exit_on_error(main, prefix='error: ')

@@ -7,7 +7,7 @@ import argparse
 from ghostv2_mm.checkpoint import checkpoint_damage
 from ghostv2_mm.engine import check_run_checkpoint, resolve_resume, resume_hint
 from ghostv2_mm.engine.runner_setup import add_common_args, check_data, load_config
-from ghostv2_mm.errors import CheckpointError, DataError, GhostV2Error
+from ghostv2_mm.errors import CheckpointError, exit_on_error
 from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -65,9 +65,4 @@ def main():
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except DataError as e:
-        raise SystemExit(str(e))
-    except GhostV2Error as e:
-        raise SystemExit(f'error: {e}')
+    exit_on_error(main, prefix='error: ')

@@ -21,8 +21,5 @@ def main():
 
 
 if __name__ == '__main__':
-    from ghostv2_mm.errors import GhostV2Error
-    try:
-        main()
-    except GhostV2Error as e:
-        raise SystemExit(str(e))
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)
