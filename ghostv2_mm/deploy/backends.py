@@ -1,20 +1,15 @@
 """ghostv2_mm's additions to mmdeploy: an OpenVINO backend through OpenVINO's own API registered as
 mmdeploy's ``'openvino'`` backend, and the graph rewriters of :mod:`.rewriters`.
 
-mmdeploy 1.3.1's OpenVINO backend imports ``openvino.inference_engine`` (removed from OpenVINO in
-2024) and converts with the Model Optimizer. OpenVINO reads mmdeploy's end-to-end ONNX directly
-(its ``NonMaxSuppression`` included), so this backend converts that file into an IR
-(``end2end.xml``/``.bin``) recording the deployment's inference precision, and runs it
-(:mod:`.runtime`).
-
-:func:`build_task_processor` is mmdeploy's, with both in place: the tools call it instead of
-mmdeploy's, and everything after it (``create_input``, ``build_backend_model``,
-``build_test_runner``, ``visualize``) is mmdeploy's own.
+mmdeploy 1.3.1's OpenVINO backend imports ``openvino.inference_engine``, which OpenVINO no
+longer has. OpenVINO reads mmdeploy's end-to-end ONNX directly (NMS included): this backend
+converts it into an IR recording the deployment's inference precision and runs it
+(:mod:`.runtime`). The tools call :func:`build_task_processor` instead of mmdeploy's; everything
+after it is mmdeploy's own.
 """
 import logging
 import os.path as osp
 
-import numpy as np
 import torch
 from mmdeploy.backend.base import BACKEND_MANAGERS, BaseBackendManager, BaseWrapper
 from mmdeploy.utils.timer import TimeCounter
@@ -40,16 +35,14 @@ class OpenVINOWrapper(BaseWrapper):
         super().__init__(output_names or self.model.output_names)
 
     def forward(self, inputs):
-        arrays = {name: np.ascontiguousarray(t.detach().cpu().numpy(), dtype=np.float32)
-                  for name, t in inputs.items()}
-        outputs = self._execute(arrays)
+        (tensor, ) = inputs.values()
+        outputs = self._execute(tensor.detach().cpu().numpy())
         return {name: torch.from_numpy(outputs[name].copy()) for name in self.output_names}
 
     # TimeCounter names are unique and mmdeploy's OpenVINO wrapper holds 'openvino'.
     @TimeCounter.count_time('openvino.Core')
-    def _execute(self, arrays):
-        (value, ) = arrays.values()
-        return self.model(value)
+    def _execute(self, x):
+        return self.model(x)
 
 
 class OpenVINOManager(BaseBackendManager):
@@ -122,6 +115,25 @@ def check_files(files):
     for argument, path in files:
         if not osp.isfile(path):
             raise DeployError(f'{argument} {path} does not exist')
+
+
+def evaluation_parser(description, work_dir):
+    """The command line ``tools/deployment/test.py`` and ``parity.py`` share (DEPLOY_CFG,
+    MODEL_CFG, ``--model``, ``--device``, ``--work-dir`` defaulting to ``work_dir``,
+    ``--cfg-options``); each tool adds its own arguments."""
+    import argparse
+
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description=description,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
+    parser.add_argument('model_cfg', help='model config')
+    parser.add_argument('--model', nargs='+', required=True, help='deployed model file(s)')
+    parser.add_argument('--device', default='cpu', help='device of the models')
+    parser.add_argument('--work-dir', default=work_dir, help='where the results are written')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override model config settings, e.g. data_root=DIR/')
+    return parser
 
 
 def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, device='cpu',

@@ -5,40 +5,12 @@ import copy
 import json
 import os.path as osp
 
-from ..errors import DeployError
-
-
-def check_image(path, argument='IMAGE'):
-    """Raise ``DeployError`` naming ``argument`` when ``path`` is not a readable image."""
-    import cv2
-    if not osp.isfile(path):
-        raise DeployError(f'{argument} {path} does not exist')
-    if cv2.imread(path) is None:
-        raise DeployError(f'{argument} {path} is not an image OpenCV can read')
-
-
-def check_precision(backend, precision):
-    """Raise ``DeployError`` when the deploy config's ``backend`` has no ``precision``."""
-    from .runtime import BACKENDS, PRECISIONS
-    if backend not in BACKENDS:
-        raise DeployError(f'backend_config.type must be one of {BACKENDS}, but the deploy config '
-                          f'gives {backend!r}')
-    if precision not in PRECISIONS[backend]:
-        raise DeployError(f'--precision {precision} is not available for {backend} (choose from '
-                          f'{", ".join(PRECISIONS[backend])}; bf16 is an OpenVINO inference '
-                          'precision)')
-
-
-def has_inference_structure(model_cfg):
-    """Whether the config's backbone is a GhostNetV2 (which has a deploy structure)."""
-    return model_cfg.model.get('backbone', {}).get('type', '').split('.')[-1] == 'GhostNetV2'
-
 
 def inference_structure(model_cfg, checkpoint, work_dir):
     """The (config, checkpoint) to export: for a GhostNetV2 backbone, the deploy checkpoint (BN
     folded; ``ghostv2_mm.apis.reparameterize_checkpoint``) written to ``work_dir`` and the
     config with ``model.backbone.deploy=True``; any other model as it is."""
-    if not has_inference_structure(model_cfg):
+    if model_cfg.model.get('backbone', {}).get('type', '').split('.')[-1] != 'GhostNetV2':
         return model_cfg, checkpoint
     from ..apis import reparameterize_checkpoint
     options = {'model.backbone.init_cfg': None}

@@ -5,9 +5,8 @@ PyTorch, no OpenMMLab library), and draw the result.
         [--threads N]
 
 WORK_DIR is a ``tools/deployment/deploy.py`` output: ``deploy.json`` names the model file and its
-backend (``end2end.onnx`` for ONNX Runtime, ``end2end.xml`` for OpenVINO, or their int8 files),
-``pipeline.json`` the pre-processing (mmdeploy's SDK format: resize, normalise, pad), which
-:class:`Deployment` applies with OpenCV. A detector's boxes are returned in the image's own
+backend, ``pipeline.json`` the pre-processing (mmdeploy's SDK format: resize, normalise, pad),
+which :class:`Deployment` applies with OpenCV. A detector's boxes are returned in the image's own
 pixels, a segmentor's label map at the image's size.
 """
 import argparse
@@ -58,11 +57,9 @@ class Preprocess:
         """Returns the input array and the meta information (``ori_shape``, ``img_shape``,
         ``scale_factor`` (w, h))."""
         meta = dict(ori_shape=img.shape[:2], img_shape=img.shape[:2], scale_factor=(1., 1.))
-        x = img
         for kind, t in self.steps:
-            x = getattr(self, kind.lower())(x, t, meta)
-        x = x.astype(np.float32) if x.dtype != np.float32 else x
-        return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), meta
+            img = getattr(self, kind.lower())(img, t, meta)
+        return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32), meta
 
     @staticmethod
     def resize(img, t, meta):
@@ -128,11 +125,7 @@ class Deployment:
                               'exist')
         self.classes = info.get('classes')
         self.palette = info.get('palette')
-        tasks = pipeline['pipeline']['tasks']
-        self.preprocess = Preprocess(tasks[0]['transforms'])
-        self._load(threads)
-
-    def _load(self, threads):
+        self.preprocess = Preprocess(pipeline['pipeline']['tasks'][0]['transforms'])
         if self.backend not in BACKENDS:
             raise DeployError(f'deploy.json: backend {self.backend} is not one of {BACKENDS}')
         self.model = RuntimeModel(self.model_file, self.backend, threads=threads)
@@ -155,23 +148,8 @@ class Deployment:
             dict: Detector: ``bboxes`` (N, 4) in image pixels, ``scores`` (N, ), ``labels``
             (N, ). Segmentor: ``sem_seg`` (H, W) labels.
         """
-        img = read_image(image)
-        x, meta = self.preprocess(img)
-        outputs = self.run(x)
-        if self.task == 'Detector':
-            dets, labels = outputs['dets'][0], outputs['labels'][0]
-            keep = dets[:, 4] > 0  # rows the graph pads with
-            w_scale, h_scale = meta['scale_factor']
-            boxes = dets[keep, :4] / np.array([w_scale, h_scale, w_scale, h_scale], np.float32)
-            return dict(bboxes=boxes, scores=dets[keep, 4], labels=labels[keep].astype(int))
-        seg = next(iter(outputs.values()))[0]
-        seg = seg[0] if seg.ndim == 3 else seg
-        h, w = meta['img_shape']
-        seg = seg[:h, :w].astype(np.int32)
-        ori_h, ori_w = meta['ori_shape']
-        seg = cv2.resize(seg.astype(np.float32), (ori_w, ori_h),
-                         interpolation=cv2.INTER_NEAREST).astype(np.int64)
-        return dict(sem_seg=seg)
+        x, meta = self.preprocess(read_image(image))
+        return predictions(self.task, self.run(x), meta)
 
     def name(self, label):
         return self.classes[label] if self.classes and label < len(self.classes) else str(label)
@@ -179,8 +157,7 @@ class Deployment:
     def draw(self, image, result, score_thr=0.3):
         """``image`` (BGR) with ``result`` drawn on it."""
         img = read_image(image).copy()
-        rng = np.random.default_rng(0)
-        colors = self.palette or rng.integers(0, 255, (256, 3)).tolist()
+        colors = self.palette or np.random.default_rng(0).integers(0, 255, (256, 3)).tolist()
         if self.task == 'Detector':
             for box, score, label in zip(result['bboxes'], result['scores'], result['labels']):
                 if score < score_thr:
@@ -208,6 +185,25 @@ class Deployment:
         return 'label map: ' + ', '.join(
             f'{self.name(int(v))} {c / result["sem_seg"].size:.1%}'
             for v, c in sorted(zip(values, counts), key=lambda vc: -vc[1]))
+
+
+def predictions(task, outputs, meta):
+    """The result of :meth:`Deployment.__call__` from the raw ``outputs`` (by name) of a
+    ``'Detector'`` (``dets``, ``labels``) or ``'Segmentor'`` (its label map) for one image of
+    ``meta`` (``scale_factor`` (w, h), ``img_shape``, ``ori_shape``)."""
+    if task == 'Detector':
+        dets, labels = outputs['dets'][0], outputs['labels'][0]
+        keep = dets[:, 4] > 0  # rows the graph pads with
+        w_scale, h_scale = meta['scale_factor']
+        boxes = dets[keep, :4] / np.array([w_scale, h_scale, w_scale, h_scale], np.float32)
+        return dict(bboxes=boxes, scores=dets[keep, 4], labels=labels[keep].astype(np.int64))
+    seg = next(iter(outputs.values()))[0]
+    seg = seg[0] if seg.ndim == 3 else seg
+    h, w = meta['img_shape']
+    ori_h, ori_w = meta['ori_shape']
+    seg = cv2.resize(seg[:h, :w].astype(np.float32), (ori_w, ori_h),
+                     interpolation=cv2.INTER_NEAREST).astype(np.int64)
+    return dict(sem_seg=seg)
 
 
 def read_image(image, argument='IMAGE'):

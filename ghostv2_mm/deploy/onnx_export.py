@@ -26,18 +26,12 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
     """Export ``module`` (see :func:`export_part`) to ``path`` and check it with
     ``onnx.checker``.
 
-    With ``dynamic=False`` the graph is fixed to batch 1 and ``shape``: the sizes the DFC
-    branches resize their gates to are then folded to constants when ONNX Runtime loads the
-    file, where a dynamic graph computes them on every call (``Shape``, ``Gather``,
-    ``Unsqueeze``, ``Concat`` and ``Slice`` nodes per branch). With ``dynamic=True`` (the
-    default) batch, height and width are dynamic (the DFC branch's pooling and resizing follow
-    the input size), so one backbone file serves any detection or segmentation input, and the
-    classifier (global pooling) any image size, down to 2 pixels per side at the deepest DFC
-    layer (64x64 images at output stride 32): the tracer fixes the pooling kernel at 2x2, which
-    the eager model narrows for 1-pixel sides.
-
-    What a runtime needs of the module is applied before, by its export profile
-    (``ghostv2_mm.deploy.profiles.resolve(backend, precision, static).apply(module)``).
+    With ``dynamic=False`` the graph is fixed to batch 1 and ``shape``, so that the sizes the
+    DFC gates are resized to become constants instead of being computed on every call. With
+    ``dynamic=True`` (the default) batch, height and width are dynamic, down to 2 pixels per
+    side at the deepest DFC layer: the tracer fixes the pooling kernel at 2x2, which the eager
+    model narrows for 1-pixel sides. What a runtime needs of the module is applied before, by
+    its export profile (``ghostv2_mm.deploy.profiles.resolve(...).apply(module)``).
 
     Returns:
         list[str]: The names of the outputs.
@@ -53,39 +47,33 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
     for name in names:
         axes[name] = {0: 'batch'} if part == 'classifier' else \
             {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'}
-    if not dynamic:
-        axes = None
     with warnings.catch_warnings():
         # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
         # are fixed by tracing; the traced branches are the general ones, as documented above.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         torch.onnx.export(module, x, path, input_names=['input'], output_names=names,
-                          dynamic_axes=axes, opset_version=opset)
+                          dynamic_axes=axes if dynamic else None, opset_version=opset)
     onnx.checker.check_model(onnx.load(path), full_check=True)
     return names
 
 
 def randomize_for_check(model, seed=0):
     """Give a model with fresh random weights outputs that depend on its input, so that a check
-    of an export against it can fail: every BN non-trivial statistics and affine parameters (as a
-    trained network has; default-initialised BN folds to identities) and the last linear layer
-    (a head initialised with std 0.01 gives logits that hardly depend on the input) weights of
-    std 0.5. Returns the model in eval mode."""
+    of an export against it can fail: every BN non-trivial statistics and affine parameters, and
+    the last linear layer (initialised with std 0.01, its logits hardly depend on the input)
+    weights of std 0.5. Returns the model in eval mode."""
     from torch.nn.modules.batchnorm import _BatchNorm
     generator = torch.Generator().manual_seed(seed)
-    uniform = lambda t, low, high: t.copy_(torch.rand(t.shape, generator=generator) *
-                                           (high - low) + low)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, _BatchNorm):
-                uniform(m.running_mean, -0.5, 0.5)
-                uniform(m.running_var, 0.5, 1.5)
-                uniform(m.weight, 0.5, 1.5)
-                uniform(m.bias, -0.5, 0.5)
+                m.running_mean.uniform_(-0.5, 0.5, generator=generator)
+                m.running_var.uniform_(0.5, 1.5, generator=generator)
+                m.weight.uniform_(0.5, 1.5, generator=generator)
+                m.bias.uniform_(-0.5, 0.5, generator=generator)
         linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
         if linears:
-            linears[-1].weight.copy_(torch.randn(linears[-1].weight.shape,
-                                                 generator=generator) * 0.5)
+            linears[-1].weight.normal_(0, 0.5, generator=generator)
     return model.eval()
 
 
@@ -96,8 +84,7 @@ def compare_onnx(module, model, shapes):
     Returns:
         list[tuple[tuple[int, int, int], float, float]]: (shape, the largest absolute difference
         over all outputs, the outputs' input-dependent scale: the largest difference between
-        the PyTorch outputs of the two inputs). A check is meaningful when the difference is
-        small against that scale.
+        the PyTorch outputs of the two inputs, against which the difference must be small).
     """
     module.eval()
     results = []

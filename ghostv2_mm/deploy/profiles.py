@@ -1,42 +1,28 @@
 """Export profiles: what each runtime gets of the inference structure.
 
-A deployment is exported for one (backend, precision, static or dynamic input). Its profile,
-resolved once by :func:`resolve`, lists the module transforms applied to the inference structure
-before it is traced (:mod:`.transforms`) and the graph transforms applied to the ONNX file
-before it is quantised. :data:`TRANSFORMS` is the one table of which (backend, precision) gets
-which transform; ``tools/deployment/deploy.py``, ``export_onnx.py``, the benchmark and the
-quantisation read it and nothing else. A new runtime is a new row.
-
-Why each row (docs/performance.md has the measurements):
-
-- ONNX Runtime fp32: channels padded to its 16-channel blocks and, in static files, the gates in
-  their blocked-layout forms: the whole network then runs in ONNX Runtime's blocked layout.
-- ONNX Runtime int8: padded, the DFC pooling as a depthwise conv (its int8 pooling is slow), the
-  plain gates (its int8 kernels run NHWC, where up-sampled SE gates only add work), and every
-  conv given its own parameters before quantisation (:func:`.quantize.groups.unshare_parameters`).
-- OpenVINO, any precision: the plain structure; OpenVINO runs these networks channels-last,
-  where padding only adds work.
-- PyTorch: weights channels-last, the layout oneDNN's CPU convs work in.
+A deployment's profile, resolved once from (backend, precision, static or dynamic input) by
+:func:`resolve`, lists the module transforms applied to the inference structure before it is
+traced (:mod:`.transforms`) and the graph transforms applied to the ONNX file before it is
+quantised. :data:`TRANSFORMS` is the one table of which (backend, precision) gets which
+transform; a new runtime is a new row. docs/performance.md has the measurements behind it.
 """
 from collections import namedtuple
 
 # (backend, precision) -> the transforms of its files, in the order they are applied.
 TRANSFORMS = {
+    # The whole network in ONNX Runtime's blocked layout.
     ('onnxruntime', 'fp32'): ('pad_channels', 'blocked_gates'),
+    # Its int8 kernels run NHWC, where up-sampled gates only add work, and its int8 pooling is
+    # slow; every conv gets its own parameters before quantisation.
     ('onnxruntime', 'int8'): ('pad_channels', 'conv_pooling', 'unshare_parameters'),
+    # OpenVINO runs these networks channels-last, where padding only adds work.
     ('openvino', 'fp32'): (),
     ('openvino', 'bf16'): (),
     ('openvino', 'int8'): (),
     ('pytorch', 'fp32'): ('channels_last', ),
 }
-# Module transforms (functions of .transforms) and their arguments; ONNX Runtime's channel block
-# is 16 channels with AVX-512.
-MODULE_TRANSFORMS = {
-    'pad_channels': dict(multiple=16),
-    'blocked_gates': {},
-    'conv_pooling': {},
-    'channels_last': {},
-}
+# Module transforms: functions of .transforms (pad_channels to 16: ONNX Runtime's AVX-512 block).
+MODULE_TRANSFORMS = ('pad_channels', 'blocked_gates', 'conv_pooling', 'channels_last')
 # Module transforms that fix sizes when traced: static-shape files only.
 STATIC_ONLY = ('blocked_gates', )
 # Graph transforms (functions of .quantize.groups) of the ONNX file a quantiser reads.
@@ -59,7 +45,7 @@ class Profile(namedtuple('Profile', 'backend precision static transforms')):
         GhostNetV2 passes through unchanged but for ``channels_last``)."""
         from . import transforms
         for name in self.module_transforms:
-            model = getattr(transforms, name)(model, **MODULE_TRANSFORMS[name])
+            model = getattr(transforms, name)(model)
         return model
 
     def apply_graph(self, onnx_model):

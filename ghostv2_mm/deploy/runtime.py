@@ -1,15 +1,14 @@
-"""Opening and running deployed models in ONNX Runtime and OpenVINO.
-
-Every part of the package that runs a deployed file (PyTorch-free inference, mmdeploy's backend
-models, quantisation, parity, the benchmark and the profiler) opens it here, so that threads,
-spinning, the inference precision and static shapes are set in one place. Only numpy and the
-runtime itself are imported: this module runs where PyTorch is absent.
+"""Opening and running deployed models in ONNX Runtime and OpenVINO: every part of the package
+that runs a deployed file opens it here, so that threads, spinning, the inference precision and
+static shapes are set in one place. Only numpy and the runtime itself are imported: this module
+runs where PyTorch is absent.
 
 OpenVINO runs float layers in bf16 by default on CPUs with AVX512-BF16 or AMX, so the precision
 is always given. An IR written for a deployment records the precision it was deployed for
 (:data:`PRECISION_KEY` in its runtime info, :func:`convert_to_openvino`), which
 :class:`RuntimeModel` uses when no precision is asked for.
 """
+import functools
 import os
 import os.path as osp
 import signal
@@ -19,14 +18,13 @@ import tempfile
 
 import numpy as np
 
-from ..errors import RuntimeCrash
+from ..errors import DeployError, RuntimeCrash
 from ..utils import check_choice
 
 BACKENDS = ('onnxruntime', 'openvino')
 # The precisions of each backend: bf16 is OpenVINO's inference precision for a float file, int8
 # a quantised file (ghostv2_mm.deploy.quantize).
 PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8')}
-# The file each backend runs.
 SUFFIXES = {'onnxruntime': '.onnx', 'openvino': '.xml'}
 # OpenVINO's names of the inference precisions. An int8 file runs its float layers in f32: they
 # are float because they are sensitive.
@@ -35,13 +33,16 @@ OPENVINO_HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
 PRECISION_KEY = ['runtime_options', 'INFERENCE_PRECISION_HINT']
 
 
-def check_precision(backend, precision):
-    """Raise ``ValueError`` unless ``backend`` is known and has ``precision``."""
-    check_choice('backend', backend, BACKENDS)
+def check_precision(backend, precision, argument='precision', backend_argument='backend'):
+    """Raise ``DeployError`` (a ``ValueError``) naming ``backend_argument`` or ``argument``
+    unless ``backend`` is known and has ``precision``."""
+    if backend not in BACKENDS:
+        raise DeployError(f'{backend_argument} must be one of {BACKENDS}, but received '
+                          f'{backend!r}')
     if precision not in PRECISIONS[backend]:
-        raise ValueError(f'precision {precision!r} is not available for {backend} (choose from '
-                         f'{", ".join(PRECISIONS[backend])}; bf16 is an OpenVINO inference '
-                         'precision)')
+        raise DeployError(f'{argument} {precision} is not available for {backend} (choose from '
+                          f'{", ".join(PRECISIONS[backend])}; bf16 is an OpenVINO inference '
+                          'precision)')
 
 
 def onnxruntime_session(model, threads=None, profile_prefix=None):
@@ -61,16 +62,12 @@ def onnxruntime_session(model, threads=None, profile_prefix=None):
     return ort.InferenceSession(model, options, providers=['CPUExecutionProvider'])
 
 
-_OPENVINO_CORE = []
-
-
+@functools.cache
 def openvino_core():
     """The process's ``openvino.Core``: one per process, since each Core has its own thread
     pools, which would compete for the cores."""
     import openvino as ov
-    if not _OPENVINO_CORE:
-        _OPENVINO_CORE.append(ov.Core())
-    return _OPENVINO_CORE[0]
+    return ov.Core()
 
 
 def openvino_compile(model, precision=None, threads=None, shape=None, perf_count=False):
@@ -141,27 +138,23 @@ class RuntimeModel:
     """
 
     def __init__(self, path, backend, precision=None, threads=None, shape=None):
-        check_choice('backend', backend, BACKENDS)
-        if precision is not None:
-            check_precision(backend, precision)
+        check_precision(backend, precision or 'fp32')
         if not osp.isfile(path):
             raise FileNotFoundError(f'{backend} model {path} does not exist')
-        self.path, self.backend = path, backend
+        self.backend = backend
         if backend == 'onnxruntime':
             self.session = onnxruntime_session(path, threads)
             inp = self.session.get_inputs()[0]
             self.input_name = inp.name
             self.input_shape = [d if isinstance(d, int) else None for d in inp.shape]
             self.output_names = [o.name for o in self.session.get_outputs()]
-            self.precision = precision or 'fp32'
         else:
-            self.compiled, hint = openvino_compile(path, precision, threads, shape)
+            self.compiled, _ = openvino_compile(path, precision, threads, shape)
             inp = self.compiled.inputs[0]
             self.input_name = inp.get_any_name()
             self.input_shape = [d.get_length() if d.is_static else None
                                 for d in inp.get_partial_shape()]
             self.output_names = [o.get_any_name() for o in self.compiled.outputs]
-            self.precision = precision or {'f32': 'fp32', 'bf16': 'bf16'}.get(hint, hint)
             self.request = self.compiled.create_infer_request()
 
     def __call__(self, x):
@@ -191,11 +184,9 @@ RuntimeModel(path, backend, precision)(np.load(sample))
 
 
 def check_runs(path, backend, precision, sample, timeout=600):
-    """Run ``path`` once on ``sample`` (a (1, 3, H, W) float32 array) in a subprocess.
-
-    A runtime whose kernels crash on a model (OpenVINO's AMX int8 kernels did on GhostNetV2 at
-    small feature maps, docs/quantization.md) kills the process that runs it; this finds that
-    out without losing the caller.
+    """Run ``path`` once on ``sample`` (a (1, 3, H, W) float32 array) in a subprocess: a runtime
+    whose kernels crash on a model (docs/quantization.md) kills the process that runs it, which
+    here is not the caller.
 
     Raises:
         RuntimeCrash: the process died of a signal; the message names the file, the signal and
@@ -223,17 +214,13 @@ def check_runs(path, backend, precision, sample, timeout=600):
 def cpu_summary():
     """The CPU model and its AVX-512 VNNI/BF16 and AMX features, as ``/proc/cpuinfo`` names
     them."""
-    model, flags = 'unknown CPU', set()
     try:
         with open('/proc/cpuinfo') as f:
-            for line in f:
-                key, _, value = line.partition(':')
-                if key.strip() == 'model name':
-                    model = value.strip()
-                elif key.strip() == 'flags':
-                    flags = set(value.split())
-                    break
+            first = f.read().split('\n\n')[0]  # the first core's block
     except OSError:
-        pass
+        first = ''
+    info = {key.strip(): value.strip()
+            for key, _, value in (line.partition(':') for line in first.splitlines())}
+    flags = info.get('flags', '').split()
     wanted = ('avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16')
-    return ', '.join([model] + [f for f in wanted if f in flags])
+    return ', '.join([info.get('model name', 'unknown CPU')] + [f for f in wanted if f in flags])

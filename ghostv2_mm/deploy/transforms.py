@@ -3,26 +3,16 @@ the forms a runtime runs fastest. Each transform takes a model, changes it in pl
 and returns the model to export (a module returns its replacement); all are exact. Which runtime
 gets which transform is one table, :data:`ghostv2_mm.deploy.profiles.TRANSFORMS`.
 
-- :func:`pad_channels`: every Ghost module's intrinsic and cheap halves padded with zero channels
-  to whole blocks of 16. ONNX Runtime's CPU provider runs a conv in its fast blocked layout
-  (NCHWc) only when its channels are multiples of the block, and a ``Concat`` only when each
-  input is; a Ghost module makes ``ceil(c / 2)`` intrinsic channels (8, 12, 20, 36, 60, ... in
-  GhostNetV2 1.0x) and concatenates them with as many cheap ones, so most of its layers would
-  fall back to the plain layout with a reorder before and after each. The primary conv gets zero
-  filters, the cheap depthwise conv zero kernels, every layer that reads a padded tensor zero
-  weights for the added channels; the added channels hold exact zeros (zero weights and bias,
-  ReLU(0) = 0, and the gates multiply them) and the backbone's outputs are gathered back to
-  their real channels.
-- :func:`blocked_gates`: the SE and DFC gates in forms ONNX Runtime keeps in that layout, which
-  it keeps only through ops with blocked kernels: convs and poolings with constant attributes,
-  ``Upsample`` (a nearest ``Resize``) with constant integer scales, and ``Mul``/``Add`` of two
-  blocked tensors of one shape. The SE gate (N, C, 1, 1) is up-sampled to the features' size
-  before its multiply (nearest from 1x1: the same values); the DFC gate of an odd-sized map
-  (a 7x7 map pooled to 3x3) is resized by whole factors only (:func:`nearest_resize`). These
-  forms fix sizes when traced: static-shape files only.
-- :func:`conv_pooling`: the DFC branch's 2x2 average pooling as a depthwise 2x2 conv of stride 2
-  with weights 1/4, for the files ONNX Runtime quantises: its int8 average pooling is a generic
-  kernel, its int8 depthwise conv an optimised one, and 1/4 is exact in int8.
+- :func:`pad_channels`: every Ghost module's halves padded with zero channels to whole blocks of
+  16. ONNX Runtime's CPU provider runs a conv (and a ``Concat``) in its fast blocked layout
+  (NCHWc) only when the channels are multiples of the block; a Ghost module's ``ceil(c / 2)``
+  intrinsic channels (8, 12, 20, ...) would leave most layers in the plain layout with a reorder
+  before and after each. The added channels hold exact zeros.
+- :func:`blocked_gates`: the SE and DFC gates in forms ONNX Runtime keeps in that layout (it
+  keeps it only through ops with blocked kernels, e.g. a nearest ``Resize`` by constant integer
+  scales, or a ``Mul`` of two tensors of one shape). Static-shape files only: they fix sizes.
+- :func:`conv_pooling`: the DFC 2x2 average pooling as a depthwise conv, for the files ONNX
+  Runtime quantises: its int8 depthwise conv is optimised, its int8 pooling is not.
 - :func:`channels_last`: weights in the NHWC layout oneDNN's CPU convs work in (PyTorch).
 """
 import torch
@@ -33,6 +23,7 @@ from ..models.backbones import GhostNetV2
 from ..models.deploy import DeployDFCAttention
 from ..models.layers.dfc_attention import GATES
 from ..models.layers.ghost_bottleneck import SqueezeExcite
+
 
 class ChannelSelect(nn.Module):
     """The real channels of a padded feature map (an ONNX ``Gather`` on the channel axis)."""
@@ -75,13 +66,15 @@ def _dense(conv, layout_in, layout_out):
 
 @torch.no_grad()
 def _depthwise(conv, layout):
+    """``conv`` (depthwise) over ``layout``, keeping its first ``len(index)`` channels: the cheap
+    conv's channels beyond the module's output, which the module slices off, become zeros."""
     index, size = layout
-    if not conv.groups == conv.in_channels == conv.out_channels == len(index):
+    if not conv.groups == conv.in_channels == conv.out_channels >= len(index):
         raise ValueError('expected a depthwise conv over the layout\'s channels')
     new = _conv(conv, size, size, size)
-    new.weight[index] = conv.weight
+    new.weight[index] = conv.weight[:len(index)]
     if conv.bias is not None:
-        new.bias[index] = conv.bias
+        new.bias[index] = conv.bias[:len(index)]
     return new
 
 
@@ -89,19 +82,23 @@ def _plain(channels):
     return torch.arange(channels), channels
 
 
+def _ghost_layout(init, out, multiple):
+    """The output layout of a Ghost module of ``init`` intrinsic and ``out`` output channels:
+    output channel j < init is intrinsic channel j, channel j >= init cheap channel j - init."""
+    size = _round_up(init, multiple)
+    return torch.cat([torch.arange(init), size + torch.arange(out - init)]), 2 * size
+
+
 def _pad_ghost(module, layout_in, multiple):
     """Pad a (BN-folded) Ghost module whose input has ``layout_in``; returns its output's."""
     init = module.primary_conv[0].out_channels
     if module.cheap_operation[0].out_channels != init:
         raise ValueError('channel padding needs Ghost modules with ratio 2')
-    out = module.out_channels
-    size = _round_up(init, multiple)
-    layout_init = (torch.arange(init), size)
-    # Output channel j < init is intrinsic channel j, channel j >= init cheap channel j - init.
-    index = torch.cat([torch.arange(init), size + torch.arange(out - init)])
-    layout_out = (index, 2 * size)
-    module.primary_conv[0] = _dense(module.primary_conv[0], layout_in, layout_init)
-    module.cheap_operation[0] = _cheap(module.cheap_operation[0], out - init, size)
+    layout_out = _ghost_layout(init, module.out_channels, multiple)
+    size = layout_out[1] // 2
+    module.primary_conv[0] = _dense(module.primary_conv[0], layout_in, (torch.arange(init), size))
+    module.cheap_operation[0] = _depthwise(module.cheap_operation[0],
+                                           (torch.arange(module.out_channels - init), size))
     module.out_channels = 2 * size
     if module.short_conv is not None:
         attn = module.short_conv
@@ -109,17 +106,6 @@ def _pad_ghost(module, layout_in, multiple):
         attn.fc_h = _depthwise(attn.fc_h, layout_out)
         attn.fc_v = _depthwise(attn.fc_v, layout_out)
     return layout_out
-
-
-@torch.no_grad()
-def _cheap(conv, kept, size):
-    """The cheap depthwise conv on ``size`` padded channels, of which it keeps its first ``kept``
-    (cheap channels beyond ``out_channels``, which the module's slice drops, become zeros)."""
-    new = _conv(conv, size, size, size)
-    new.weight[:kept] = conv.weight[:kept]
-    if conv.bias is not None:
-        new.bias[:kept] = conv.bias[:kept]
-    return new
 
 
 def _pad_bottleneck(block, layout_in, multiple):
@@ -142,8 +128,6 @@ def _pad_bottleneck(block, layout_in, multiple):
     return layout_out
 
 
-
-
 def find_backbone(model):
     """The deployed GhostNetV2 of ``model`` (itself, ``model.backbone`` or the backbone a
     :class:`SelectOutputs` wraps), or None."""
@@ -156,13 +140,6 @@ def find_backbone(model):
                                  'switch_to_deploy() (or build with deploy=True) first')
             return candidate
     return None
-
-
-def _replace_backbone(model, new):
-    if isinstance(model, (GhostNetV2, SelectOutputs)):
-        return new
-    model.backbone = new
-    return model
 
 
 class SelectOutputs(nn.Module):
@@ -191,15 +168,11 @@ def pad_channels(model, multiple=16):
     backbone = find_backbone(model)
     if backbone is None or SelectOutputs in (type(model), type(getattr(model, 'backbone', None))):
         return model  # nothing to pad, or padded already
-    blocks = [block for stage in backbone.blocks for block in stage]
-    first = blocks[0]
+    first = backbone.blocks[0][0]
     stem_channels = backbone.conv_stem.out_channels
     if hasattr(first, 'ghost1') and len(first.shortcut) == 0:
         # The first block keeps its input's layout: the stem writes the block's output layout.
-        init = first.ghost2.primary_conv[0].out_channels
-        size = _round_up(init, multiple)
-        layout = (torch.cat([torch.arange(init), size + torch.arange(stem_channels - init)]),
-                  2 * size)
+        layout = _ghost_layout(first.ghost2.primary_conv[0].out_channels, stem_channels, multiple)
     else:
         layout = _plain(stem_channels)
     backbone.conv_stem = _dense(backbone.conv_stem, _plain(3), layout)
@@ -215,27 +188,25 @@ def pad_channels(model, multiple=16):
         if not torch.equal(index, torch.arange(size)):
             selects[i] = ChannelSelect(index)
     wrapped = SelectOutputs(backbone, [selects.get(i) for i in backbone.out_indices])
-    return _replace_backbone(model, wrapped)
+    if model is backbone:
+        return wrapped
+    model.backbone = wrapped
+    return model
 
 
-# The largest (h * w) gate resized to a non-multiple size through a whole-factor up-sampling to
-# (h * H, w * W): that map has h * w times the output's pixels. Larger gates of odd-sized maps
-# take the edge-padding route: the 3x3 -> 7x7 gates of a 224 classifier are up-sampled, the
-# 6x6 -> 13x13 gates of the YOLOv3 backbone at 416 padded (the faster route for each here).
+# The largest (h * w) gate resized to a non-multiple size through the (h * H, w * W) map, which
+# has h * w times the output's pixels; larger gates of odd-sized maps take the edge padding.
 MAX_UPSAMPLED_GATE = 16
 
 
 def nearest_resize(x, size):
     """``F.interpolate(x, size, mode='nearest')`` through resizes by whole factors only.
 
-    Nearest resizing from h to H takes source row ``floor(i * h / H)`` for output row i. When
-    H is not a multiple of h, that is row ``i * h`` of x up-sampled by H (source row
-    ``floor(i * h / H)``), so an up-sampling by (H, W) followed by a 1x1 max pooling with
-    stride (h, w) (which picks those rows and columns) gives the same values; for the larger
-    gates of odd-sized maps (H = 2h + 1, the 2x2 pooling drops the last row), row i is row
-    ``floor((i - 1) / 2)`` (row 0 for i = 0) of x up-sampled by 2, which an edge padding of one
-    row and column at the start gives without the (h * H, w * W) map (ONNX Runtime runs the
-    padding in its plain layout)."""
+    Nearest resizing from h to H takes source row ``floor(i * h / H)`` for output row i: row
+    ``i * h`` of x up-sampled by H, so an up-sampling by (H, W) followed by a 1x1 max pooling of
+    stride (h, w) gives the same values. For H = 2h + 1 (odd-sized maps, whose 2x2 pooling
+    dropped the last row) row i is row ``max(i - 1, 0) // 2`` of x up-sampled by 2: an edge
+    padding of one row and column at the start, without the (h * H, w * W) map."""
     h, w = (int(s) for s in x.shape[-2:])
     height, width = (int(s) for s in size)
     if (h, w) == (height, width):
@@ -252,8 +223,8 @@ def nearest_resize(x, size):
 
 
 class BlockedSqueezeExcite(SqueezeExcite):
-    """:class:`SqueezeExcite` whose gate is up-sampled to the features' size before the multiply
-    (the same layers and names).
+    """:class:`SqueezeExcite` whose (N, C, 1, 1) gate is up-sampled to the features' size
+    before the multiply (nearest from 1x1: the same values; the same layers and names).
 
     Args:
         se (SqueezeExcite): The module to convert.
@@ -283,8 +254,8 @@ class _DFCForm(DeployDFCAttention):
 
 class BlockedDFCAttention(_DFCForm):
     """:class:`DeployDFCAttention` whose nearest up-sampling of the gate goes through whole
-    factors only (:func:`nearest_resize`). The scaling function is element-wise, so applying it
-    before or after a nearest resize gives the same gate."""
+    factors only (:func:`nearest_resize`); the scaling function is element-wise, so it can come
+    first."""
 
     def forward(self, x, size=None):
         size = x.shape[-2:] if size is None else size
@@ -297,7 +268,6 @@ class ConvPoolDFCAttention(_DFCForm):
 
     def __init__(self, attn):
         super().__init__(attn)
-        # Not saved: a constant.
         channels, weight = self.proj.in_channels, self.proj.weight
         self.register_buffer(
             'pool_weight', torch.full((channels, 1, 2, 2), 0.25, dtype=weight.dtype,
@@ -311,8 +281,10 @@ class ConvPoolDFCAttention(_DFCForm):
 
 
 def _swap(model, swaps):
-    """Replace each child whose exact type is a key of ``swaps`` by ``swaps[type](child)``."""
-    for module in list(model.modules()):
+    """Replace each module of ``model``'s GhostNetV2 whose exact type is a key of ``swaps`` by
+    ``swaps[type](module)``; returns ``model``."""
+    backbone = find_backbone(model)
+    for module in list(backbone.modules()) if backbone is not None else []:
         for name, child in module.named_children():
             if type(child) in swaps:
                 setattr(module, name, swaps[type(child)](child))
@@ -323,21 +295,15 @@ def blocked_gates(model):
     """Every SE and deployed DFC attention of ``model``'s GhostNetV2 in its blocked-layout form
     (:class:`BlockedSqueezeExcite`; :class:`BlockedDFCAttention` where the gate is up-sampled
     by nearest resizing); returns the model."""
-    backbone = find_backbone(model)
-    if backbone is not None:
-        blocked_dfc = lambda a: BlockedDFCAttention(a) if a.up_mode == 'nearest' else a
-        _swap(backbone, {SqueezeExcite: BlockedSqueezeExcite, DeployDFCAttention: blocked_dfc})
-    return model
+    blocked_dfc = lambda a: BlockedDFCAttention(a) if a.up_mode == 'nearest' else a
+    return _swap(model, {SqueezeExcite: BlockedSqueezeExcite, DeployDFCAttention: blocked_dfc})
 
 
 def conv_pooling(model):
     """Every deployed DFC attention of ``model``'s GhostNetV2 that average-pools computes its
     pooling as a depthwise conv (:class:`ConvPoolDFCAttention`); returns the model."""
-    backbone = find_backbone(model)
-    if backbone is not None:
-        conv_pool = lambda a: ConvPoolDFCAttention(a) if a.down_mode == 'avg' else a
-        _swap(backbone, {DeployDFCAttention: conv_pool})
-    return model
+    conv_pool = lambda a: ConvPoolDFCAttention(a) if a.down_mode == 'avg' else a
+    return _swap(model, {DeployDFCAttention: conv_pool})
 
 
 def channels_last(model):

@@ -7,20 +7,18 @@ project's models and backends).
         [--calib-dataset-cfg CFG] [--calib-num N] [--cfg-options KEY=VALUE ...] [--show]
 
 DEPLOY_CFG is one of configs/mmdeploy/ (mmdeploy's format). A GhostNetV2 backbone is exported in
-its inference structure: CHECKPOINT is converted into DIR/<name>_deploy.pth
-(``ghostv2_mm.apis.reparameterize_checkpoint``) and exported with ``model.backbone.deploy=True``.
-DIR receives ``end2end.onnx`` (ONNX Runtime's file), ``end2end.xml``/``.bin`` (OpenVINO's IR),
-``end2end_int8.*`` with ``--precision int8``, mmdeploy's ``deploy.json``/``pipeline.json``/
-``detail.json`` (what ``python -m ghostv2_mm.deploy.infer`` reads), and ``output_pytorch.jpg``
-and ``output_<backend>.jpg``: both models' predictions on IMAGE (or each ``--test-img``), also
-printed with their difference.
+its inference structure: CHECKPOINT is converted into DIR/<name>_deploy.pth and exported with
+``model.backbone.deploy=True``, in the export profile of (backend, precision, static or dynamic
+DEPLOY_CFG) (``ghostv2_mm.deploy.profiles``). DIR receives ``end2end.onnx`` (ONNX Runtime),
+``end2end.xml``/``.bin`` (OpenVINO), ``end2end_int8.*`` with ``--precision int8``, mmdeploy's
+``deploy.json``/``pipeline.json``/``detail.json`` (what ``python -m ghostv2_mm.deploy.infer``
+reads), and ``output_pytorch.jpg`` and ``output_<backend>.jpg``: both models' predictions on
+IMAGE (or each ``--test-img``), also printed with their difference.
 
 ``--precision`` (default: the deploy config's ``backend_config.precision``, else fp32): bf16 is
 OpenVINO's inference precision, recorded in the IR; int8 is post-training quantisation
 (``ghostv2_mm.deploy.quantize``) calibrated on ``--calib-num`` images of the training set of
-MODEL_CFG, or of ``--calib-dataset-cfg`` (a config with a ``train_dataloader``). The exported
-structure is the export profile of (backend, precision, static or dynamic deploy config):
-``ghostv2_mm.deploy.profiles``.
+MODEL_CFG, or of ``--calib-dataset-cfg``.
 """
 import argparse
 import logging
@@ -61,11 +59,13 @@ def main():
 
     from ghostv2_mm.deploy import compare, convert
     from ghostv2_mm.deploy.backends import build_task_processor, check_files
+    from ghostv2_mm.deploy.infer import read_image
+    from ghostv2_mm.deploy.runtime import check_precision
 
     check_files([('DEPLOY_CFG', args.deploy_cfg), ('MODEL_CFG', args.model_cfg),
                  ('CHECKPOINT', args.checkpoint)])
     for img in [args.img, *(args.test_img or [])]:
-        convert.check_image(img, 'IMAGE' if img == args.img else '--test-img')
+        read_image(img, 'IMAGE' if img == args.img else '--test-img')
     if args.calib_dataset_cfg:
         check_files([('--calib-dataset-cfg', args.calib_dataset_cfg)])
     get_root_logger().setLevel(args.log_level)
@@ -75,7 +75,7 @@ def main():
     deploy_cfg = Config.fromfile(args.deploy_cfg)
     backend = get_backend(deploy_cfg).value
     precision = args.precision or deploy_cfg.backend_config.get('precision', 'fp32')
-    convert.check_precision(backend, precision)
+    check_precision(backend, precision, '--precision', 'backend_config.type')
     if backend == 'openvino':
         # An int8 IR runs its float (sensitive) layers in f32.
         deploy_cfg.backend_config.precision = 'bf16' if precision == 'bf16' else 'fp32'
@@ -90,10 +90,8 @@ def main():
                        device=args.device)
     if precision == 'int8':
         from ghostv2_mm.deploy.quantize import dataset_inputs, quantize
-        calib_cfg = Config.fromfile(args.calib_dataset_cfg) if args.calib_dataset_cfg \
-            else model_cfg
         shape = get_input_shape(deploy_cfg)
-        calib, _ = dataset_inputs(calib_cfg, 'train', args.calib_num,
+        calib, _ = dataset_inputs(args.calib_dataset_cfg or model_cfg, 'train', args.calib_num,
                                   shape and tuple(reversed(shape)))
         print(f'calibrating int8 on {len(calib)} training images')
         files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
@@ -120,8 +118,5 @@ def main():
 
 
 if __name__ == '__main__':
-    from ghostv2_mm.errors import GhostV2Error
-    try:
-        main()
-    except GhostV2Error as e:
-        raise SystemExit(str(e))
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)

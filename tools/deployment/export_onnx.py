@@ -7,24 +7,21 @@
 
 CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier`` (the default
 for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
-image -> the backbone's ``out_indices`` features; batch, height and width are dynamic, or, with
-``--static``, fixed to 1 and ``--shape`` (as mmdeploy's static configs deploy; ONNX Runtime then
-folds the size arithmetic of the DFC gates' resizing when it loads the file; compared at that
-shape only). The
-input is the normalised image tensor (the data preprocessor's mean/std and BGR->RGB are not part
-of the graph). Unless ``--no-deploy``, the backbone's inference structure is exported
-(``switch_to_deploy``; a deploy checkpoint of ``tools/model_converters/reparameterize_model.py``
-loads with ``--cfg-options model.backbone.deploy=True``) in the forms the export profile of
-``--backend`` and ``--precision`` (default onnxruntime fp32: channels padded to ONNX Runtime's
-16-channel blocks and, with ``--static``, the blocked-layout gates; ``--backend openvino``: the
-plain structure) gives it (``ghostv2_mm.deploy.profiles``; docs/performance.md). Without
-``--checkpoint`` the weights are random, with randomised BN statistics and a head of useful
-scale so that the outputs depend on the input. The file is checked with ``onnx.checker``, then
-ONNX Runtime's outputs are compared with the PyTorch model's (before any folding) on two random
-inputs of every ``--check-shapes`` size (by default 1x224x224, 2x224x224 and the non-square
-1x256x352 and 1x97x131); the tool fails when a difference exceeds ``--tolerance``, or 1% of the
-outputs' input-dependent scale (the largest difference between PyTorch's outputs for the two
-inputs: a comparison whose error is not far below it could not tell the export from a constant).
+image -> the backbone's ``out_indices`` features. Batch, height and width are dynamic or, with
+``--static``, fixed to 1 and ``--shape`` (as mmdeploy's static configs deploy; compared at that
+shape only). The input is the normalised image tensor (the data preprocessor is not part of the
+graph). Unless ``--no-deploy``, the backbone's inference structure (``switch_to_deploy``; a
+deploy checkpoint loads with ``--cfg-options model.backbone.deploy=True``) is exported in the
+forms of the export profile of ``--backend`` and ``--precision`` (``ghostv2_mm.deploy.profiles``;
+default onnxruntime fp32: channels padded to 16 and, with ``--static``, the blocked-layout
+gates). Without ``--checkpoint`` the weights are random, with randomised BN statistics and a head
+of useful scale, so that the outputs depend on the input.
+
+The file is checked with ``onnx.checker``, then ONNX Runtime's outputs are compared with the
+PyTorch model's (before any folding) on two random inputs of every ``--check-shapes`` size
+(default 1x224x224, 2x224x224, 1x256x352 and 1x97x131); the tool fails when a difference exceeds
+``--tolerance`` or 1% of the outputs' input-dependent scale (the largest difference between
+PyTorch's outputs for the two inputs).
 """
 import argparse
 import os
@@ -63,10 +60,11 @@ def parse_args():
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings, e.g. model.backbone.out_indices="(2,4)"')
     args = parser.parse_args()
-    from ghostv2_mm.deploy.runtime import PRECISIONS
-    if args.precision not in PRECISIONS[args.backend]:
-        parser.error(f'--precision {args.precision} is not available for {args.backend} (choose '
-                     f'from {", ".join(PRECISIONS[args.backend])})')
+    from ghostv2_mm.deploy.runtime import check_precision
+    try:
+        check_precision(args.backend, args.precision, '--precision')
+    except ValueError as e:
+        parser.error(str(e))
     if args.static and args.check_shapes and args.check_shapes != [1, *args.shape]:
         parser.error(f'--check-shapes {" ".join(map(str, args.check_shapes))}: a --static file '
                      f'takes only 1 {args.shape[0]} {args.shape[1]} (batch 1 and --shape)')
@@ -127,8 +125,5 @@ def main():
 
 
 if __name__ == '__main__':
-    from ghostv2_mm.errors import GhostV2Error
-    try:
-        main()
-    except GhostV2Error as e:
-        raise SystemExit(str(e))
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)

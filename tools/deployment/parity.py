@@ -4,38 +4,20 @@ the config's evaluator (top-1, COCO bbox mAP, mIoU) side by side, and the per-im
     python tools/deployment/parity.py DEPLOY_CFG MODEL_CFG CHECKPOINT --model FILE
         [--work-dir DIR] [--cfg-options KEY=VALUE ...] [--device cpu]
 
-Every test image goes through the deployment's pre-processing (mmdeploy's test pipeline for
-DEPLOY_CFG's input shape) once, and the same batch is given to the PyTorch model of CHECKPOINT
-(the training structure, as ``tools/test.py`` loads it) and to the backend model of FILE
-(``end2end.onnx`` / ``end2end.xml``, at the precision its IR records). Per image
+Every test image goes through the deployment's pre-processing once, and the same batch is given
+to the PyTorch model of CHECKPOINT (the training structure, as ``tools/test.py`` loads it) and to
+the backend model of FILE (at the precision its IR records). Per image
 (``ghostv2_mm.deploy.compare.difference``): detectors, the fraction of PyTorch's boxes matched
 (same label, IoU >= 0.5), their IoU and score differences, and the box count; segmentors, the
-pixel agreement of the label maps; classifiers, top-1 agreement and the largest score
-difference. Results are printed and written to WORK_DIR/parity.json.
+pixel agreement; classifiers, top-1 agreement and the largest score difference. Results are
+printed and written to WORK_DIR/parity.json.
 """
-import argparse
 import json
 import os
 import os.path as osp
 from copy import deepcopy
 
 import numpy as np
-from mmengine.config import DictAction
-
-
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
-    parser.add_argument('model_cfg', help='model config')
-    parser.add_argument('checkpoint', help='the trained PyTorch checkpoint')
-    parser.add_argument('--model', nargs='+', required=True, help='deployed model file(s)')
-    parser.add_argument('--device', default='cpu', help='device of both models')
-    parser.add_argument('--work-dir', default='./work_dirs/deploy_parity',
-                        help='where parity.json is written')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override model config settings, e.g. data_root=DIR/')
-    return parser.parse_args()
 
 
 def summarize(diffs):
@@ -59,14 +41,15 @@ def summarize(diffs):
 
 
 def main():
-    args = parse_args()
     import torch
     from mmengine.evaluator import Evaluator
     from mmengine.registry import DefaultScope
 
-    from ghostv2_mm.deploy.backends import build_test_setup, check_files
+    from ghostv2_mm.deploy.backends import build_test_setup, check_files, evaluation_parser
     from ghostv2_mm.deploy.compare import difference, format_difference
-
+    parser = evaluation_parser(__doc__, './work_dirs/deploy_parity')
+    parser.add_argument('checkpoint', help='the trained PyTorch checkpoint')
+    args = parser.parse_args()
     check_files([('CHECKPOINT', args.checkpoint)])
     processor, model_cfg, backend, dataloader, deployed = build_test_setup(
         args.deploy_cfg, args.model_cfg, args.model, args.cfg_options, args.device)
@@ -106,8 +89,5 @@ def main():
 
 
 if __name__ == '__main__':
-    from ghostv2_mm.errors import GhostV2Error
-    try:
-        main()
-    except GhostV2Error as e:
-        raise SystemExit(str(e))
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)

@@ -5,28 +5,24 @@
     python tools/deployment/quant_sensitivity.py ONNX CONFIG --report [--backend ...]
         [--sensitive LAYER ...] [--float-max-side N] [--calib 32] [--val N] [--threads 2]
 
-ONNX is an exported model (``end2end.onnx`` of tools/deployment/deploy.py or mmdeploy, or
-tools/deployment/export_onnx.py's classifier), CONFIG its mmpretrain/mmdet/mmseg config. The
-calibration images are the first of the training set, spread evenly (``--calib``), the evaluation
-images the validation set's (``--val``, default all for ``--report``), both through the config's
-test pipeline and data pre-processor.
+ONNX is an exported model (``end2end.onnx`` of tools/deployment/deploy.py, or export_onnx.py's
+classifier), CONFIG its config. The calibration images are the first of the training set, spread
+evenly (``--calib``), the evaluation images the validation set's (``--val``, default all for
+``--report``), both through the config's test pipeline and data pre-processor.
 
 Sensitivity (default): the graph's layers are sorted into structural groups
-(``ghostv2_mm.deploy.quantize.GROUPS``: the DFC attention's down-sampling, projection, horizontal
-and vertical FCs and gate, SE, stem, depthwise, other convs, additions, output layers). For each
-group the model is quantised twice, with the group alone in int8 ("only") and with everything
-but the group in int8 ("exclude"); each row gives the fidelity to the float model (top-1
-agreement, mean IoU of matched boxes or pixel agreement) and, for classifiers, the relative
-error of the scores. A group whose "only" row loses fidelity, or whose "exclude" row regains
-it, is sensitive.
+(``ghostv2_mm.deploy.quantize.GROUPS``). For each group the model is quantised twice, with the
+group alone in int8 ("only") and with everything but the group in int8 ("exclude"); each row
+gives the fidelity to the float model (top-1 agreement, mean IoU of matched boxes or pixel
+agreement) and, for classifiers, the relative error of the scores. A group whose "only" row
+loses fidelity, or whose "exclude" row regains it, is sensitive.
 
-``--report``: the metric of the config's evaluator (top-1, bbox mAP, mIoU) on the validation
-images, the fidelity to fp32 and the latency (batch 1, ``--threads``, each runtime in a process
-of its own) for fp32, bf16 (OpenVINO only: ``INFERENCE_PRECISION_HINT``) and int8 with the
-``--sensitive`` layers (default: the package's list) kept in float. ``--float-max-side``: keep
-float the layers on feature maps of at most this side (default: the package's rule,
-``ghostv2_mm.deploy.quantize.OPENVINO_FLOAT_MAX_SIDE`` for OpenVINO; 0 quantises them, to measure
-what the rule costs).
+``--report``: the metric of the config's evaluator on the validation images, the fidelity to
+fp32 and the latency (batch 1, ``--threads``, each runtime in a process of its own) for fp32,
+bf16 (OpenVINO only) and int8 with the ``--sensitive`` layers (default: the package's list) kept
+in float. ``--float-max-side``: keep float the layers on feature maps of at most this side
+(default: the package's rule, ``ghostv2_mm.deploy.quantize.OPENVINO_FLOAT_MAX_SIDE`` for
+OpenVINO; 0 quantises them).
 """
 import argparse
 import json
@@ -42,15 +38,6 @@ from ghostv2_mm.deploy.quantize import DEFAULT_SENSITIVE_LAYERS, GROUPS, fidelit
 from ghostv2_mm.deploy.runtime import BACKENDS, RuntimeModel
 
 TASKS = dict(mmpretrain='classification', mmdet='detection', mmseg='segmentation')
-
-
-def make_runner(path, backend, precision, threads):
-    """A function running one (1, 3, H, W) input through ``path`` and returning its outputs."""
-    return RuntimeModel(path, backend, precision, threads).run
-
-
-def run_all(runner, inputs):
-    return [runner(x) for x in inputs]
 
 
 def static_shape(path):
@@ -70,13 +57,15 @@ def score_error(task, reference, candidate):
 
 
 def evaluate(config, task, samples, outputs):
-    """The metric of ``config``'s evaluator for runtime ``outputs`` (one per sample)."""
+    """The metric of ``config``'s evaluator for runtime ``outputs`` (one per sample); boxes and
+    label maps are post-processed as ``python -m ghostv2_mm.deploy.infer`` does."""
     import importlib
 
-    import cv2
     import torch
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
+
+    from ghostv2_mm.deploy.infer import predictions
     cfg = Config.fromfile(config)
     scope = cfg.default_scope
     registry = importlib.import_module(f'{scope}.registry')
@@ -95,21 +84,13 @@ def evaluate(config, task, samples, outputs):
             results.append(dict(pred_score=scores, pred_label=scores.argmax(0, keepdim=True),
                                 gt_label=sample.gt_label))
         elif task == 'detection':
-            dets, labels = out[0][0], out[1][0]
-            scale = np.tile(np.asarray(sample.metainfo['scale_factor'], np.float32), 2)
-            results.append(dict(
-                img_id=sample.img_id, ori_shape=sample.ori_shape,
-                pred_instances=dict(bboxes=torch.from_numpy(dets[:, :4] / scale),
-                                    scores=torch.from_numpy(dets[:, 4]),
-                                    labels=torch.from_numpy(labels.astype(np.int64)))))
+            pred = predictions('Detector', dict(dets=out[0], labels=out[1]), sample.metainfo)
+            results.append(dict(img_id=sample.img_id, ori_shape=sample.ori_shape,
+                                pred_instances={k: torch.from_numpy(v) for k, v in pred.items()}))
         else:
-            h, w = sample.img_shape
-            label = out[0].reshape(out[0].shape[-2:])[:h, :w].astype(np.uint8)
-            oh, ow = sample.ori_shape
-            if (h, w) != (oh, ow):
-                label = cv2.resize(label, (ow, oh), interpolation=cv2.INTER_NEAREST)
-            results.append(dict(pred_sem_seg=dict(data=torch.from_numpy(label[None].astype(
-                np.int64))), gt_sem_seg=dict(data=sample.gt_sem_seg.data)))
+            seg = predictions('Segmentor', dict(seg=out[0]), sample.metainfo)['sem_seg']
+            results.append(dict(pred_sem_seg=dict(data=torch.from_numpy(seg[None])),
+                                gt_sem_seg=dict(data=sample.gt_sem_seg.data)))
     metric.process({}, results)
     return metric.evaluate(len(results))
 
@@ -124,7 +105,7 @@ def latency(path, backend, precision, threads, shape, runs=50):
 
 
 def bench(args):
-    runner = make_runner(args.onnx, args.backend, args.bench, args.threads)
+    runner = RuntimeModel(args.onnx, args.backend, args.bench, args.threads).run
     x = np.random.default_rng(0).standard_normal((1, 3, *args.shape)).astype(np.float32)
     for _ in range(5):
         runner(x)
@@ -178,54 +159,47 @@ def main():
     inputs, samples = dataset_inputs(args.config, 'val', num_val, shape)
     shape = shape or inputs[0].shape[-2:]
     work_dir = args.work_dir or tempfile.mkdtemp(prefix='quant_sensitivity_')
-    reference = run_all(make_runner(args.onnx, args.backend, 'fp32', args.threads), inputs)
-    int8_file = 'end2end_int8.onnx' if args.backend == 'onnxruntime' else 'end2end_int8.xml'
+
+    def run(path, precision):
+        model = RuntimeModel(path, args.backend, precision, args.threads)
+        return [model.run(x) for x in inputs]
 
     def int8_outputs(sub_dir, **kwargs):
-        out_dir = osp.join(work_dir, sub_dir)
-        result = quantize(args.onnx, args.backend, 'int8', calib, out_dir,
+        result = quantize(args.onnx, args.backend, 'int8', calib, osp.join(work_dir, sub_dir),
                           float_max_side=args.float_max_side, **kwargs)
-        runner = make_runner(osp.join(out_dir, int8_file), args.backend, 'int8', args.threads)
-        return result, run_all(runner, inputs)
+        return result, run(result['files'][0], 'int8')
 
+    reference = run(args.onnx, 'fp32')
     rows = []
+
+    def add_row(outputs, row, **extra):
+        rows.append(dict(row, fidelity=fidelity(task, reference, outputs),
+                         score_error=score_error(task, reference, outputs), **extra))
+        print(json.dumps(rows[-1]), flush=True)
+
     if args.report:
-        precisions = ['fp32', 'int8'] + (['bf16'] if args.backend == 'openvino' else [])
-        for precision in precisions:
+        for precision in ['fp32', 'int8'] + (['bf16'] if args.backend == 'openvino' else []):
             if precision == 'int8':
                 result, outputs = int8_outputs('int8', sensitive_layers=args.sensitive)
                 path = result['files'][0]
             else:
-                path, outputs = args.onnx, reference
-                if precision == 'bf16':
-                    outputs = run_all(make_runner(path, args.backend, 'bf16', args.threads),
-                                      inputs)
-            rows.append(dict(precision=precision, metric=evaluate(args.config, task, samples,
-                                                                  outputs),
-                             fidelity=fidelity(task, reference, outputs),
-                             score_error=score_error(task, reference, outputs),
-                             latency_ms=latency(path, args.backend, precision, args.threads,
-                                                shape)))
-            print(json.dumps(rows[-1]), flush=True)
+                path = args.onnx
+                outputs = run(path, 'bf16') if precision == 'bf16' else reference
+            add_row(outputs, dict(precision=precision,
+                                  metric=evaluate(args.config, task, samples, outputs)),
+                    latency_ms=latency(path, args.backend, precision, args.threads, shape))
     else:
         model = onnx.load(args.onnx)
         name_nodes(model)
         present = {g for g, names in layer_groups(model).items() if names}
         groups = args.groups or [g for g in GROUPS if g in present and g != 'postprocess']
-        for name, kwargs in [('all int8', dict(sensitive_layers=[])),
-                             ('default', dict(sensitive_layers=None))]:
-            _, outputs = int8_outputs(name.replace(' ', '_'), **kwargs)
-            rows.append(dict(group=name, mode='-', fidelity=fidelity(task, reference, outputs),
-                             score_error=score_error(task, reference, outputs)))
-            print(json.dumps(rows[-1]), flush=True)
-        for group in groups:
-            for mode, kwargs in (('only', dict(quantize_only=[group])),
-                                 ('exclude', dict(sensitive_layers=[group]))):
-                _, outputs = int8_outputs(f'{group}_{mode}', **kwargs)
-                rows.append(dict(group=group, mode=mode,
-                                 fidelity=fidelity(task, reference, outputs),
-                                 score_error=score_error(task, reference, outputs)))
-                print(json.dumps(rows[-1]), flush=True)
+        runs = [('all int8', '-', 'all_int8', dict(sensitive_layers=[])),
+                ('default', '-', 'default', dict(sensitive_layers=None))]
+        runs += [(group, mode, f'{group}_{mode}', kwargs) for group in groups
+                 for mode, kwargs in (('only', dict(quantize_only=[group])),
+                                      ('exclude', dict(sensitive_layers=[group])))]
+        for group, mode, sub_dir, kwargs in runs:
+            add_row(int8_outputs(sub_dir, **kwargs)[1], dict(group=group, mode=mode))
     if args.work_dir:
         with open(osp.join(work_dir, 'results.json'), 'w') as f:
             json.dump(dict(onnx=args.onnx, config=args.config, backend=args.backend, task=task,
@@ -233,8 +207,5 @@ def main():
 
 
 if __name__ == '__main__':
-    from ghostv2_mm.errors import GhostV2Error
-    try:
-        main()
-    except GhostV2Error as e:
-        raise SystemExit(str(e))
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)

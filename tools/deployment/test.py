@@ -11,23 +11,15 @@ model call only, after ``--warmup`` images) with mmdeploy's ``TimeCounter``. The
 their default thread pools (all cores); an OpenVINO IR runs at the precision it records
 (``deploy.py --precision``).
 """
-import argparse
 import os
+from contextlib import nullcontext
 
-from mmengine.config import DictAction
 
+def main():
+    from mmdeploy.utils.timer import TimeCounter
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
-    parser.add_argument('model_cfg', help='model config')
-    parser.add_argument('--model', nargs='+', required=True, help='deployed model file(s)')
-    parser.add_argument('--device', default='cpu', help='device of the backend')
-    parser.add_argument('--work-dir', default='./work_dirs/deploy_test',
-                        help='where the logs and metrics are written')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override model config settings, e.g. data_root=DIR/')
+    from ghostv2_mm.deploy.backends import build_test_setup, evaluation_parser
+    parser = evaluation_parser(__doc__, './work_dirs/deploy_test')
     parser.add_argument('--show', action='store_true', help='show the predictions')
     parser.add_argument('--show-dir', help='where drawn predictions are saved')
     parser.add_argument('--interval', type=int, default=1, help='draw every N-th image')
@@ -38,15 +30,7 @@ def parse_args():
     parser.add_argument('--log-interval', type=int, default=100,
                         help='images between latency logs')
     parser.add_argument('--batch-size', type=int, default=1, help='test batch size')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
-    from mmdeploy.utils.timer import TimeCounter
-
-    from ghostv2_mm.deploy.backends import build_test_setup
-
+    args = parser.parse_args()
     task_processor, _, _, dataloader, model = build_test_setup(
         args.deploy_cfg, args.model_cfg, args.model, args.cfg_options, args.device,
         args.batch_size)
@@ -54,19 +38,14 @@ def main():
     runner = task_processor.build_test_runner(
         model, args.work_dir, log_file=args.log2file, show=args.show, show_dir=args.show_dir,
         wait_time=args.wait_time, interval=args.interval, dataloader=dataloader)
-    if args.speed_test:
-        with TimeCounter.activate(warmup=args.warmup, log_interval=args.log_interval,
-                                  with_sync=args.device != 'cpu', file=args.log2file,
-                                  batch_size=args.batch_size):
-            runner.test()
-    else:
+    timer = TimeCounter.activate(warmup=args.warmup, log_interval=args.log_interval,
+                                 with_sync=args.device != 'cpu', file=args.log2file,
+                                 batch_size=args.batch_size) if args.speed_test else nullcontext()
+    with timer:
         runner.test()
     model.destroy()
 
 
 if __name__ == '__main__':
-    from ghostv2_mm.errors import GhostV2Error
-    try:
-        main()
-    except GhostV2Error as e:
-        raise SystemExit(str(e))
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)

@@ -1,14 +1,9 @@
-"""Post-training int8 quantisation of deployed ONNX models with the runtimes' own tools.
-
-ONNX Runtime quantises with ``onnxruntime.quantization.quantize_static`` (QDQ, per-channel int8
-weights, uint8 activations) into ``end2end_int8.onnx`` (:mod:`.onnxruntime_qdq`); OpenVINO with
-NNCF (``nncf.quantize``) into ``end2end_int8.xml/.bin`` (:mod:`.openvino_nncf`). Both are
-calibrated on the inputs given (:mod:`.calibration`) and keep in float the layers a list names by
-the graph's structure (:mod:`.groups`), found with ``tools/deployment/quant_sensitivity.py``;
-:mod:`.fidelity` measures how closely the quantised outputs follow the float ones. The file a
-quantiser reads first gets its export profile's graph transforms (:mod:`..profiles`).
-
-Only numpy and onnx are imported here; each runtime when used.
+"""Post-training int8 quantisation of deployed ONNX models with the runtimes' own tools: ONNX
+Runtime's ``quantize_static`` (QDQ, :mod:`.onnxruntime_qdq`) into ``end2end_int8.onnx``, NNCF
+(:mod:`.openvino_nncf`) into ``end2end_int8.xml/.bin``. Both are calibrated on the inputs given
+(:mod:`.calibration`) and keep in float the layers a list names by the graph's structure
+(:mod:`.groups`); :mod:`.fidelity` measures how closely the quantised outputs follow the float
+ones. Only numpy and onnx are imported here; each runtime when used.
 """
 import os
 import os.path as osp
@@ -21,24 +16,21 @@ from .. import profiles
 from ..runtime import BACKENDS, check_runs
 from .calibration import dataset_inputs, samples
 from .fidelity import fidelity, matched_box_iou, pixel_agreement, top1_agreement
-from .groups import (COMPUTE_OPS, GROUPS, layer_groups, name_nodes, select_nodes,
+from .groups import (COMPUTE_OPS, GROUPS, input_name, layer_groups, name_nodes, select_nodes,
                      small_map_nodes, unshare_parameters)
+from .onnxruntime_qdq import prepare, quantize_qdq
+from .openvino_nncf import quantize_nncf
 
-# Layers kept in float unless told otherwise, per backend, found with
-# tools/deployment/quant_sensitivity.py on the trained shapes models (docs/quantization.md):
-# OpenVINO the stem (the most sensitive group) and the output layers, both cheap in float; ONNX
-# Runtime the DFC branch's convs too, which its int8 kernels run slower than float for the same
-# fidelity.
+# Layers kept in float unless told otherwise, per backend (tools/deployment/quant_sensitivity.py,
+# docs/quantization.md): the stem (the most sensitive group) and the output layers, both cheap in
+# float; for ONNX Runtime the DFC branch's convs too, which its int8 kernels run no faster.
 DEFAULT_SENSITIVE_LAYERS = {
     'onnxruntime': ('dfc.proj', 'dfc.hfc', 'dfc.vfc', 'output'),
     'openvino': ('stem', 'output'),
 }
-# OpenVINO's int8 kernels for Intel's AMX tiles (OpenVINO 2026.4) crash with a segmentation fault
-# on GhostNetV2's layers at small feature maps: the 1.0x classifier at 64x64, whose stride-16 and
-# stride-32 stages run at 4x4 and 2x2, crashes on its first inference; at 96x96 and larger it
-# runs, and so does every size with those stages in float. OpenVINO's int8 files keep the layers
-# on maps of at most this side in float on every CPU, so that a file written on one CPU runs on
-# the others (docs/quantization.md).
+# OpenVINO's int8 kernels for Intel's AMX tiles crash (SIGSEGV) on GhostNetV2's layers at small
+# feature maps (docs/quantization.md). Its int8 files keep the layers on maps of at most this side
+# in float on every CPU, so that a file written on one CPU runs on the others.
 OPENVINO_FLOAT_MAX_SIDE = 4
 
 __all__ = ['quantize', 'DEFAULT_SENSITIVE_LAYERS', 'OPENVINO_FLOAT_MAX_SIDE', 'COMPUTE_OPS',
@@ -56,8 +48,7 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
             backend's int8 profile (:func:`..profiles.resolve`).
         backend (str): ``'onnxruntime'`` (``end2end_int8.onnx``, QDQ) or ``'openvino'``
             (``end2end_int8.xml/.bin``, NNCF).
-        precision (str): ``'int8'``. (bf16 needs no new file: it is OpenVINO's inference
-            precision, :mod:`..runtime`.)
+        precision (str): ``'int8'`` (bf16 is OpenVINO's inference precision, no new file).
         calib_inputs (Iterable[np.ndarray]): Pre-processed (N, 3, H, W) float32 inputs,
             e.g. from :func:`dataset_inputs` on training images.
         work_dir (str): Where the files are written.
@@ -89,7 +80,6 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         raise ValueError('calib_inputs is empty')
     source, temporary = onnx_file, []
     if backend == 'onnxruntime':
-        from .onnxruntime_qdq import prepare
         source = prepare(onnx_file, osp.join(work_dir, 'end2end_preprocessed.onnx'))
         temporary.append(source)
     model = onnx.load(source)
@@ -98,27 +88,25 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         source = osp.join(work_dir, 'end2end_named.onnx')
         onnx.save(model, source)
         temporary.append(source)
-    postprocess = layer_groups(model)['postprocess']
+    groups = layer_groups(model)
+    postprocess = groups['postprocess']
     if quantize_only is not None:
-        kept = set(select_nodes(model, quantize_only))
+        kept = set(select_nodes(model, quantize_only, groups))
         ignored = [n.name for n in model.graph.node if n.name not in kept]
     else:
         layers = DEFAULT_SENSITIVE_LAYERS[backend] if sensitive_layers is None \
             else sensitive_layers
-        ignored = select_nodes(model, layers)
+        ignored = select_nodes(model, layers, groups)
     if float_max_side is None:
         float_max_side = OPENVINO_FLOAT_MAX_SIDE if backend == 'openvino' else 0
-    small_maps = small_map_nodes(model, calib[0].shape, float_max_side) if float_max_side else []
+    small_maps = small_map_nodes(model, calib[0].shape, float_max_side, groups) \
+        if float_max_side else []
     excluded = set(ignored) | set(postprocess) | set(small_maps)
     excluded = [n.name for n in model.graph.node if n.name in excluded]
     if backend == 'onnxruntime':
-        from .groups import input_name
-        from .onnxruntime_qdq import quantize_qdq
         files = [quantize_qdq(source, input_name(model), calib, excluded, work_dir)]
     else:
-        from .openvino_nncf import quantize_nncf
         files = quantize_nncf(source, calib, excluded, work_dir)
-        # A crash in the runtime's kernels on this CPU ends a subprocess, not the caller.
         try:
             check_runs(files[0], backend, precision, calib[0])
         except RuntimeCrash as e:

@@ -13,6 +13,7 @@ def top1_agreement(reference, candidate):
     reference, candidate = np.asarray(reference), np.asarray(candidate)
     return float((reference.argmax(-1) == candidate.argmax(-1)).mean())
 
+
 def matched_box_iou(reference, candidate, score_thr=0.3):
     """Mean IoU of matched boxes: in each image, the boxes scoring at least ``score_thr`` are
     matched one to one, greedily by IoU, to boxes of the same class; a box left without a match
@@ -69,8 +70,3 @@ def _stack(outputs):
     if isinstance(outputs, np.ndarray):
         return outputs
     return np.concatenate([o[0] if isinstance(o, (list, tuple)) else o for o in outputs])
-
-
-# ----------------------------------------------------------------------------------------------
-# Inputs
-# ----------------------------------------------------------------------------------------------

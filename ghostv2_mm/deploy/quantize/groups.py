@@ -1,10 +1,8 @@
 """The structure of a deployed ONNX graph, as quantisation names it: every node sorted into a
 structural group (:data:`GROUPS`), found by the graph's shape rather than by node names, so that
-one list of layers serves the classifier, the detector and the segmentor whatever their
-exporters call the nodes. GhostNetV2's DFC attention branch, for example, is pooling -> 1x1 conv
--> depthwise ``(1, k)`` conv -> depthwise ``(k, 1)`` conv -> gate (sigmoid, resize) -> multiply.
-The post-processing after the network's last compute layers (box decoding, NMS, arg-max,
-resizing of the logits) is its own group. Only onnx and numpy are imported."""
+one list of layers serves every task whatever its exporter calls the nodes. GhostNetV2's DFC
+branch, for example, is pooling -> 1x1 conv -> depthwise ``(1, k)`` conv -> depthwise ``(k, 1)``
+conv -> gate (sigmoid, resize) -> multiply. Only onnx is imported."""
 import re
 from collections import defaultdict
 
@@ -52,25 +50,22 @@ def _is_depthwise(node):
 def _is_pooling_conv(node, initializers):
     """A depthwise conv whose stride is its kernel, 2x2: GhostNetV2's DFC pooling as ONNX
     Runtime's quantised files take it (``ghostv2_mm.deploy.transforms.conv_pooling``)."""
-    strides = _attr(node, 'strides')
     return _is_depthwise(node) and _kernel_shape(node, initializers) == (2, 2) and \
-        strides is not None and tuple(strides) == (2, 2)
+        tuple(_attr(node, 'strides', ())) == (2, 2)
 
 
 def name_nodes(model):
     """Give every unnamed node of ``model`` (an ``onnx.ModelProto``, changed in place) a unique
     name: the tools select nodes by name. Returns whether any was named."""
     names = {n.name for n in model.graph.node}
-    changed = False
-    for i, node in enumerate(model.graph.node):
-        if not node.name:
-            name = f'{node.op_type}_{i}'
-            while name in names:
-                name += '_'
-            node.name = name
-            names.add(name)
-            changed = True
-    return changed
+    unnamed = [(i, node) for i, node in enumerate(model.graph.node) if not node.name]
+    for i, node in unnamed:
+        name = f'{node.op_type}_{i}'
+        while name in names:
+            name += '_'
+        node.name = name
+        names.add(name)
+    return bool(unnamed)
 
 
 def layer_groups(model):
@@ -99,25 +94,19 @@ def layer_groups(model):
     # post-processing. ONNX lists nodes in topological order.
     feeds_compute = set()
     for n in reversed(nodes):
-        for out in n.output:
-            if any(c.op_type in COMPUTE_OPS or c.name in feeds_compute for c in consumers[out]):
-                feeds_compute.add(n.name)
-                break
+        if any(c.op_type in COMPUTE_OPS or c.name in feeds_compute
+               for out in n.output for c in consumers[out]):
+            feeds_compute.add(n.name)
+    group = {n.name: 'output' if n.op_type in COMPUTE_OPS else 'postprocess'
+             for n in nodes if n.name not in feeds_compute}
 
-    group = {}
-    for n in nodes:
-        if n.name not in feeds_compute:
-            group[n.name] = 'output' if n.op_type in COMPUTE_OPS else 'postprocess'
-
-    def single_producer(node, op_types):
-        """The producer of ``node``'s first activation input if it is one of ``op_types`` and
-        feeds ``node`` only."""
+    def conv_producer(node):
+        """The Conv producing ``node``'s first (activation) input if it feeds ``node`` only."""
         src = producer.get(node.input[0])
-        if src is None or src.op_type not in op_types:
-            return None
-        if any(len(users(out)) != 1 for out in src.output):
-            return None
-        return src
+        if src is not None and src.op_type == 'Conv' and all(len(users(o)) == 1
+                                                             for o in src.output):
+            return src
+        return None
 
     # Attention branches end in a Mul of the features with a gate: walk back from each Mul.
     for mul in nodes:
@@ -131,7 +120,7 @@ def layer_groups(model):
             if not gate or src is None or src.op_type != 'Conv' or len(users(src.output[0])) != 1:
                 continue
             convs = [src]
-            while (prev := single_producer(convs[-1], ('Conv', ))) is not None:
+            while (prev := conv_producer(convs[-1])) is not None:
                 convs.append(prev)
             pooling_conv = len(convs) >= 3 and _is_pooling_conv(convs[-1], initializers)
             # The 2x2 pooling, or the depthwise conv it is exported as.
@@ -177,7 +166,7 @@ def layer_groups(model):
     return groups
 
 
-def small_map_nodes(model, input_shape, max_side):
+def small_map_nodes(model, input_shape, max_side, groups=None):
     """The names of the nodes of ``model`` that compute on feature maps whose sides are at most
     ``max_side`` when the input is ``input_shape``: by the largest 4-D map a node reads or
     writes, and for the nodes of an attention branch (DFC, SE: their own maps are smaller) by the
@@ -188,6 +177,7 @@ def small_map_nodes(model, input_shape, max_side):
         model (onnx.ModelProto): A graph with named nodes.
         input_shape (tuple[int, int, int, int]): The (N, C, H, W) input.
         max_side (int): The largest side of the maps selected.
+        groups (dict, optional): ``layer_groups(model)``, if computed already.
     """
     import onnx
     inferred = onnx.ModelProto()
@@ -209,7 +199,7 @@ def small_map_nodes(model, input_shape, max_side):
         known = [sides[t] for t in [*n.input, *n.output] if t in sides]
         if known:
             side[n.name] = max(known)
-    groups = layer_groups(model)
+    groups = groups or layer_groups(model)
     branch = {name for g in GROUPS if g.startswith('dfc.') or g == 'se' for name in groups[g]}
     producer = {out: n for n in nodes for out in n.output}
     for mul in [n for n in nodes if n.name in groups['dfc.gate'] + groups['se']
@@ -226,7 +216,7 @@ def small_map_nodes(model, input_shape, max_side):
     return [n.name for n in nodes if side.get(n.name, max_side + 1) <= max_side]
 
 
-def select_nodes(model, layers):
+def select_nodes(model, layers, groups=None):
     """The names of the nodes of ``model`` that ``layers`` selects, in graph order.
 
     Args:
@@ -234,8 +224,9 @@ def select_nodes(model, layers):
         layers (Iterable[str]): Each a group of :data:`GROUPS` (``'dfc.gate'``), a group prefix
             (``'dfc'``: all DFC groups), an ONNX op type (``'Sigmoid'``) or a regular expression
             searched in the node names (``'re:blocks\\.9\\.'``).
+        groups (dict, optional): ``layer_groups(model)``, if computed already.
     """
-    groups = layer_groups(model)
+    groups = groups or layer_groups(model)
     op_types = {n.op_type for n in model.graph.node}
     chosen = set()
     for layer in layers:
@@ -263,14 +254,10 @@ def unshare_parameters(model):
     """Give every compute layer of ``model`` (an ``onnx.ModelProto``, changed in place) its own
     weight and bias initializers. Returns how many inputs were given a copy.
 
-    PyTorch's exporter merges initializers with equal values, e.g. the all-zero biases of a
-    network with freshly initialised batch norms (behind ``Identity`` nodes, which ONNX
-    Runtime's quantisation pre-processing folds into one shared initializer). Its quantiser
-    then quantises a shared bias once, with the scale of the first conv reading it (a bias is
-    quantised with its conv's input scale times weight scale), and every other conv reading
-    it, the ones kept in float included, gets the dequantised copy: the float convs then have a
-    computed bias, which keeps ONNX Runtime from running them in its blocked layout
-    (docs/performance.md).
+    PyTorch's exporter merges initializers with equal values (e.g. all-zero biases). ONNX
+    Runtime's quantiser quantises a shared bias once, with the scale of the first conv reading
+    it, and every other conv reading it, the float ones included, gets the dequantised copy: a
+    computed bias, which keeps ONNX Runtime from running those convs in its blocked layout.
     """
     from onnx import numpy_helper
     initializers = {t.name: t for t in model.graph.initializer}

@@ -1,5 +1,6 @@
 """int8 with ONNX Runtime's post-training quantisation (``quantize_static``, QDQ format)."""
 import os.path as osp
+from types import SimpleNamespace
 
 
 def prepare(onnx_file, out):
@@ -22,19 +23,13 @@ def quantize_qdq(onnx_file, input_name, calib, excluded, work_dir):
     (ONNX Runtime's x86 scheme: VNNI instructions take u8 x s8; per-channel scales for the
     depthwise convs, whose channels' ranges differ by orders of magnitude), MinMax ranges of
     ``calib``, the ``excluded`` nodes in float."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat,
-                                          QuantType, quantize_static)
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    class Reader(CalibrationDataReader):
-
-        def __init__(self, samples):
-            self._items = iter([{input_name: x} for x in samples])
-
-        def get_next(self):
-            return next(self._items, None)
-
+    # A calibration data reader is anything whose get_next() gives inputs until it gives None.
+    items = iter([{input_name: x} for x in calib])
+    reader = SimpleNamespace(get_next=lambda: next(items, None))
     out = osp.join(work_dir, 'end2end_int8.onnx')
-    quantize_static(onnx_file, out, Reader(calib), quant_format=QuantFormat.QDQ,
+    quantize_static(onnx_file, out, reader, quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
                     calibrate_method=CalibrationMethod.MinMax)

@@ -7,12 +7,8 @@ def openvino_names(ov_model, onnx_names):
     the node (``NAME``) or with a suffix (``NAME/WithoutBiases`` for a conv whose bias became an
     ``Add``)."""
     wanted = set(onnx_names)
-    found = []
-    for op in ov_model.get_ops():
-        name = op.get_friendly_name()
-        if name in wanted or name.split('/WithoutBiases')[0] in wanted:
-            found.append(name)
-    return found
+    names = [op.get_friendly_name() for op in ov_model.get_ops()]
+    return [name for name in names if name in wanted or name.split('/WithoutBiases')[0] in wanted]
 
 
 def quantize_nncf(onnx_file, calib, excluded, work_dir):
