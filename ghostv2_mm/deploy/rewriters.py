@@ -12,6 +12,11 @@ config's ``post_processing`` in mmdet's order, so that the graph computes mmdet'
    the ``pre_top_k`` highest (``nms_pre``);
 3. score each pair class score x objectness, NMS per class at ``iou_threshold``
    (``nms.iou_threshold``), keep the ``keep_top_k`` best (``max_per_img``).
+
+RTMDet-Ins: mmdeploy 1.3.1's rewriter of ``RTMDetInsHead.predict_by_feat`` builds the mask
+decoder's point grid with ``single_level_grid_priors`` and no device, which is CUDA by default, so
+the export fails on a machine without a GPU ("Found no NVIDIA driver"; mmdetection#9987). The
+grid is built on the CPU there instead (``point_generator__single_level_grid_priors``).
 """
 import torch
 from mmdeploy.codebase.mmdet.deploy import get_post_processing_params
@@ -20,6 +25,8 @@ from mmdeploy.mmcv.ops import multiclass_nms
 from mmdeploy.utils import is_dynamic_shape
 
 YOLOV3_PREDICT = 'mmdet.models.dense_heads.yolo_head.YOLOV3Head.predict_by_feat'
+POINT_GRID = ('mmdet.models.task_modules.prior_generators.point_generator.MlvlPointGenerator.'
+              'single_level_grid_priors')
 
 
 def yolov3_decode(head, pred_maps, static_anchors):
@@ -75,3 +82,17 @@ def yolov3_head__predict_by_feat(self, pred_maps, cfg=None, rescale=False, with_
     if not with_nms:
         return boxes, cls_scores * objectness.unsqueeze(-1)
     return mmdet_nms(boxes, objectness, cls_scores, get_post_processing_params(deploy_cfg))
+
+
+@FUNCTION_REWRITER.register_rewriter(func_name=POINT_GRID, backend='onnxruntime')
+@FUNCTION_REWRITER.register_rewriter(func_name=POINT_GRID, backend='openvino')
+def point_generator__single_level_grid_priors(self, featmap_size, level_idx,
+                                              dtype=torch.float32, device='cuda',
+                                              with_stride=False):
+    """mmdet's ``MlvlPointGenerator.single_level_grid_priors``, on the CPU when it is asked for
+    its default device, CUDA, on a machine without one (module docstring); mmdeploy's mask
+    decoder moves the grid to the features' device."""
+    if torch.device(device).type == 'cuda' and not torch.cuda.is_available():
+        device = 'cpu'
+    return FUNCTION_REWRITER.get_context().origin_func(self, featmap_size, level_idx, dtype,
+                                                       device, with_stride)
