@@ -3,6 +3,7 @@ line naming the file and the global, by the loader and by every entry point that
 checkpoint; what the package writes and mmengine training checkpoints still load; the opt-in
 loads a trusted file; ``.safetensors`` files are accepted."""
 import os
+import os.path as osp
 import pickle
 from collections import OrderedDict
 
@@ -156,6 +157,20 @@ def data_options(root):
             for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 
 
+def identity_onnx(folder):
+    """An ONNX file parity.py can open (it builds the deployed model before the PyTorch one)."""
+    import onnx
+    from onnx import TensorProto, helper
+    os.makedirs(folder, exist_ok=True)
+    path = osp.join(folder, 'identity.onnx')
+    info = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, 64, 64])
+            for n in ('input', 'output')]
+    graph = helper.make_graph([helper.make_node('Identity', ['input'], ['output'])], 'g',
+                              info[:1], info[1:])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)]), path)
+    return path
+
+
 ENTRY_POINTS = {
     'converter': lambda e, t, d: ['tools/model_converters/ghostnetv2_to_mmpretrain.py', e,
                                   f'{t}/out.pth'],
@@ -176,6 +191,10 @@ ENTRY_POINTS = {
     'deploy': lambda e, t, d: ['tools/deployment/deploy.py',
                                'configs/mmdeploy/classification_onnxruntime_static.py', CLS, e,
                                f'{d}/val/star/00000.JPEG', '--work-dir', t],
+    'parity': lambda e, t, d: ['tools/deployment/parity.py',
+                               'configs/mmdeploy/classification_onnxruntime_static.py', CLS, e,
+                               '--model', identity_onnx(t), '--cfg-options',
+                               *data_options(d)],
     'export_onnx': lambda e, t, d: ['tools/deployment/export_onnx.py', CLS, '--checkpoint', e,
                                     '--out', f'{t}/out.onnx'],
     'visualize_dfc': lambda e, t, d: ['tools/analysis/visualize_dfc.py', CLS, e,
