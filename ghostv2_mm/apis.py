@@ -19,9 +19,15 @@ def build_model(config, cfg_options=None):
 
     Returns:
         nn.Module: The model (random weights unless its ``init_weights`` is called).
+
+    Raises:
+        ConfigError: the backbone's taps do not match its neck's or heads' ``in_channels``
+            (:func:`ghostv2_mm.taps.check_taps`).
     """
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
+
+    from .taps import check_taps
     cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
     cfg.merge_from_dict(cfg_options or {})
     scope = cfg.get('default_scope', 'mmengine')
@@ -30,7 +36,9 @@ def build_model(config, cfg_options=None):
     if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner does (mmpretrain configs)
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
     with DefaultScope.overwrite_default_scope(scope):
-        return registry.build(model_cfg)
+        model = registry.build(model_cfg)
+    check_taps(model)
+    return model
 
 
 def init_model(config, checkpoint=None, cfg_options=None, deploy=False):

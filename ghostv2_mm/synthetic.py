@@ -17,7 +17,7 @@ import numpy as np
 from .errors import ConfigError, DataError
 
 CLASSES = ('disk', 'square', 'triangle', 'star', 'cross', 'ring')
-VERSION = 3
+VERSION = 4
 
 
 def cache_dir():
@@ -161,12 +161,29 @@ def make_classification(root=None, num_train=300, num_val=50, size=64):
                             [cv2.IMWRITE_JPEG_QUALITY, 95])
 
 
+def mask_polygons(mask):
+    """COCO polygons (``[[x0, y0, x1, y1, ...], ...]``, one per connected part) of a boolean
+    mask. Polygons, not RLE: mmdet's instance-segmentation pipelines (``poly2mask=False``) ignore
+    RLE instances. COCO unions a mask's polygons, so a hole (the ring's) is cut open with a slit
+    one pixel wide from its top to the image border, which keeps it out of the mask."""
+    mask = mask.astype(np.uint8)
+    contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    for contour, (_, _, _, parent) in zip(contours, hierarchy[0]):
+        if parent >= 0:  # a hole: open it upwards
+            x, y = contour[contour[:, 0, 1].argmin(), 0]
+            mask[:y + 1, x] = 0
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    # OpenCV's contours run through boundary pixels' indices, COCO's coordinates through their
+    # corners: + 0.5 puts the polygon at their centres (mean IoU with the mask 0.94-0.98 per class).
+    return [(c.reshape(-1) + 0.5).tolist() for c in contours if len(c) >= 3]
+
+
 @_cached('shapes_det')
 def make_detection(root=None, num_train=640, num_val=100, size=320):
     """COCO layout: ``images/{train,val}/*.jpg`` and ``annotations/instances_{train,val}.json``
-    with the exact box of every object: one to three shapes per image, 32 to 213 pixels across at
-    320, that do not overlap (a CPU-sized training learns whole shapes well; occluded fragments
-    would need far more iterations).
+    with the exact box and the polygon mask of every object (:func:`mask_polygons`): one to three
+    shapes per image, 32 to 213 pixels across at 320, that do not overlap (a CPU-sized training
+    learns whole shapes well; occluded fragments would need far more iterations).
 
     Returns:
         str: The dataset root.
@@ -187,7 +204,7 @@ def make_detection(root=None, num_train=640, num_val=100, size=320):
                 box = [float(v) for v in cv2.boundingRect(mask.astype(np.uint8))]
                 annotations.append(dict(id=len(annotations) + 1, image_id=i, category_id=cls + 1,
                                         bbox=box, area=float(mask.sum()),
-                                        iscrowd=0))
+                                        segmentation=mask_polygons(mask), iscrowd=0))
         with open(osp.join(root, 'annotations', f'instances_{split}.json'), 'w') as f:
             json.dump(dict(images=images, annotations=annotations, categories=categories), f)
 

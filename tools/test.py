@@ -8,6 +8,7 @@ from ghostv2_mm.checkpoint import checkpoint_damage
 from ghostv2_mm.engine import check_run_checkpoint
 from ghostv2_mm.engine.runner_setup import add_common_args, check_data, load_config
 from ghostv2_mm.errors import CheckpointError, exit_on_error
+from ghostv2_mm.taps import check_taps
 from mmengine.evaluator import DumpResults
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -52,6 +53,7 @@ def main():
         enable_visualization(cfg, args.show_dir)
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_taps(runner.model)  # a mismatch fails here, not in the first forward
     check_run_checkpoint(runner.model, args.checkpoint)
     if args.out:
         runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))

@@ -8,6 +8,7 @@ from ghostv2_mm.checkpoint import checkpoint_damage
 from ghostv2_mm.engine import check_run_checkpoint, resolve_resume, resume_hint
 from ghostv2_mm.engine.runner_setup import add_common_args, check_data, load_config
 from ghostv2_mm.errors import CheckpointError, exit_on_error
+from ghostv2_mm.taps import check_taps
 from mmengine.device import is_cuda_available, is_mlu_available, is_npu_available
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -57,6 +58,7 @@ def main():
         cfg.load_from = args.resume
 
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    check_taps(runner.model)  # a mismatch fails here, not in the first forward
     if cfg.get('load_from') and '://' not in cfg.load_from:
         # load_from alone is non-strict in mmengine (fine-tuning); resuming must fit exactly.
         check_run_checkpoint(runner.model, cfg.load_from, exact=False, resume=cfg.resume,

@@ -4,6 +4,7 @@ it, and every merged config has its hooks and the atomic checkpoint hook."""
 import ast
 import glob
 import os.path as osp
+import re
 
 import pytest
 from mmengine.config import Config
@@ -27,8 +28,18 @@ def bases(config):
     return []
 
 
+def read_fragments(config):
+    """Files a config reads in its body with ``Config.fromfile('{{ fileDirname }}/...')``: how a
+    config whose library base sets ``custom_hooks`` (mmdet's SSDLite, RTMDet) takes the fragment's
+    hooks, as mmengine allows a key in only one of a config's bases."""
+    with open(config) as f:
+        paths = re.findall(r"\{\{ ?fileDirname ?\}\}/([^'\"]+)", f.read())
+    return [osp.normpath(osp.join(osp.dirname(config), p)) for p in paths]
+
+
 def local_bases(config):
-    return [osp.normpath(osp.join(osp.dirname(config), b)) for b in bases(config) if '::' not in b]
+    return [osp.normpath(osp.join(osp.dirname(config), b)) for b in bases(config)
+            if '::' not in b] + read_fragments(config)
 
 
 def ancestors(config):
