@@ -10,6 +10,15 @@ from mmseg.models.decode_heads import LRASPPHead  # noqa: E402
 from ghostv2_mm.errors import ConfigError  # noqa: E402
 from ghostv2_mm.models.heads.lraspp_head import SizeCheckedLRASPPHead  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def mmseg_scope():
+    """mmseg's registries, whatever scope earlier tests left as the default."""
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmseg'):
+        yield
+
+
 HEAD = dict(in_channels=(4, 6, 8), in_index=(0, 1, 2), channels=8,
             input_transform='multiple_select', num_classes=3, norm_cfg=dict(type='BN'))
 
