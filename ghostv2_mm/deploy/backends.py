@@ -1,5 +1,6 @@
 """ghostv2_mm's additions to mmdeploy: an OpenVINO backend through OpenVINO's own API registered as
-mmdeploy's ``'openvino'`` backend, and the graph rewriters of :mod:`.rewriters`.
+mmdeploy's ``'openvino'`` backend, the graph rewriters of :mod:`.rewriters` and the backend models
+of :mod:`.backend_models`.
 
 mmdeploy 1.3.1's OpenVINO backend imports ``openvino.inference_engine``, which OpenVINO no
 longer has. OpenVINO reads mmdeploy's end-to-end ONNX directly (NMS included): this backend
@@ -77,11 +78,11 @@ class OpenVINOManager(BaseBackendManager):
 
 def register():
     """Make :class:`OpenVINOManager` mmdeploy's ``'openvino'`` backend and load
-    :mod:`.rewriters` (idempotent)."""
+    :mod:`.rewriters` and :mod:`.backend_models` (idempotent)."""
     import mmdeploy.backend.openvino  # noqa: F401  mmdeploy's registration first; ours replaces it
     from mmdeploy.backend.base import get_backend_manager
 
-    from . import rewriters  # noqa: F401
+    from . import backend_models, rewriters  # noqa: F401
     if get_backend_manager('openvino') is not OpenVINOManager:
         BACKEND_MANAGERS.register('openvino')(OpenVINOManager)
 

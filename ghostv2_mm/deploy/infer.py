@@ -7,8 +7,11 @@ PyTorch, no OpenMMLab library), and draw the result.
 WORK_DIR is a ``tools/deployment/deploy.py`` output: ``deploy.json`` names the model file and its
 backend, ``pipeline.json`` the pre-processing (mmdeploy's SDK format: resize, normalise, pad),
 which :class:`Deployment` applies with OpenCV. A detector's boxes are returned in the image's own
-pixels, a segmentor's label map at the image's size.
+pixels (an instance segmentor's masks too), a segmentor's label map at the image's size; mask
+logits and segmentation logits are resized bilinearly before they are binarised or arg-maxed, as
+mmdet and mmseg do (:mod:`.backend_models`).
 """
+import math
 import argparse
 import json
 import os.path as osp
@@ -125,7 +128,11 @@ class Deployment:
                               'exist')
         self.classes = info.get('classes')
         self.palette = info.get('palette')
-        self.preprocess = Preprocess(pipeline['pipeline']['tasks'][0]['transforms'])
+        tasks = pipeline['pipeline']['tasks']
+        self.preprocess = Preprocess(tasks[0]['transforms'])
+        # The model's test_cfg (mask_thr_binary) as mmdeploy records it for its SDK.
+        self.postprocess = next((t.get('params', {}) for t in tasks
+                                 if t.get('name') == 'postprocess'), {})
         if self.backend not in BACKENDS:
             raise DeployError(f'deploy.json: backend {self.backend} is not one of {BACKENDS}')
         self.model = RuntimeModel(self.model_file, self.backend, threads=threads)
@@ -146,10 +153,11 @@ class Deployment:
 
         Returns:
             dict: Detector: ``bboxes`` (N, 4) in image pixels, ``scores`` (N, ), ``labels``
-            (N, ). Segmentor: ``sem_seg`` (H, W) labels.
+            (N, ), and for an instance segmentor ``masks`` (N, H, W) booleans. Segmentor:
+            ``sem_seg`` (H, W) labels.
         """
         x, meta = self.preprocess(read_image(image))
-        return predictions(self.task, self.run(x), meta)
+        return predictions(self.task, self.run(x), meta, self.postprocess)
 
     def name(self, label):
         return self.classes[label] if self.classes and label < len(self.classes) else str(label)
@@ -159,10 +167,14 @@ class Deployment:
         img = read_image(image).copy()
         colors = self.palette or np.random.default_rng(0).integers(0, 255, (256, 3)).tolist()
         if self.task == 'Detector':
-            for box, score, label in zip(result['bboxes'], result['scores'], result['labels']):
+            for i, (box, score, label) in enumerate(zip(result['bboxes'], result['scores'],
+                                                        result['labels'])):
                 if score < score_thr:
                     continue
                 color = tuple(int(c) for c in colors[label % len(colors)][::-1])
+                if 'masks' in result:
+                    mask = result['masks'][i]
+                    img[mask] = (0.5 * img[mask] + 0.5 * np.array(color)).astype(np.uint8)
                 x1, y1, x2, y2 = (int(round(v)) for v in box)
                 cv2.rectangle(img, (x1, y1), (x2, y2), color, 2)
                 cv2.putText(img, f'{self.name(label)} {score:.2f}', (x1, max(y1 - 3, 10)),
@@ -176,7 +188,8 @@ class Deployment:
     def describe(self, result, score_thr=0.3):
         if self.task == 'Detector':
             keep = result['scores'] >= score_thr
-            lines = [f'{int(keep.sum())} boxes with score >= {score_thr}']
+            lines = [f'{int(keep.sum())} boxes with score >= {score_thr}' +
+                     (' (with masks)' if 'masks' in result else '')]
             lines += [f'  {self.name(int(lab))} {s:.3f} [{", ".join(f"{v:.1f}" for v in b)}]'
                       for b, s, lab in zip(result['bboxes'][keep], result['scores'][keep],
                                            result['labels'][keep])]
@@ -187,20 +200,45 @@ class Deployment:
             for v, c in sorted(zip(values, counts), key=lambda vc: -vc[1]))
 
 
-def predictions(task, outputs, meta):
+def resize_maps(maps, size):
+    """(C, H, W) float maps resized bilinearly to ``size`` (h, w), as PyTorch's ``interpolate``
+    with ``align_corners=False`` (OpenCV takes at most 512 channels at a time)."""
+    h, w = size
+    if len(maps) == 0:
+        return np.zeros((0, h, w), np.float32)
+    chunks = [cv2.resize(np.ascontiguousarray(maps[i:i + 512].transpose(1, 2, 0)), (w, h),
+                         interpolation=cv2.INTER_LINEAR).reshape(h, w, -1)
+              for i in range(0, len(maps), 512)]
+    return np.concatenate(chunks, -1).transpose(2, 0, 1)
+
+
+def predictions(task, outputs, meta, postprocess=None):
     """The result of :meth:`Deployment.__call__` from the raw ``outputs`` (by name) of a
-    ``'Detector'`` (``dets``, ``labels``) or ``'Segmentor'`` (its label map) for one image of
-    ``meta`` (``scale_factor`` (w, h), ``img_shape``, ``ori_shape``)."""
+    ``'Detector'`` (``dets``, ``labels``, an instance segmentor's mask logits ``masks``) or
+    ``'Segmentor'`` (its label map or logits) for one image of ``meta`` (``scale_factor`` (w, h),
+    ``img_shape``, ``ori_shape``); ``postprocess``: the model's ``test_cfg``
+    (``mask_thr_binary``)."""
+    ori_h, ori_w = meta['ori_shape']
     if task == 'Detector':
         dets, labels = outputs['dets'][0], outputs['labels'][0]
         keep = dets[:, 4] > 0  # rows the graph pads with
         w_scale, h_scale = meta['scale_factor']
         boxes = dets[keep, :4] / np.array([w_scale, h_scale, w_scale, h_scale], np.float32)
-        return dict(bboxes=boxes, scores=dets[keep, 4], labels=labels[keep].astype(np.int64))
+        result = dict(bboxes=boxes, scores=dets[keep, 4], labels=labels[keep].astype(np.int64))
+        if 'masks' in outputs:  # mask logits at the input's size (mmdet's RTMDet-Ins rescaling)
+            logits = outputs['masks'][0][keep].astype(np.float32)
+            logits = resize_maps(logits, (math.ceil(logits.shape[-2] / h_scale),
+                                          math.ceil(logits.shape[-1] / w_scale)))
+            threshold = (postprocess or {}).get('mask_thr_binary', 0.5)
+            with np.errstate(over='ignore'):  # exp of large logits: sigmoid 0, as it should
+                result['masks'] = 1 / (1 + np.exp(-logits[:, :ori_h, :ori_w])) > threshold
+        return result
     seg = next(iter(outputs.values()))[0]
-    seg = seg[0] if seg.ndim == 3 else seg
     h, w = meta['img_shape']
-    ori_h, ori_w = meta['ori_shape']
+    if seg.ndim == 3 and seg.shape[0] > 1:  # logits: resized, then the arg-max (mmseg)
+        return dict(sem_seg=resize_maps(seg[:, :h, :w].astype(np.float32),
+                                        (ori_h, ori_w)).argmax(0))
+    seg = seg[0] if seg.ndim == 3 else seg
     seg = cv2.resize(seg[:h, :w].astype(np.float32), (ori_w, ori_h),
                      interpolation=cv2.INTER_NEAREST).astype(np.int64)
     return dict(sem_seg=seg)

@@ -13,18 +13,41 @@ config's ``post_processing`` in mmdet's order, so that the graph computes mmdet'
 3. score each pair class score x objectness, NMS per class at ``iou_threshold``
    (``nms.iou_threshold``), keep the ``keep_top_k`` best (``max_per_img``).
 
-RTMDet-Ins: mmdeploy 1.3.1's rewriter of ``RTMDetInsHead.predict_by_feat`` builds the mask
-decoder's point grid with ``single_level_grid_priors`` and no device, which is CUDA by default, so
-the export fails on a machine without a GPU ("Found no NVIDIA driver"; mmdetection#9987). The
-grid is built on the CPU there instead (``point_generator__single_level_grid_priors``).
+RTMDet, RTMDet-Ins and SSD: mmdeploy 1.3.1's rewriters take their pre-NMS top-k over boxes by
+their best class score, over all levels at once, and do not clip the boxes to the image, where
+mmdet (``BaseDenseHead._predict_by_feat_single``) keeps, per level, the ``nms_pre`` best (box,
+class) pairs whose score exceeds ``score_thr`` and clips the decoded boxes; its RTMDet-Ins masks
+are mask logits up-sampled, resized to the original image and then binarised, where mmdeploy's
+graph outputs probabilities that its backend model resizes by nearest neighbour. The rewriters
+here compute mmdet's detections:
+
+1. per level, the ``pre_top_k`` (``nms_pre``) best (box, class) pairs with a class score above
+   ``score_threshold`` (``score_thr``);
+2. the boxes decoded by the head's coder and clipped to the input (``max_shape``); pairs whose
+   box is not wider and higher than the model's ``test_cfg.min_bbox_size`` dropped;
+3. NMS per class at ``iou_threshold`` as mmdet's ``batched_nms`` does it (every class's boxes
+   shifted apart, one NMS), the ``keep_top_k`` (``max_per_img``) best kept;
+4. RTMDet-Ins: the mask logits of the kept boxes at the input's size; the backend model of
+   :mod:`.backend_models` resizes them to the image and binarises them as mmdet does.
+
+mmdeploy 1.3.1's RTMDet-Ins mask decoder also builds its point grid with
+``single_level_grid_priors`` and no device, which is CUDA by default, so the export fails on a
+machine without a GPU ("Found no NVIDIA driver"; mmdetection#9987). The grid is built on the CPU
+there instead (``point_generator__single_level_grid_priors``).
 """
 import torch
+import torch.nn.functional as F
 from mmdeploy.codebase.mmdet.deploy import get_post_processing_params
+from mmdeploy.codebase.mmdet.models.dense_heads.rtmdet_ins_head import \
+    _mask_predict_by_feat_single
 from mmdeploy.core import FUNCTION_REWRITER
 from mmdeploy.mmcv.ops import multiclass_nms
 from mmdeploy.utils import is_dynamic_shape
 
 YOLOV3_PREDICT = 'mmdet.models.dense_heads.yolo_head.YOLOV3Head.predict_by_feat'
+DENSE_PREDICT = ('mmdet.models.dense_heads.rtmdet_head.RTMDetHead.predict_by_feat',
+                 'mmdet.models.dense_heads.ssd_head.SSDHead.predict_by_feat')
+RTMDET_INS_PREDICT = 'mmdet.models.dense_heads.rtmdet_ins_head.RTMDetInsHead.predict_by_feat'
 POINT_GRID = ('mmdet.models.task_modules.prior_generators.point_generator.MlvlPointGenerator.'
               'single_level_grid_priors')
 
@@ -96,3 +119,115 @@ def point_generator__single_level_grid_priors(self, featmap_size, level_idx,
         device = 'cpu'
     return FUNCTION_REWRITER.get_context().origin_func(self, featmap_size, level_idx, dtype,
                                                        device, with_stride)
+
+
+def level_pairs(scores, score_thr, nms_pre):
+    """mmdet's ``filter_scores_and_topk`` on one level, batched: the ``nms_pre`` best (box,
+    class) pairs of ``scores`` (B, N, C) as (pair scores, box indices, labels), each (B, k);
+    pairs not above ``score_thr`` score -1."""
+    num_pairs = scores.shape[1] * scores.shape[2]
+    pair_scores = torch.where(scores > score_thr, scores, scores.new_full((), -1.))
+    top, pairs = pair_scores.flatten(1).topk(
+        num_pairs if nms_pre <= 0 else min(nms_pre, num_pairs), dim=1)
+    boxes = torch.div(pairs, scores.shape[2], rounding_mode='floor')
+    return top, boxes, pairs - boxes * scores.shape[2]
+
+
+def batched_nms(boxes, scores, labels, iou_threshold, keep_top_k):
+    """mmdet's class-wise ``batched_nms`` on (B, K) candidates (score -1: dropped): each class's
+    boxes shifted past all others, one NMS (mmdeploy's, batch 1 in static graphs); returns the
+    scores of the kept candidates, best first, and their indices, each (B, keep_top_k) (score 0
+    and index -1 on the rows that pad them)."""
+    offsets = labels.to(boxes) * (boxes.max() + 1)
+    dets, _, index = multiclass_nms(
+        boxes + offsets.unsqueeze(-1), scores.unsqueeze(-1), keep_top_k,
+        iou_threshold=iou_threshold, score_threshold=0., pre_top_k=-1, keep_top_k=keep_top_k,
+        output_index=True)
+    return dets[..., 4], index
+
+
+def dense_detections(head, cls_scores, bbox_preds, batch_img_metas, cfg, params, extras=()):
+    """Steps 1-3 of the module docstring for a dense head: (dets (B, K, 5), labels (B, K)) and
+    the kept rows of each of ``extras`` (per-level (B, N, X) tensors, e.g. mask kernels)."""
+    batch = cls_scores[0].shape[0]
+    featmap_sizes = [score.shape[-2:] for score in cls_scores]
+    with_stride = bool(extras)  # RTMDet-Ins: its mask decoder needs each prior's stride
+    priors = head.prior_generator.grid_priors(featmap_sizes, dtype=cls_scores[0].dtype,
+                                              device=cls_scores[0].device,
+                                              **(dict(with_stride=True) if with_stride else {}))
+    scores, boxes, labels, deltas, kept_priors = [], [], [], [], []
+    kept_extras = [[] for _ in extras]
+    for level, (cls_score, bbox_pred) in enumerate(zip(cls_scores, bbox_preds)):
+        cls_score = cls_score.permute(0, 2, 3, 1).reshape(batch, -1, head.cls_out_channels)
+        level_scores = cls_score.sigmoid() if head.use_sigmoid_cls else \
+            cls_score.softmax(-1)[..., :-1]
+        top, index, label = level_pairs(level_scores, params.score_threshold, params.pre_top_k)
+        bbox_pred = bbox_pred.permute(0, 2, 3, 1).reshape(batch, -1, head.bbox_coder.encode_size)
+        deltas.append(bbox_pred.gather(1, index.unsqueeze(-1).expand(-1, -1,
+                                                                     bbox_pred.shape[-1])))
+        kept_priors.append(priors[level][index])
+        for kept, extra in zip(kept_extras, extras):
+            kept.append(extra[level].gather(1, index.unsqueeze(-1).expand(
+                -1, -1, extra[level].shape[-1])))
+        scores.append(top)
+        labels.append(label)
+    scores, labels, kept_priors = torch.cat(scores, 1), torch.cat(labels, 1), \
+        torch.cat(kept_priors, 1)
+    boxes = head.bbox_coder.decode(kept_priors[..., :2] if with_stride else kept_priors,
+                                   torch.cat(deltas, 1),
+                                   max_shape=batch_img_metas[0]['img_shape'])
+    min_size = cfg.get('min_bbox_size', -1)
+    if min_size >= 0:
+        valid = (boxes[..., 2] - boxes[..., 0] > min_size) & \
+            (boxes[..., 3] - boxes[..., 1] > min_size)
+        scores = torch.where(valid, scores, scores.new_full((), -1.))
+    scores, index = batched_nms(boxes, scores, labels, params.iou_threshold,
+                                params.keep_top_k)
+    valid = index >= 0
+    keep = torch.where(valid, index, index.new_zeros(()))  # no int64 Clip in opset 11
+
+    def rows(x):
+        return x.gather(1, keep.view(*keep.shape, *[1] * (x.dim() - 2)).expand(
+            -1, -1, *x.shape[2:]))
+
+    dets = torch.cat([rows(boxes), torch.where(valid, scores, scores.new_zeros(()))[..., None]],
+                     -1)
+    labels = torch.where(valid, rows(labels), labels.new_full((), -1))
+    return dets, labels, rows(kept_priors), [rows(torch.cat(k, 1)) for k in kept_extras]
+
+
+def _dense_head_predict(self, cls_scores, bbox_preds, score_factors=None, batch_img_metas=None,
+                        cfg=None, rescale=False, with_nms=True, **kwargs):
+    """``predict_by_feat`` of RTMDet's and SSD's heads for export: (dets (B, K, 5), labels
+    (B, K)) with mmdet's post-processing (module docstring)."""
+    deploy_cfg = FUNCTION_REWRITER.get_context().cfg
+    cfg = self.test_cfg if cfg is None else cfg
+    dets, labels, _, _ = dense_detections(self, cls_scores, bbox_preds, batch_img_metas, cfg,
+                                          get_post_processing_params(deploy_cfg))
+    return dets, labels
+
+
+for _path in DENSE_PREDICT:
+    for _backend in ('onnxruntime', 'openvino'):
+        FUNCTION_REWRITER.register_rewriter(func_name=_path,
+                                            backend=_backend)(_dense_head_predict)
+
+
+@FUNCTION_REWRITER.register_rewriter(func_name=RTMDET_INS_PREDICT, backend='onnxruntime')
+@FUNCTION_REWRITER.register_rewriter(func_name=RTMDET_INS_PREDICT, backend='openvino')
+def rtmdet_ins_head__predict_by_feat(self, cls_scores, bbox_preds, kernel_preds, mask_feat,
+                                     score_factors=None, batch_img_metas=None, cfg=None,
+                                     rescale=False, with_nms=True):
+    """``RTMDetInsHead.predict_by_feat`` for export: (dets (B, K, 5), labels (B, K), mask
+    logits (B, K, H, W) at the input's size) with mmdet's post-processing (module docstring)."""
+    deploy_cfg = FUNCTION_REWRITER.get_context().cfg
+    cfg = self.test_cfg if cfg is None else cfg
+    batch = cls_scores[0].shape[0]
+    kernels = [k.permute(0, 2, 3, 1).reshape(batch, -1, self.num_gen_params)
+               for k in kernel_preds]
+    dets, labels, priors, (kernels, ) = dense_detections(
+        self, cls_scores, bbox_preds, batch_img_metas, cfg,
+        get_post_processing_params(deploy_cfg), extras=(kernels, ))
+    mask_logits = _mask_predict_by_feat_single(self, mask_feat, kernels, priors)
+    stride = self.prior_generator.strides[0][0]
+    return dets, labels, F.interpolate(mask_logits, scale_factor=stride, mode='bilinear')

@@ -54,13 +54,43 @@ def test_detection_post_processing_is_test_cfg(model_cfg):
                  test_cfg.nms_pre, test_cfg.max_per_img), osp.basename(path)
 
 
-def test_rtmdet_ins_post_processing_is_its_test_cfg():
-    from mmengine.hub import get_config
-    test_cfg = get_config('mmdet::rtmdet/rtmdet-ins_tiny_8xb32-300e_coco.py').model.test_cfg
-    for path in DEPLOY_CFGS:
-        if osp.basename(path).startswith('instance-seg-rtmdet-ins_'):
+# Deploy-config prefix -> the model configs whose test_cfg its post-processing carries.
+FAMILIES = {
+    'detection-rtmdet_': ('configs/mmdet/rtmdet_tiny_ghostv2_640.py',
+                          'configs/mmdet/rtmdet_tiny_ghostv2_shapes.py'),
+    'detection-ssdlite_': ('configs/mmdet/ssdlite_ghostv2_320.py',
+                           'configs/mmdet/ssdlite_ghostv2-scratch_320.py',
+                           'configs/mmdet/ssdlite_ghostv2_shapes.py'),
+    'instance-seg-rtmdet-ins_': ('configs/mmdet/rtmdet-ins_tiny_ghostv2_640.py',
+                                 'configs/mmdet/rtmdet-ins_tiny_ghostv2_shapes.py'),
+}
+
+
+@pytest.mark.parametrize('prefix', list(FAMILIES))
+def test_light_head_post_processing_is_test_cfg(prefix):
+    paths = [p for p in DEPLOY_CFGS if osp.basename(p).startswith(prefix)]
+    # ONNX Runtime and OpenVINO, at the model's size and (but SSDLite: the same) the shapes model's
+    assert len(paths) >= (2 if prefix == 'detection-ssdlite_' else 4), prefix
+    for model_cfg in FAMILIES[prefix]:
+        test_cfg = Config.fromfile(osp.join(ROOT, model_cfg)).model.test_cfg
+        for path in paths:
             post = Config.fromfile(path).codebase_config.post_processing
-            assert (post.score_threshold, post.iou_threshold, post.pre_top_k, post.keep_top_k,
-                    post.mask_thr_binary) == \
+            assert (post.score_threshold, post.iou_threshold, post.pre_top_k,
+                    post.keep_top_k) == \
                 (test_cfg.score_thr, test_cfg.nms.iou_threshold, test_cfg.nms_pre,
-                 test_cfg.max_per_img, test_cfg.mask_thr_binary), osp.basename(path)
+                 test_cfg.max_per_img), (osp.basename(path), model_cfg)
+            assert post.get('mask_thr_binary') == test_cfg.get('mask_thr_binary')
+
+
+def test_lraspp_graph_ends_at_logits():
+    """LRASPP's images are resized: its deploy configs end the graph at the logits, which the
+    backend model resizes before the arg-max (tests/deploy/test_dense_head_postprocess.py)."""
+    paths = [p for p in DEPLOY_CFGS if osp.basename(p).startswith('segmentation-lraspp_')]
+    assert len(paths) == 4
+    align_corners = Config.fromfile(
+        osp.join(ROOT, 'configs/mmseg/lraspp_ghostv2_cityscapes_512x1024.py')
+    ).model.decode_head.align_corners
+    for path in paths:
+        codebase = Config.fromfile(path).codebase_config
+        assert (codebase.with_argmax, codebase.model_type, codebase.align_corners) == \
+            (False, 'end2end_logits', align_corners)

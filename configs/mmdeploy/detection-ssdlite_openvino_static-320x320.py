@@ -1,0 +1,8 @@
+_base_ = ['./_base_/detection-ssdlite.py']
+
+onnx_config = dict(input_shape=[320, 320])
+# See detection_openvino_static-320x320.py for the precision.
+backend_config = dict(
+    type='openvino',
+    precision='fp32',
+    model_inputs=[dict(opt_shapes=dict(input=[1, 3, 320, 320]))])
