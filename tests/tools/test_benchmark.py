@@ -39,3 +39,31 @@ def test_benchmark_writes_results(tmp_path):
     with open(tmp_path / 'benchmark.csv') as f:
         assert len(list(csv.DictReader(f))) == len(summary['rows'])
     assert (tmp_path / 'accuracy_vs_latency.png').stat().st_size > 0
+
+
+def test_every_whole_model_task_has_its_models_and_deploy_configs():
+    """The tasks measured whole through mmdeploy (YOLOv3, DeepLabV3 and the light heads beside
+    their stock twins): both models build from their configs (mmseg's on a CPU), each ratio's
+    models are the task's, and each backend has the task's deploy config at the task's size."""
+    import importlib.util
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from ghostv2_mm.apis import build_model
+    spec = importlib.util.spec_from_file_location('benchmark', 'tools/analysis/benchmark.py')
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    for label, (task, a, b, _) in benchmark.CHECKS.items():
+        assert a in benchmark.MODELS[task] and b in benchmark.MODELS[task], label
+    for task in ('rtmdet640', 'ssdlite320', 'lraspp512x1024'):
+        h, w = benchmark.SIZES[task]
+        for backend in ('onnxruntime', 'openvino'):
+            path = osp.join(benchmark.CFG, 'mmdeploy', benchmark.DEPLOY_CFGS[task].format(backend))
+            assert Config.fromfile(path).onnx_config.input_shape == [w, h], path
+        params = {}
+        for name in benchmark.MODELS[task]:
+            model = build_model(benchmark.model_config(task, name),
+                                {'model.backbone.init_cfg': None})
+            params[name] = sum(p.numel() for p in model.parameters())
+        assert len(set(params.values())) == 2, params  # two different networks

@@ -4,7 +4,8 @@ process of its own. Prints the CPU, the table and the target ratios; writes ``be
 ``benchmark.json`` and ``accuracy_vs_latency.png`` (published top-1 against latency: the paper's
 Figure 2 on this CPU). docs/performance.md describes the method.
 
-    python tools/analysis/benchmark.py [--tasks cls det320 det416 seg512]
+    python tools/analysis/benchmark.py [--tasks cls det320 det416 seg512 rtmdet640 ssdlite320
+        lraspp512x1024]
         [--runtimes eager deploy onnxruntime onnxruntime-int8 openvino-fp32 openvino-bf16
          openvino-int8] [--threads 2] [--repeats 20] [--warmup 5] [--train-batch 32]
         [--out-dir work_dirs/benchmark]
@@ -47,18 +48,39 @@ MODELS = {
         'backbone GhostNetV2 1.0x OS8': 'mmseg/deeplabv3_ghostv2_ade20k_512.py',
         'backbone MobileNetV2-d8': 'mmseg/deeplabv3_mobilenetv2_ade20k_512.py',
     },
+    # The light heads beside their stock twins (configs/mmdet/README.md, configs/mmseg/README.md).
+    'rtmdet640': {
+        'RTMDet-tiny GhostNetV2 1.0x': 'mmdet/rtmdet_tiny_ghostv2_640.py',
+        'RTMDet-tiny CSPNeXt-tiny': 'mmdet::rtmdet/rtmdet_tiny_8xb32-300e_coco.py',
+    },
+    'ssdlite320': {
+        'SSDLite GhostNetV2 1.0x': 'mmdet/ssdlite_ghostv2_320.py',
+        'SSDLite MobileNetV2': 'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py',
+    },
+    'lraspp512x1024': {
+        'LRASPP GhostNetV2 1.0x': 'mmseg/lraspp_ghostv2_cityscapes_512x1024.py',
+        'LRASPP MobileNetV3-Large': 'mmseg::mobilenet_v3/'
+                                    'mobilenet-v3-d8_lraspp_4xb4-320k_cityscapes-512x1024.py',
+    },
 }
 OVERRIDES = {'GhostNetV1 1.0x': {'model.backbone.widen_factor': 1.0,
                                  'model.head.in_channels': 960}}
 # The CPU options of mmseg's configs: SyncBN needs a GPU.
 CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
            'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
+CPU_NORM = {'seg512': CPU_SEG, 'lraspp512x1024': {
+    k: v for k, v in CPU_SEG.items() if 'auxiliary' not in k}}
 # Calls per model and round (interleaved); the first of each block is not counted.
 BLOCK = 5
-SIZES = {'cls': 224, 'det320': 320, 'det416': 416, 'seg512': 512}
+# Input (H, W) per task.
+SIZES = {'cls': (224, 224), 'det320': (320, 320), 'det416': (416, 416), 'seg512': (512, 512),
+         'rtmdet640': (640, 640), 'ssdlite320': (320, 320), 'lraspp512x1024': (512, 1024)}
 DEPLOY_CFGS = {'det320': 'detection_{}_static-320x320.py',
                'det416': 'detection_{}_static-416x416.py',
-               'seg512': 'segmentation_{}_static-512x512.py'}
+               'seg512': 'segmentation_{}_static-512x512.py',
+               'rtmdet640': 'detection-rtmdet_{}_static-640x640.py',
+               'ssdlite320': 'detection-ssdlite_{}_static-320x320.py',
+               'lraspp512x1024': 'segmentation-lraspp_{}_static-512x1024.py'}
 RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
             'openvino-bf16', 'openvino-int8')
 # The ratios the performance targets are stated in: label -> (task, model, model, target).
@@ -76,6 +98,12 @@ CHECKS = {
         'seg512', 'backbone GhostNetV2 1.0x OS8', 'backbone MobileNetV2-d8', 0.85),
     'DeepLabV3 GhostNetV2 / MobileNetV2-d8, whole (512)': (
         'seg512', 'DeepLabV3 GhostNetV2 1.0x', 'DeepLabV3 MobileNetV2-d8', None),
+    'RTMDet-tiny GhostNetV2 / CSPNeXt-tiny, whole with NMS (640)': (
+        'rtmdet640', 'RTMDet-tiny GhostNetV2 1.0x', 'RTMDet-tiny CSPNeXt-tiny', 1.00),
+    'SSDLite GhostNetV2 / MobileNetV2, whole with NMS (320)': (
+        'ssdlite320', 'SSDLite GhostNetV2 1.0x', 'SSDLite MobileNetV2', 1.00),
+    'LRASPP GhostNetV2 / MobileNetV3-Large, whole (512x1024)': (
+        'lraspp512x1024', 'LRASPP GhostNetV2 1.0x', 'LRASPP MobileNetV3-Large', 1.00),
 }
 
 
@@ -85,7 +113,7 @@ def model_config(task, name):
     from mmengine.hub import get_config
     path = MODELS[task][name]
     cfg = get_config(path) if '::' in path else Config.fromfile(osp.join(CFG, path))
-    cfg.merge_from_dict(dict(OVERRIDES.get(name, {}), **(CPU_SEG if task == 'seg512' else {})))
+    cfg.merge_from_dict(dict(OVERRIDES.get(name, {}), **CPU_NORM.get(task, {})))
     return cfg
 
 
@@ -144,14 +172,14 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
                 model, _ = build(task, name, profile)
                 part = 'classifier' if task == 'cls' else 'backbone'
                 module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, stem + suffix, part, (SIZES[task], ) * 2, dynamic=False)
+                export_onnx(module, stem + suffix, part, SIZES[task], dynamic=False)
                 continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
             work = f'{stem}_{backend}'
             os.makedirs(work, exist_ok=True)
             ckpt, img = osp.join(work, 'random.pth'), osp.join(work, 'image.png')
             torch.save(dict(state_dict=build(task, name)[0].state_dict()), ckpt)
-            cv2.imwrite(img, np.random.RandomState(0).randint(0, 255, (SIZES[task],) * 2 + (3, ),
+            cv2.imwrite(img, np.random.RandomState(0).randint(0, 255, SIZES[task] + (3, ),
                                                               dtype=np.uint8))
             deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
                                                   DEPLOY_CFGS[task].format(backend)))
@@ -170,7 +198,7 @@ def torch_callables(runtime, task, threads):
     profile = resolve('pytorch', 'fp32') if runtime == 'deploy' else None
     fns = {name: build(task, name, profile)[1] for name in MODELS[task]
            if profile is None or not name.startswith('timm')}
-    return fns, torch.randn(1, 3, SIZES[task], SIZES[task])
+    return fns, torch.randn(1, 3, *SIZES[task])
 
 
 def runtime_callables(runtime, task, files, threads, calib_dir):
@@ -180,7 +208,7 @@ def runtime_callables(runtime, task, files, threads, calib_dir):
 
     from ghostv2_mm.deploy.runtime import RuntimeModel
     backend, precision = source(runtime)
-    shape = (1, 3, SIZES[task], SIZES[task])
+    shape = (1, 3, *SIZES[task])
     fns = {}
     for name, path in files.items():
         if precision == 'int8':
@@ -354,7 +382,7 @@ def main():
     print(f'\n{cpu}; batch 1, {args.threads} threads, median of {args.repeats} interleaved runs '
           '(ms):')
     for task in args.tasks:
-        print(f'\n{task} ({SIZES[task]}x{SIZES[task]})'.ljust(34) + ''.join(
+        print(f'\n{task} ({SIZES[task][0]}x{SIZES[task][1]})'.ljust(34) + ''.join(
             f'{rt} ({source(rt)[1]})'.rjust(24) for rt in table))
         for name in MODELS[task]:
             print(name.ljust(33) + ''.join(

@@ -9,6 +9,7 @@ from collections import defaultdict
 COMPUTE_OPS = ('Conv', 'ConvTranspose', 'Gemm', 'MatMul')
 _GATE_OPS = ('Sigmoid', 'HardSigmoid', 'Clip', 'Resize')
 _DOWN_OPS = ('AveragePool', 'MaxPool', 'Resize')
+_SELECT_OPS = ('TopK', 'NonMaxSuppression')
 
 # The groups :func:`layer_groups` sorts the nodes of a graph into, in order of precedence.
 GROUPS = (
@@ -90,14 +91,24 @@ def layer_groups(model):
     initializers = {t.name: t for t in graph.initializer}
     graph_inputs = {i.name for i in graph.input} - set(initializers)
 
-    # Nodes with a compute layer downstream; the rest of the graph is output layers and
-    # post-processing. ONNX lists nodes in topological order.
+    # Compute layers after a selection (top-k, NMS) belong to the post-processing: RTMDet-Ins
+    # decodes the kept instances' masks with MatMuls. ONNX lists nodes in topological order.
+    selected = set()
+    for n in nodes:
+        if n.op_type in _SELECT_OPS or any(
+                i in producer and producer[i].name in selected for i in n.input):
+            selected.add(n.name)
+
+    def network(node):
+        return node.op_type in COMPUTE_OPS and node.name not in selected
+
+    # Nodes with a compute layer of the network downstream; the rest of the graph is output
+    # layers and post-processing.
     feeds_compute = set()
     for n in reversed(nodes):
-        if any(c.op_type in COMPUTE_OPS or c.name in feeds_compute
-               for out in n.output for c in consumers[out]):
+        if any(network(c) or c.name in feeds_compute for out in n.output for c in consumers[out]):
             feeds_compute.add(n.name)
-    group = {n.name: 'output' if n.op_type in COMPUTE_OPS else 'postprocess'
+    group = {n.name: 'output' if network(n) else 'postprocess'
              for n in nodes if n.name not in feeds_compute}
 
     def conv_producer(node):
