@@ -6,10 +6,16 @@
 #   GHOSTV2_MM_CACHE=DIR   where a locally built mmcv wheel and generated datasets are cached
 #                          (default: ~/.cache/ghostv2_mm, outside the clone).
 #   GHOSTV2_MM_MMCV_INDEX_TIMEOUT=S  seconds to wait for OpenMMLab's wheel index (default 5).
+#   GHOSTV2_MM_LITERT_CONVERTER=0  skip the LiteRT converter environment (2.6 GB, about a minute).
 #
 # mmcv 2.1.0 (with compiled ops) comes from the first of: OpenMMLab's prebuilt wheel for the
 # installed torch and CUDA (the index `mim install` uses; CUDA ops on GPU machines), the wheel
 # directory, the cache, a source build (cached for the next run).
+#
+# Mobile runtimes: ncnn, LiteRT's interpreter and pnnx (ONNX -> ncnn) go into .venv without their
+# declared dependencies (requirements/mobile.txt); onnx2tf (ONNX -> LiteRT) gets an environment of
+# its own, $CACHE/litert-converter (requirements/litert_converter.txt), whose pins clash with the
+# stack. ghostv2_mm.deploy.mobile runs both converters as commands; neither downloads anything.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +24,9 @@ PY="$VENV/bin/python"
 CACHE="${GHOSTV2_MM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ghostv2_mm}"
 WHEEL_CACHE="$CACHE/wheels"
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
+MOBILE="$ROOT/requirements/mobile.txt"
+CONVERTER="$ROOT/requirements/litert_converter.txt"
+CONVERTER_ENV="$CACHE/litert-converter"
 STAMP="$VENV/.ghostv2_mm_stamp"
 
 log() { echo "[setup_env] $*" >&2; }
@@ -34,8 +43,11 @@ try:
 except ImportError as e:
     sys.exit(f'mmcv {getattr(mmcv, "__version__", "?")} has no compiled ops (mmcv._ext): {e}. '
              'Rebuild it with MMCV_WITH_OPS=1 (delete the cached wheel and rerun tools/setup_env.sh).')
-for name in ('torch', 'torchvision', 'mmengine', 'mmdet', 'mmseg', 'mmpretrain', 'ghostv2_mm'):
+for name in ('torch', 'torchvision', 'mmengine', 'mmdet', 'mmseg', 'mmpretrain', 'ghostv2_mm',
+             'ncnn', 'ai_edge_litert.interpreter'):
     importlib.import_module(name)
+from ghostv2_mm.deploy.mobile import pnnx_binary
+pnnx_binary()  # raises, naming this script, when the wheel's binary is missing
 import torch
 import torchvision.ops  # noqa: F401  fails when torchvision does not match torch
 from mmcv.ops import nms
@@ -56,11 +68,41 @@ PY
 }
 
 stamp_of() {
-    cat "$CONSTRAINTS" "$ROOT/setup.py" "$ROOT/pyproject.toml" "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
+    cat "$CONSTRAINTS" "$MOBILE" "$ROOT/setup.py" "$ROOT/pyproject.toml" \
+        "$ROOT/tools/setup_env.sh" | sha256sum | cut -d' ' -f1
+}
+
+# The LiteRT converter environment, idempotent with a stamp of its own (seconds when present).
+setup_litert_converter() {
+    if [[ "${GHOSTV2_MM_LITERT_CONVERTER:-1}" == 0 ]]; then
+        log "GHOSTV2_MM_LITERT_CONVERTER=0: no LiteRT converter environment"
+        return 0
+    fi
+    local stamp="$CONVERTER_ENV/.ghostv2_mm_stamp" want
+    want="$(sha256sum "$CONVERTER" | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -x "$CONVERTER_ENV/bin/onnx2tf" \
+            && -x "$CONVERTER_ENV/bin/onnxsim" ]]; then
+        return 0
+    fi
+    log "creating the LiteRT converter environment $CONVERTER_ENV (onnx2tf; ~2.6 GB, ~1 min)"
+    rm -rf "$CONVERTER_ENV"
+    python3.11 -m venv "$CONVERTER_ENV"
+    "$CONVERTER_ENV/bin/python" -m pip install --disable-pip-version-check --only-binary :all: \
+        -r "$CONVERTER"
+    # onnx2tf imports tensorflow and onnxsim at start: --help runs both imports.
+    local tool
+    for tool in onnx2tf onnxsim; do
+        "$CONVERTER_ENV/bin/$tool" --help >/dev/null 2>&1 \
+            || die "$tool in $CONVERTER_ENV does not run (try: $CONVERTER_ENV/bin/$tool --help)"
+    done
+    echo "$want" > "$stamp"
 }
 
 if [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$(stamp_of)" ]]; then
-    verify && exit 0
+    if verify; then
+        setup_litert_converter
+        exit 0
+    fi
     log "existing environment failed verification; reinstalling"
 fi
 
@@ -124,6 +166,10 @@ fi
 log "installing the OpenMMLab stack and ghostv2_mm (editable)"
 "${PIP[@]}" "${FIND_LINKS[@]}" -e "$ROOT[all,tests]" "numpy<2" "opencv-python<4.12"
 
+log "installing the ncnn and LiteRT runtimes and pnnx (requirements/mobile.txt, --no-deps)"
+"${PIP[@]}" "${FIND_LINKS[@]}" --no-deps -r "$MOBILE"
+
 verify || die "environment verification failed (see above)"
+setup_litert_converter
 stamp_of > "$STAMP"
 log "done: $VENV"

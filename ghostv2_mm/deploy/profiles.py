@@ -19,6 +19,13 @@ TRANSFORMS = {
     ('openvino', 'fp32'): (),
     ('openvino', 'bf16'): (),
     ('openvino', 'int8'): (),
+    # ncnn packs channels in blocks of its own and LiteRT (XNNPACK) runs channels-last: the
+    # unpadded file with the plain gates, as OpenVINO.
+    ('ncnn', 'fp32'): (),
+    ('ncnn', 'fp16'): (),
+    ('litert', 'fp32'): (),
+    ('litert', 'fp16'): (),
+    ('litert', 'int8'): (),
     ('pytorch', 'fp32'): ('channels_last', ),
 }
 # Module transforms: functions of .transforms (pad_channels to 16: ONNX Runtime's AVX-512 block).

@@ -155,7 +155,7 @@ def dense_detections(head, cls_scores, bbox_preds, batch_img_metas, cfg, params,
     priors = head.prior_generator.grid_priors(featmap_sizes, dtype=cls_scores[0].dtype,
                                               device=cls_scores[0].device,
                                               **(dict(with_stride=True) if with_stride else {}))
-    scores, boxes, labels, deltas, kept_priors = [], [], [], [], []
+    scores, labels, deltas, kept_priors = [], [], [], []
     kept_extras = [[] for _ in extras]
     for level, (cls_score, bbox_pred) in enumerate(zip(cls_scores, bbox_preds)):
         cls_score = cls_score.permute(0, 2, 3, 1).reshape(batch, -1, head.cls_out_channels)

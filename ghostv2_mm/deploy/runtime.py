@@ -1,14 +1,20 @@
-"""Opening and running deployed models in ONNX Runtime and OpenVINO: every part of the package
-that runs a deployed file opens it here, so that threads, spinning, the inference precision and
-static shapes are set in one place. Only numpy and the runtime itself are imported: this module
-runs where PyTorch is absent.
+"""Opening and running deployed models in ONNX Runtime, OpenVINO, ncnn and LiteRT: every part of
+the package that runs a deployed file opens it here, so that threads, spinning, the inference
+precision and static shapes are set in one place. Only numpy and the runtime itself are imported:
+this module runs where PyTorch is absent.
 
 OpenVINO runs float layers in bf16 by default on CPUs with AVX512-BF16 or AMX, so the precision
 is always given. An IR written for a deployment records the precision it was deployed for
 (:data:`PRECISION_KEY` in its runtime info, :func:`convert_to_openvino`), which
 :class:`RuntimeModel` uses when no precision is asked for.
+
+ncnn and LiteRT files come from :mod:`.mobile`, which writes beside each a sidecar
+(:data:`IO_SUFFIX`) with the ONNX file's input and output names and shapes: ncnn names its blobs
+``in0``/``out0`` and drops the batch axis, LiteRT runs channels-last, and :class:`RuntimeModel`
+returns what ONNX Runtime returns for the same input.
 """
 import functools
+import json
 import os
 import os.path as osp
 import signal
@@ -21,11 +27,16 @@ import numpy as np
 from ..errors import DeployError, RuntimeCrash
 from ..utils import check_choice
 
-BACKENDS = ('onnxruntime', 'openvino')
+BACKENDS = ('onnxruntime', 'openvino', 'ncnn', 'litert')
 # The precisions of each backend: bf16 is OpenVINO's inference precision for a float file, int8
-# a quantised file (ghostv2_mm.deploy.quantize).
-PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8')}
-SUFFIXES = {'onnxruntime': '.onnx', 'openvino': '.xml'}
+# a quantised file (ghostv2_mm.deploy.quantize; LiteRT's by its converter, .mobile), fp16 ncnn's
+# storage and arithmetic precision (from fp16 or fp32 weights) or a LiteRT file of fp16 weights.
+PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8'),
+              'ncnn': ('fp32', 'fp16'), 'litert': ('fp32', 'fp16', 'int8')}
+SUFFIXES = {'onnxruntime': '.onnx', 'openvino': '.xml', 'ncnn': '.param', 'litert': '.tflite'}
+# The sidecar of an ncnn or LiteRT file: its input and outputs as the ONNX file had them.
+IO_SUFFIX = '.io.json'
+SETUP = 'tools/setup_env.sh'
 # OpenVINO's names of the inference precisions. An int8 file runs its float layers in f32: they
 # are float because they are sensitive.
 OPENVINO_HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
@@ -43,6 +54,119 @@ def check_precision(backend, precision, argument='precision', backend_argument='
         raise DeployError(f'{argument} {precision} is not available for {backend} (choose from '
                           f'{", ".join(PRECISIONS[backend])}; bf16 is an OpenVINO inference '
                           'precision)')
+
+
+class NotInstalled(DeployError):
+    """A runtime or converter that the set-up (:data:`SETUP`) installs is not there."""
+
+
+def check_input(x, input_shape, path):
+    """Raise ``DeployError`` unless ``x`` is a real-valued array that fits ``input_shape`` (None:
+    any size on that axis) of the model file ``path``; the same one line for every backend."""
+    x = np.asarray(x)
+    if x.dtype.kind not in 'fiu':
+        raise DeployError(f'input must be a real-valued (float) array, but received dtype '
+                          f'{x.dtype} for {path}')
+    axes = [axis for axis, (have, want) in enumerate(zip(x.shape, input_shape))
+            if isinstance(want, int) and have != want]
+    if axes or x.ndim != len(input_shape):
+        axis = axes[0] if axes else min(x.ndim, len(input_shape))
+        raise DeployError(
+            f'input of shape {tuple(x.shape)} does not fit the static input '
+            f'{tuple(input_shape)} of {path} (axis {axis}); deploy with a dynamic config or '
+            'another input size')
+
+
+def cpu_count():
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def read_io(path):
+    """The sidecar (:data:`IO_SUFFIX`) of the ncnn or LiteRT file ``path``."""
+    sidecar = path + IO_SUFFIX
+    if not osp.isfile(sidecar):
+        raise DeployError(f'{sidecar} does not exist: ncnn and LiteRT files are converted by '
+                          'ghostv2_mm.deploy.mobile, which writes it beside the file')
+    with open(sidecar) as f:
+        return json.load(f)
+
+
+@functools.cache
+def import_ncnn():
+    """The ``ncnn`` module, its OpenMP threads waiting passively: libgomp spins idle threads
+    unless told otherwise when it is loaded, here on this import (ONNX Runtime's threads do not
+    spin either, :func:`onnxruntime_session`); on 2 busy cores the spinning made ncnn 2x slower
+    with 2 threads. The environment is restored after the import, so that libraries loaded
+    later keep their defaults. Where PyTorch was imported first, ncnn runs on PyTorch's libgomp
+    (loaded with global symbols), whose policy was fixed then: such a process sets
+    ``OMP_WAIT_POLICY=PASSIVE`` in its environment before it starts."""
+    saved = os.environ.get('OMP_WAIT_POLICY')
+    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    try:
+        import ncnn
+    except ImportError:
+        raise NotInstalled(f'the ncnn runtime is not installed: run {SETUP}, which installs '
+                           'requirements/mobile.txt into .venv') from None
+    finally:
+        if saved is None:
+            os.environ.pop('OMP_WAIT_POLICY')
+    return ncnn
+
+
+def ncnn_net(param_file, precision='fp32', threads=None):
+    """The ``ncnn.Net`` of ``param_file`` and its ``.bin`` on the CPU, with ``threads`` threads
+    (all cores when None). ncnn stores and computes in fp16 where the CPU can unless told
+    otherwise: fp32 turns that off, so that the file computes what ONNX Runtime does."""
+    ncnn = import_ncnn()
+    check_choice('precision', precision, PRECISIONS['ncnn'])
+    net = ncnn.Net()
+    opt = net.opt  # options are set before loading: ncnn chooses its kernels there
+    opt.use_vulkan_compute = False
+    opt.num_threads = int(threads or cpu_count())
+    fp16 = precision == 'fp16'
+    opt.use_fp16_storage = opt.use_fp16_packed = opt.use_fp16_arithmetic = fp16
+    opt.use_bf16_storage = False
+    weights = osp.splitext(param_file)[0] + '.bin'
+    if not osp.isfile(weights):
+        raise DeployError(f'{weights}, the weights of {param_file}, does not exist')
+    if net.load_param(param_file) != 0 or net.load_model(weights) != 0:
+        raise DeployError(f'ncnn cannot load {param_file} (and {osp.basename(weights)}); '
+                          'convert it with ghostv2_mm.deploy.mobile.convert_to_ncnn')
+    return net
+
+
+def litert_interpreter(path, threads=None):
+    """A LiteRT interpreter of ``path`` (XNNPACK on the CPU) with ``threads`` threads (all cores
+    when None), its tensors allocated."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        raise NotInstalled(f'the LiteRT runtime (ai-edge-litert) is not installed: run {SETUP}, '
+                           'which installs requirements/mobile.txt into .venv') from None
+    try:
+        interpreter = Interpreter(model_path=path, num_threads=int(threads or cpu_count()))
+    except ValueError as e:
+        raise DeployError(f'LiteRT cannot load {path}: {str(e).splitlines()[0]}') from None
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def _quantize(x, detail):
+    """``x`` in the dtype of the LiteRT tensor ``detail`` (an int8 tensor's scale and zero
+    point)."""
+    if np.issubdtype(detail['dtype'], np.integer):
+        scale, zero = detail['quantization']
+        info = np.iinfo(detail['dtype'])
+        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(detail['dtype'])
+    return x.astype(detail['dtype'], copy=False)
+
+
+def _dequantize(y, detail):
+    if np.issubdtype(detail['dtype'], np.integer) and detail['quantization'][0]:
+        scale, zero = detail['quantization']
+        return (y.astype(np.float32) - zero) * np.float32(scale)
+    return y
 
 
 def onnxruntime_session(model, threads=None, profile_prefix=None):
@@ -126,10 +250,14 @@ class RuntimeModel:
     """A deployed file opened in its runtime.
 
     Args:
-        path (str): ``.onnx`` for ONNX Runtime; ``.xml`` (or ``.onnx``) for OpenVINO.
+        path (str): ``.onnx`` for ONNX Runtime; ``.xml`` (or ``.onnx``) for OpenVINO; ncnn's
+            ``.param`` (its ``.bin`` beside it) or a ``.tflite`` file, each with its sidecar
+            (:data:`IO_SUFFIX`).
         backend (str): One of :data:`BACKENDS`.
         precision (str, optional): One of the backend's :data:`PRECISIONS`; for OpenVINO it
-            sets the inference precision (None: what the IR records).
+            sets the inference precision (None: what the IR records), for ncnn fp32 or fp16
+            storage and arithmetic (None: the precision it was converted for). A LiteRT file
+            has the precision it was converted to.
         threads (int, optional): Runtime threads; all cores when None.
         shape (Sequence[int], optional): OpenVINO: compile for this static input shape.
 
@@ -141,8 +269,25 @@ class RuntimeModel:
         check_precision(backend, precision or 'fp32')
         if not osp.isfile(path):
             raise FileNotFoundError(f'{backend} model {path} does not exist')
-        self.backend = backend
-        if backend == 'onnxruntime':
+        self.backend, self.path = backend, path
+        if backend in ('ncnn', 'litert'):
+            self.io = read_io(path)
+            if self.io.get('backend') != backend:
+                raise DeployError(f'{path} is a {self.io.get("backend")} file, not {backend}')
+            self.input_name = self.io['input']['name']
+            self.input_shape = self.io['input']['shape']
+            self.output_names = [o['name'] for o in self.io['outputs']]
+            converted = self.io.get('precision', 'fp32')
+            if backend == 'ncnn':
+                self.net = ncnn_net(path, precision or converted, threads)
+            else:
+                if precision not in (None, converted):
+                    raise DeployError(f'{path} is a {converted} LiteRT file, but precision '
+                                      f'{precision} was asked for')
+                self.interpreter = litert_interpreter(path, threads)
+                self.input_detail = self.interpreter.get_input_details()[0]
+                self.output_details = self.interpreter.get_output_details()
+        elif backend == 'onnxruntime':
             self.session = onnxruntime_session(path, threads)
             inp = self.session.get_inputs()[0]
             self.input_name = inp.name
@@ -160,7 +305,12 @@ class RuntimeModel:
     def __call__(self, x):
         """The outputs for the float32 input array ``x``, by output name. OpenVINO's arrays are
         views of the runtime's buffers, valid until the next call (:meth:`run` copies)."""
+        check_input(x, self.input_shape, self.path)
         x = np.ascontiguousarray(x, dtype=np.float32)
+        if self.backend == 'ncnn':
+            return self._run_ncnn(x)
+        if self.backend == 'litert':
+            return self._run_litert(x)
         if self.backend == 'onnxruntime':
             return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
         self.request.infer({self.input_name: x})
@@ -170,6 +320,33 @@ class RuntimeModel:
         """The outputs for ``x`` as a list of arrays of their own, in the model's order."""
         outputs = self(x)
         return [np.array(outputs[name]) for name in self.output_names]
+
+    def _run_ncnn(self, x):
+        ncnn = import_ncnn()
+        extractor = self.net.create_extractor()
+        extractor.input(self.io['input']['blob'], ncnn.Mat(x[0]))  # ncnn has no batch axis
+        outputs = {}
+        for output in self.io['outputs']:
+            status, mat = extractor.extract(output['blob'])
+            if status != 0:
+                raise RuntimeError(f'ncnn failed to compute {output["name"]} of {self.path}')
+            y, shape = np.array(mat), output['shape']
+            outputs[output['name']] = y.reshape(shape) if None not in shape and \
+                y.size == np.prod(shape) else y[None]
+        return outputs
+
+    def _run_litert(self, x):
+        if self.io['input'].get('layout') == 'NHWC':
+            x = x.transpose(0, 2, 3, 1)
+        self.interpreter.set_tensor(self.input_detail['index'],
+                                    np.ascontiguousarray(_quantize(x, self.input_detail)))
+        self.interpreter.invoke()
+        outputs = {}
+        for output, detail in zip(self.io['outputs'], self.output_details):
+            y = _dequantize(self.interpreter.get_tensor(detail['index']), detail)
+            outputs[output['name']] = y.transpose(0, 3, 1, 2) if output.get('layout') == 'NHWC' \
+                else y
+        return outputs
 
 
 # One inference of a model in a fresh interpreter, so that a crash in the runtime's kernels ends

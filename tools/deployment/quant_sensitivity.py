@@ -34,8 +34,9 @@ import time
 
 import numpy as np
 
-from ghostv2_mm.deploy.quantize import DEFAULT_SENSITIVE_LAYERS, GROUPS, fidelity, quantize
-from ghostv2_mm.deploy.runtime import BACKENDS, RuntimeModel
+from ghostv2_mm.deploy.quantize import (DEFAULT_SENSITIVE_LAYERS, GROUPS, QUANTIZERS, fidelity,
+                                        quantize)
+from ghostv2_mm.deploy.runtime import RuntimeModel
 
 TASKS = dict(mmpretrain='classification', mmdet='detection', mmseg='segmentation')
 
@@ -122,7 +123,7 @@ def parse_args():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('onnx')
     parser.add_argument('config')
-    parser.add_argument('--backend', choices=BACKENDS, default='onnxruntime')
+    parser.add_argument('--backend', choices=QUANTIZERS, default='onnxruntime')
     parser.add_argument('--calib', type=int, default=32, help='calibration images')
     parser.add_argument('--val', type=int, help='evaluation images (default: 64 for the '
                         'sensitivity analysis, all for --report)')

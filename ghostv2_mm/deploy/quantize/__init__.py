@@ -13,7 +13,7 @@ import onnx
 from ...errors import RuntimeCrash
 from ...utils import check_choice
 from .. import profiles
-from ..runtime import BACKENDS, check_runs
+from ..runtime import check_runs
 from .calibration import dataset_inputs, samples
 from .fidelity import fidelity, matched_box_iou, pixel_agreement, top1_agreement
 from .groups import (COMPUTE_OPS, GROUPS, input_name, layer_groups, name_nodes, select_nodes,
@@ -37,6 +37,9 @@ __all__ = ['quantize', 'DEFAULT_SENSITIVE_LAYERS', 'OPENVINO_FLOAT_MAX_SIDE', 'C
            'GROUPS', 'layer_groups', 'name_nodes', 'select_nodes', 'small_map_nodes',
            'unshare_parameters', 'dataset_inputs', 'fidelity', 'matched_box_iou',
            'pixel_agreement', 'top1_agreement']
+# The backends quantised here (ONNX Runtime's QDQ, OpenVINO's NNCF); LiteRT quantises in its
+# converter (ghostv2_mm.deploy.mobile).
+QUANTIZERS = ('onnxruntime', 'openvino')
 
 
 def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_layers=None,
@@ -72,7 +75,7 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
     Raises:
         RuntimeCrash: OpenVINO crashed running the int8 file once on this CPU (in a subprocess).
     """
-    check_choice('backend', backend, BACKENDS)
+    check_choice('backend', backend, QUANTIZERS)
     check_choice('precision', precision, ('int8', ))
     os.makedirs(work_dir, exist_ok=True)
     calib = list(samples(calib_inputs))

@@ -1,0 +1,277 @@
+"""Static ONNX files converted for the mobile runtimes: ncnn (``.param`` and ``.bin``, by pnnx,
+the converter binary in its wheel) and LiteRT (``.tflite``, by onnx2tf in the converter
+environment ``tools/setup_env.sh`` creates, run as a subprocess). Both runtimes fix every size
+at conversion, so the ONNX file must be static (``export_onnx.py --static``).
+
+Neither converter may download, install or report anything: pnnx gets a temporary directory and
+the ONNX file only; onnx2tf, which fetches a sample-image ``.npy`` for its own check of the
+conversion unless a file of that name is in its working directory, gets one there, and a proxy
+that refuses every connection, so that any other attempt fails at once instead of leaving the
+machine. onnx2tf runs onnxsim from its PATH (and skips the simplification silently without it),
+so the converter environment's ``bin`` leads that PATH.
+
+Each converted file gets a sidecar ``<file>.io.json`` (:data:`.runtime.IO_SUFFIX`) naming the
+ONNX file's input and outputs, their shapes and where the runtime keeps them (ncnn's blob names,
+LiteRT's channels-last layout), so that :class:`.runtime.RuntimeModel` returns what ONNX Runtime
+returns for the same input.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+from ..errors import DeployError
+from ..utils import check_choice
+from .runtime import IO_SUFFIX, SETUP, NotInstalled
+
+# onnx2tf's file names for each precision (``-oiqt`` writes the quantised ones; int8 is the file
+# whose every op, input and output is int8).
+LITERT_FILES = {'fp32': 'float32', 'fp16': 'float16', 'int8': 'full_integer_quant'}
+# The sample images onnx2tf checks its conversion on, read from its working directory when there.
+ONNX2TF_SAMPLE = 'calibration_image_sample_data_20x128x128x3_float32.npy'
+# A proxy nothing listens on: a download the converter attempts fails at once.
+NO_NETWORK = {name: 'http://127.0.0.1:9' for name in
+              ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy')}
+
+
+def cache_dir():
+    """The package's cache directory outside the clone (``GHOSTV2_MM_CACHE``, as the set-up
+    script resolves it)."""
+    return os.environ.get('GHOSTV2_MM_CACHE', osp.join(
+        os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'ghostv2_mm'))
+
+
+def pnnx_binary():
+    """The pnnx executable of the ``pnnx`` wheel (``GHOSTV2_MM_PNNX`` overrides), found without
+    importing the package (which imports torch)."""
+    import importlib.util
+    path = os.environ.get('GHOSTV2_MM_PNNX')
+    if path is None:
+        spec = importlib.util.find_spec('pnnx')
+        path = osp.join(osp.dirname(spec.origin), 'pnnx') if spec and spec.origin else None
+    if not path or not os.access(path, os.X_OK):
+        raise NotInstalled(
+            f'the ONNX -> ncnn converter pnnx is not installed{f" ({path})" if path else ""}: '
+            f'run {SETUP}, which installs requirements/mobile.txt into .venv')
+    return path
+
+
+def onnx2tf_binary():
+    """onnx2tf of the LiteRT converter environment (``GHOSTV2_MM_ONNX2TF`` overrides)."""
+    path = os.environ.get('GHOSTV2_MM_ONNX2TF',
+                          osp.join(cache_dir(), 'litert-converter', 'bin', 'onnx2tf'))
+    if not os.access(path, os.X_OK):
+        raise NotInstalled(
+            f'the ONNX -> LiteRT converter onnx2tf is not installed ({path}): run {SETUP}, which '
+            'creates its environment under the cache directory (unless '
+            'GHOSTV2_MM_LITERT_CONVERTER=0)')
+    return path
+
+
+def fill_empty_resize_inputs(model):
+    """Give the empty roi and scales inputs of every ``Resize`` of ``model`` (an
+    ``onnx.ModelProto``, changed in place) an empty initializer: pnnx writes a ``Resize`` whose
+    optional inputs are empty names with an input count of -1, which ncnn refuses. Empty tensors
+    mean the same (ONNX: scales is empty when sizes is given). Returns how many inputs changed."""
+    from onnx import TensorProto, helper
+    names = {1: 'resize_empty_roi', 2: 'resize_empty_scales'}
+    initializers = {i.name for i in model.graph.initializer}
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type != 'Resize':
+            continue
+        for index, name in names.items():
+            if index < len(node.input) and node.input[index] == '':
+                node.input[index] = name
+                changed += 1
+                if name not in initializers:
+                    model.graph.initializer.append(
+                        helper.make_tensor(name, TensorProto.FLOAT, [0], []))
+                    initializers.add(name)
+    return changed
+
+
+def static_io(model, onnx_file):
+    """The input and outputs of ``model`` as ``{'name', 'shape'}`` dicts; the single input must
+    have a static shape (output dims that are not fixed are None)."""
+    def shape(value):
+        return [d.dim_value if d.HasField('dim_value') else None
+                for d in value.type.tensor_type.shape.dim]
+    initializers = {i.name for i in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise DeployError(f'{onnx_file} has {len(inputs)} inputs; the mobile runtimes take '
+                          'models of one image input')
+    inp = dict(name=inputs[0].name, shape=shape(inputs[0]))
+    if None in inp['shape'] or 0 in inp['shape']:
+        raise DeployError(f'{onnx_file} has the dynamic input shape {inp["shape"]}; ncnn and '
+                          'LiteRT fix every size at conversion: export with --static (a static '
+                          'deploy config)')
+    return inp, [dict(name=o.name, shape=shape(o)) for o in model.graph.output]
+
+
+def _prepare(onnx_file, tmp, fix_resize=False):
+    """Load ``onnx_file``, check its input is static and write a copy to ``tmp`` (the converters
+    write beside their input, and onnx2tf's onnxsim overwrites it). Returns the copy's path, the
+    input, the outputs and the op types of the graph."""
+    import onnx
+    if not osp.isfile(onnx_file):
+        raise DeployError(f'ONNX file {onnx_file} does not exist')
+    model = onnx.load(onnx_file)
+    inp, outputs = static_io(model, onnx_file)
+    if fix_resize:
+        fill_empty_resize_inputs(model)
+    path = osp.join(tmp, 'model.onnx')
+    onnx.save(model, path)
+    return path, inp, outputs, {node.op_type for node in model.graph.node}
+
+
+def _run(cmd, cwd, what, timeout, env=None):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
+        raise DeployError(f'{what} failed (exit status {proc.returncode}): '
+                          f'{lines[-1].strip() if lines else "no output"}')
+    return proc
+
+
+def _write_io(path, backend, precision, inp, outputs):
+    with open(path + IO_SUFFIX, 'w') as f:
+        json.dump(dict(backend=backend, precision=precision, input=inp, outputs=outputs), f,
+                  indent=2)
+
+
+def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
+    """Convert the static ``onnx_file`` into ncnn's ``param_file`` and its weights (the same
+    name with ``.bin``), with pnnx.
+
+    Args:
+        onnx_file (str): A static ONNX file.
+        param_file (str): The ``.param`` file to write.
+        fp16 (bool): Store the weights in fp16 (half the file; ncnn's ``fp16`` precision).
+            Defaults to False: fp32 weights.
+        timeout (float): Seconds the converter may take.
+
+    Returns:
+        str: ``param_file``.
+    """
+    if not param_file.endswith('.param'):
+        raise DeployError(f'param_file must end with .param, but received {param_file!r}')
+    binary = pnnx_binary()
+    out_dir = osp.dirname(osp.abspath(param_file))
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix='ghostv2_ncnn_', dir=out_dir) as tmp:
+        source, inp, outputs, _ = _prepare(onnx_file, tmp, fix_resize=True)
+        shape = ','.join(map(str, inp['shape']))
+        files = {key: osp.join(tmp, name) for key, name in (
+            ('pnnxparam', 'model.pnnx.param'), ('pnnxbin', 'model.pnnx.bin'),
+            ('pnnxpy', 'model_pnnx.py'), ('pnnxonnx', 'model.pnnx.onnx'),
+            ('ncnnparam', 'model.ncnn.param'), ('ncnnbin', 'model.ncnn.bin'),
+            ('ncnnpy', 'model_ncnn.py'))}
+        _run([binary, source, f'inputshape=[{shape}]f32', f'fp16={int(bool(fp16))}',
+              *(f'{key}={path}' for key, path in files.items())],
+             tmp, f'pnnx on {onnx_file}', timeout)
+        with open(files['ncnnparam']) as f:
+            # Layer type, name, counts, blobs, options; pnnx keeps what has no ncnn layer under
+            # its own dotted names (torch.gt, pnnx.Expression), which ncnn refuses to load.
+            unmapped = sorted({line.split()[0] for line in f.readlines()[2:]
+                               if '.' in line.split()[0]})
+        if unmapped:
+            raise DeployError(f'ncnn has no layers for {len(unmapped)} op kinds of {onnx_file} '
+                              f'({", ".join(unmapped)}); end the graph before them')
+        # pnnx names the blobs in0 and out0, out1, ... in the ONNX file's order.
+        inp['blob'] = 'in0'
+        for i, output in enumerate(outputs):
+            output['blob'] = f'out{i}'
+        shutil.move(files['ncnnparam'], param_file)
+        shutil.move(files['ncnnbin'], osp.splitext(param_file)[0] + '.bin')
+    _write_io(param_file, 'ncnn', 'fp16' if fp16 else 'fp32', inp, outputs)
+    return param_file
+
+
+def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=None,
+                      timeout=1800, extra_args=()):
+    """Convert the static ``onnx_file`` into the LiteRT file ``tflite_file`` with onnx2tf, in
+    the converter environment. LiteRT runs channels-last: the file's input is NHWC (the runtime
+    transposes), its 4-D outputs NHWC (recorded in the sidecar).
+
+    Args:
+        onnx_file (str): A static ONNX file with one float input.
+        tflite_file (str): The ``.tflite`` file to write.
+        precision (str): ``'fp32'``, ``'fp16'`` (fp16 weights, computed in fp32) or ``'int8'``
+            (every op, the input and the output int8; per-channel weights, activation ranges
+            from ``calib_inputs``).
+        calib_inputs (Iterable[np.ndarray], optional): (N, 3, H, W) float32 arrays of the
+            model's input (``ghostv2_mm.deploy.quantize.dataset_inputs``); int8 only.
+        timeout (float): Seconds the converter may take.
+        extra_args (Sequence[str]): More onnx2tf arguments (a graph with NMS gets ``-onwdt``,
+            its dynamic number of boxes).
+
+    Returns:
+        str: ``tflite_file``.
+    """
+    check_choice('precision', precision, LITERT_FILES)
+    if (precision == 'int8') != (calib_inputs is not None):
+        raise DeployError('calib_inputs are needed for int8, and only for int8 (precision '
+                          f'{precision})')
+    if not tflite_file.endswith('.tflite'):
+        raise DeployError(f'tflite_file must end with .tflite, but received {tflite_file!r}')
+    binary = onnx2tf_binary()
+    out_dir = osp.dirname(osp.abspath(tflite_file))
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix='ghostv2_litert_', dir=out_dir) as tmp:
+        source, inp, outputs, ops = _prepare(onnx_file, tmp)
+        if 'NonMaxSuppression' in ops:
+            # Otherwise onnx2tf fixes the number of boxes NMS keeps to the count it saw once.
+            extra_args = ('-onwdt', *extra_args)
+        # The images onnx2tf checks its conversion on: uniform noise of its own file's shape.
+        np.save(osp.join(tmp, ONNX2TF_SAMPLE),
+                np.random.default_rng(0).random((20, 128, 128, 3), dtype=np.float32))
+        cmd = [binary, '-i', source, '-o', 'out', '-osd', '-v', 'error', *extra_args]
+        if precision == 'int8':
+            from .quantize.calibration import samples
+            calib = [x.transpose(0, 2, 3, 1) for x in samples(calib_inputs)]
+            if not calib:
+                raise DeployError('calib_inputs is empty')
+            np.save(osp.join(tmp, 'calib.npy'), np.concatenate(calib))
+            channels = inp['shape'][1]
+            # The inputs are pre-processed already: onnx2tf's normalisation is the identity.
+            cmd += ['-oiqt', '-cind', inp['name'], 'calib.npy', str([[[[0.] * channels]]]),
+                    str([[[[1.] * channels]]])]
+        env = dict(os.environ, **NO_NETWORK, NO_PROXY='', no_proxy='', CUDA_VISIBLE_DEVICES='',
+                   TF_CPP_MIN_LOG_LEVEL='2', KERAS_HOME=tmp,
+                   PATH=os.pathsep.join([osp.dirname(binary), os.environ.get('PATH', '')]))
+        _run(cmd, tmp, f'onnx2tf on {onnx_file}', timeout, env)
+        written = osp.join(tmp, 'out', f'model_{LITERT_FILES[precision]}.tflite')
+        if not osp.isfile(written):
+            raise DeployError(f'onnx2tf on {onnx_file} wrote no {osp.basename(written)}')
+        shutil.move(written, tflite_file)
+    inp['layout'] = 'NHWC' if len(inp['shape']) == 4 else 'NCHW'
+    _litert_layouts(tflite_file, outputs)
+    _write_io(tflite_file, 'litert', precision, inp, outputs)
+    return tflite_file
+
+
+def _litert_layouts(tflite_file, outputs):
+    """Record in ``outputs`` whether LiteRT writes each output channels-last (``'layout'``),
+    from the shapes of the converted file, whose outputs are in the ONNX file's order."""
+    from .runtime import litert_interpreter
+    details = litert_interpreter(tflite_file, 1).get_output_details()
+    if len(details) != len(outputs):
+        raise DeployError(f'{tflite_file} has {len(details)} outputs, the ONNX file '
+                          f'{len(outputs)}')
+    for output, detail in zip(outputs, details):
+        have, want = list(detail['shape']), output['shape']
+        channels_last = len(want) == 4 and [want[i] for i in (0, 2, 3, 1)]
+        if channels_last and all(w is None or h == w for h, w in zip(have, channels_last)):
+            output['layout'] = 'NHWC'
+        elif len(have) == len(want) and all(w is None or h == w for h, w in zip(have, want)):
+            output['layout'] = 'NCHW' if len(want) == 4 else None
+        else:
+            raise DeployError(f'{tflite_file}: output {output["name"]} has the shape {have}, the '
+                              f'ONNX file {want}')
