@@ -384,3 +384,63 @@ def test_onnxruntime_quantises_the_dfc_pooling_as_a_conv(tmp_path):
                   tuple(next(a.ints for a in n.attribute if a.name == 'kernel_shape')) == (2, 2)]
     assert len(pool_convs) == NUM_DFC
     assert all(set(n.input[:2]) <= dequantised for n in pool_convs)
+
+
+def _detector_without_detections(path):
+    """A detector-like graph: convs, then an NMS whose boxes all score below its threshold, and
+    post-processing (Gather, Add) on its empty selection, as a random-weights detector has."""
+    from onnx import TensorProto, helper, numpy_helper
+    rng = np.random.default_rng(0)
+    weights = {'w_stem': rng.standard_normal((8, 3, 3, 3)).astype(np.float32),
+               'w_body': rng.standard_normal((8, 8, 1, 1)).astype(np.float32),
+               'w_box': rng.standard_normal((4, 8, 1, 1)).astype(np.float32),
+               'w_score': rng.standard_normal((1, 8, 1, 1)).astype(np.float32),
+               'box_shape': np.array([4, 64], np.int64),
+               'score_shape': np.array([1, 1, 64], np.int64),
+               'low': np.array(100., np.float32), 'max_out': np.array([10], np.int64),
+               'iou': np.array([0.5], np.float32), 'thr': np.array([0.], np.float32),
+               'two': np.array(2, np.int64), 'one': np.array(1., np.float32)}
+    nodes = [
+        helper.make_node('Conv', ['input', 'w_stem'], ['stem'], pads=[1, 1, 1, 1]),
+        helper.make_node('Relu', ['stem'], ['stem_act']),
+        helper.make_node('Conv', ['stem_act', 'w_body'], ['body']),  # int8 (the others float)
+        helper.make_node('Relu', ['body'], ['features']),
+        helper.make_node('Conv', ['features', 'w_box'], ['box_map']),
+        helper.make_node('Conv', ['features', 'w_score'], ['score_map']),
+        helper.make_node('Reshape', ['box_map', 'box_shape'], ['box_rows']),
+        helper.make_node('Transpose', ['box_rows'], ['boxes_2d'], perm=[1, 0]),
+        helper.make_node('Unsqueeze', ['boxes_2d'], ['boxes'], axes=[0]),
+        helper.make_node('Reshape', ['score_map', 'score_shape'], ['score_rows']),
+        helper.make_node('Sub', ['score_rows', 'low'], ['scores']),  # all far below 0
+        helper.make_node('NonMaxSuppression', ['boxes', 'scores', 'max_out', 'iou', 'thr'],
+                         ['selected']),
+        helper.make_node('Gather', ['selected', 'two'], ['index'], axis=1),
+        helper.make_node('Gather', ['boxes_2d', 'index'], ['kept'], axis=0),
+        helper.make_node('Add', ['kept', 'one'], ['dets']),
+    ]
+    graph = helper.make_graph(
+        nodes, 'no_detections',
+        [helper.make_tensor_value_info('input', TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info('dets', TensorProto.FLOAT, ['k', 4])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 11)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+
+
+def test_onnxruntime_int8_of_a_detector_that_detects_nothing(tmp_path):
+    """ONNX Runtime's calibrator reduces every float tensor; after an NMS that selects nothing
+    they are empty, and it failed there: the post-processing is split off before calibration
+    and put back, in float, after it."""
+    path = tmp_path / 'end2end.onnx'
+    _detector_without_detections(path)
+    calib = [np.random.default_rng(i).standard_normal((1, 3, 8, 8)).astype(np.float32)
+             for i in range(2)]
+    result = quantize(str(path), 'onnxruntime', 'int8', calib, str(tmp_path / 'int8'))
+    quantized = onnx.load(result['files'][0])
+    ops = [node.op_type for node in quantized.graph.node]
+    assert 'QuantizeLinear' in ops[:ops.index('NonMaxSuppression')]  # the network is int8
+    assert 'QuantizeLinear' not in ops[ops.index('NonMaxSuppression'):]  # the rest float
+    assert [o.name for o in quantized.graph.output] == ['dets']
+    outputs = runtime.RuntimeModel(result['files'][0], 'onnxruntime', threads=1)(calib[0])
+    assert outputs['dets'].shape == (0, 4)

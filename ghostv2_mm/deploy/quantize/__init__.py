@@ -107,7 +107,7 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
     excluded = set(ignored) | set(postprocess) | set(small_maps)
     excluded = [n.name for n in model.graph.node if n.name in excluded]
     if backend == 'onnxruntime':
-        files = [quantize_qdq(source, input_name(model), calib, excluded, work_dir)]
+        files = [quantize_qdq(source, input_name(model), calib, excluded, work_dir, postprocess)]
     else:
         files = quantize_nncf(source, calib, excluded, work_dir)
         try:
