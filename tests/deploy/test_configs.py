@@ -12,7 +12,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEPLOY_CFGS = sorted(glob.glob(osp.join(ROOT, 'configs/mmdeploy/*.py')))
 DETECTORS = sorted(glob.glob(osp.join(ROOT, 'configs/mmdet/yolov3_*.py')))
 NAME = re.compile(r'(detection|segmentation|classification|instance-seg)(?:-[a-z0-9-]+)?_'
-                  r'(onnxruntime|openvino)_(static|dynamic)(?:-(\d+)x(\d+))?\.py$')
+                  r'(onnxruntime|openvino|ncnn|litert)_(static|dynamic)(?:-(\d+)x(\d+))?\.py$')
+# Backends whose files fix every size: static configs only.
+STATIC_ONLY = ('ncnn', 'litert')
 CODEBASES = {'detection': 'mmdet', 'segmentation': 'mmseg', 'classification': 'mmpretrain',
              'instance-seg': 'mmdet'}
 
@@ -32,13 +34,14 @@ def test_name_matches_content(path):
     assert cfg.onnx_config.save_file == 'end2end.onnx'
     dynamic = 'dynamic_axes' in cfg.onnx_config
     assert dynamic == (kind == 'dynamic')
+    assert not (dynamic and backend in STATIC_ONLY)
     if h:  # mmdeploy's input_shape is (W, H)
         assert cfg.onnx_config.input_shape == [int(w), int(h)]
         if backend == 'openvino':
             assert cfg.backend_config.model_inputs[0].opt_shapes.input == [1, 3, int(h), int(w)]
     else:
         assert cfg.onnx_config.input_shape is None
-    if backend == 'openvino':
+    if backend in ('openvino', ) + STATIC_ONLY:
         assert cfg.backend_config.precision == 'fp32'
 
 
@@ -86,7 +89,7 @@ def test_lraspp_graph_ends_at_logits():
     """LRASPP's images are resized: its deploy configs end the graph at the logits, which the
     backend model resizes before the arg-max (tests/deploy/test_dense_head_postprocess.py)."""
     paths = [p for p in DEPLOY_CFGS if osp.basename(p).startswith('segmentation-lraspp_')]
-    assert len(paths) == 4
+    assert len(paths) >= 4
     align_corners = Config.fromfile(
         osp.join(ROOT, 'configs/mmseg/lraspp_ghostv2_cityscapes_512x1024.py')
     ).model.decode_head.align_corners

@@ -5,7 +5,9 @@ import json
 
 from .helpers import run_tool
 
-RUNTIMES = ['eager', 'deploy', 'onnxruntime', 'openvino-fp32', 'openvino-bf16']
+# ncnn converts in a second a model (LiteRT's conversion, 20 s a model, is tested in
+# tests/deploy/test_mobile_runtimes.py).
+RUNTIMES = ['eager', 'deploy', 'onnxruntime', 'openvino-fp32', 'openvino-bf16', 'ncnn']
 CLASSIFIERS = ['GhostNetV2 1.0x', 'GhostNetV1 1.0x', 'GhostNetV1 1.1x', 'MobileNetV2 1.0x',
                'MobileNetV3-Large', 'timm ghostnetv2_100']
 
@@ -29,6 +31,7 @@ def test_benchmark_writes_results(tmp_path):
             assert row['ms'] > 0 and row['threads'] == 2
     assert measured[('openvino-bf16', 'GhostNetV2 1.0x')]['precision'] == 'bf16'
     assert measured[('onnxruntime', 'GhostNetV2 1.0x')]['precision'] == 'fp32'
+    assert measured[('ncnn', 'timm ghostnetv2_100')]['ms'] > 0
     overhead = summary['ratios']['DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (224)']
     assert set(overhead) == {'target', *RUNTIMES} and overhead['target'] == 1.15
     ms = measured[('openvino-fp32', 'GhostNetV2 1.0x')]['ms']

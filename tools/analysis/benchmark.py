@@ -1,14 +1,15 @@
 """Latency of GhostNetV2 next to its peers (MODELS) in PyTorch (training and inference structure),
-ONNX Runtime and OpenVINO, batch 1, random weights, and its training throughput; each runtime in a
-process of its own. Prints the CPU, the table and the target ratios; writes ``benchmark.csv``,
+ONNX Runtime, OpenVINO, ncnn and LiteRT (these two: the classifiers and bare backbones), batch 1,
+random weights, and its training throughput; each runtime in a process of its own. Prints the
+CPU, the table and the target ratios; writes ``benchmark.csv``,
 ``benchmark.json`` and ``accuracy_vs_latency.png`` (published top-1 against latency: the paper's
 Figure 2 on this CPU). docs/performance.md describes the method.
 
     python tools/analysis/benchmark.py [--tasks cls det320 det416 seg512 rtmdet640 ssdlite320
         lraspp512x1024]
         [--runtimes eager deploy onnxruntime onnxruntime-int8 openvino-fp32 openvino-bf16
-         openvino-int8] [--threads 2] [--repeats 20] [--warmup 5] [--train-batch 32]
-        [--out-dir work_dirs/benchmark]
+         openvino-int8 ncnn ncnn-fp16 litert litert-int8] [--threads 2] [--repeats 20]
+        [--warmup 5] [--train-batch 32] [--out-dir work_dirs/benchmark]
 """
 import argparse
 import contextlib
@@ -82,7 +83,10 @@ DEPLOY_CFGS = {'det320': 'detection_{}_static-320x320.py',
                'ssdlite320': 'detection-ssdlite_{}_static-320x320.py',
                'lraspp512x1024': 'segmentation-lraspp_{}_static-512x1024.py'}
 RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
-            'openvino-bf16', 'openvino-int8')
+            'openvino-bf16', 'openvino-int8', 'ncnn', 'ncnn-fp16', 'litert', 'litert-int8')
+# Backends whose files convert the static ONNX file (ghostv2_mm.deploy.mobile): the classifiers
+# and bare backbones here.
+MOBILE = ('ncnn', 'litert')
 # The ratios the performance targets are stated in: label -> (task, model, model, target).
 CHECKS = {
     'DFC overhead, GhostNetV2 1.0x / GhostNetV1 1.0x (224)': (
@@ -161,19 +165,25 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
     for task in tasks:
         os.makedirs(osp.join(onnx_dir, task), exist_ok=True)
         for name in MODELS[task]:
+            part = 'classifier' if task == 'cls' else 'backbone' \
+                if name.startswith('backbone') else None
+            if backend in MOBILE and part is None:
+                continue  # whole models: tools/deployment/deploy.py (docs/mobile.md)
             # Static input, as mmdeploy's static configs deploy (a file exported before is reused:
             # delete the folder after changing the model code).
             stem = osp.join(onnx_dir, task, name.replace(' ', '_'))
             files.setdefault(task, {})[name] = stem + suffix
+            if not osp.exists(stem + suffix) and part is not None:
+                torch.manual_seed(0)
+                model, _ = build(task, name, profile)
+                module = model if name.startswith('timm') else export_part(model, part)
+                export_onnx(module, stem + suffix, part, SIZES[task], dynamic=False)
+            if backend in MOBILE:
+                files[task][name] = convert_mobile(stem + suffix, backend, precision,
+                                                   SIZES[task])
             if osp.exists(stem + suffix):
                 continue
             torch.manual_seed(0)
-            if task == 'cls' or name.startswith('backbone'):
-                model, _ = build(task, name, profile)
-                part = 'classifier' if task == 'cls' else 'backbone'
-                module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, stem + suffix, part, SIZES[task], dynamic=False)
-                continue
             # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
             work = f'{stem}_{backend}'
             os.makedirs(work, exist_ok=True)
@@ -186,6 +196,25 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
             export(img, work, deploy_cfg, model_config(task, name), ckpt, precision=precision)
             os.replace(osp.join(work, 'end2end.onnx'), stem + suffix)
     return files
+
+
+def convert_mobile(onnx_file, backend, precision, size):
+    """``onnx_file`` converted for ncnn (``.param``) or LiteRT (``.tflite``; int8 calibrated on 4
+    random inputs, as the other backends' int8 here), once."""
+    import numpy as np
+
+    from ghostv2_mm.deploy import mobile
+    stem = f'{osp.splitext(onnx_file)[0]}.{backend}-{precision}'
+    if backend == 'ncnn':
+        if not osp.exists(stem + '.param'):
+            mobile.convert_to_ncnn(onnx_file, stem + '.param', fp16=precision == 'fp16')
+        return stem + '.param'
+    if not osp.exists(stem + '.tflite'):
+        rng = np.random.RandomState(0)
+        calib = [rng.randn(1, 3, *size).astype(np.float32) for _ in range(4)] \
+            if precision == 'int8' else None
+        mobile.convert_to_litert(onnx_file, stem + '.tflite', precision, calib)
+    return stem + '.tflite'
 
 
 def torch_callables(runtime, task, threads):
@@ -211,7 +240,7 @@ def runtime_callables(runtime, task, files, threads, calib_dir):
     shape = (1, 3, *SIZES[task])
     fns = {}
     for name, path in files.items():
-        if precision == 'int8':
+        if precision == 'int8' and backend not in MOBILE:  # LiteRT's int8 file is converted
             from ghostv2_mm.deploy.quantize import quantize
             work = osp.join(calib_dir, runtime, task, name.replace(' ', '_'))
             os.makedirs(work, exist_ok=True)
@@ -362,8 +391,11 @@ def main():
     for runtime in list(args.runtimes) + (['train'] if args.train_batch else []):
         result = osp.join(out, f'{runtime}.json')
         print(f'[{runtime}] measuring in its own process ...', flush=True)
+        # ncnn's OpenMP threads spin while idle unless told otherwise before the process starts
+        # (ghostv2_mm.deploy.runtime.import_ncnn; PyTorch loads the OpenMP runtime first here).
+        worker_env = dict(env, OMP_WAIT_POLICY='PASSIVE') if runtime.startswith('ncnn') else env
         proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', runtime,
-                               '--plan', plan_file, '--result', result], env=env,
+                               '--plan', plan_file, '--result', result], env=worker_env,
                               capture_output=True, text=True)
         if proc.returncode:
             failures[runtime] = proc.stderr.strip().splitlines()[-1]
