@@ -1,13 +1,29 @@
-"""ghostv2_mm's additions to mmdeploy: an OpenVINO backend through OpenVINO's own API registered as
-mmdeploy's ``'openvino'`` backend, the graph rewriters of :mod:`.rewriters` and the backend models
-of :mod:`.backend_models`.
+"""ghostv2_mm's additions to mmdeploy: the OpenVINO, ncnn and LiteRT backends, which run the
+deployed files through :mod:`.runtime`, registered as mmdeploy's ``'openvino'``, ``'ncnn'`` and
+``'litert'`` backends, the graph rewriters of :mod:`.rewriters` and the backend models of
+:mod:`.backend_models`. The tools call :func:`build_task_processor` instead of mmdeploy's;
+everything after it (the backend models, the evaluators, the SDK files) is mmdeploy's own.
 
-mmdeploy 1.3.1's OpenVINO backend imports ``openvino.inference_engine``, which OpenVINO no
-longer has. OpenVINO reads mmdeploy's end-to-end ONNX directly (NMS included): this backend
-converts it into an IR recording the deployment's inference precision and runs it
-(:mod:`.runtime`). The tools call :func:`build_task_processor` instead of mmdeploy's; everything
-after it is mmdeploy's own.
+- OpenVINO: mmdeploy 1.3.1's backend imports ``openvino.inference_engine``, which OpenVINO no
+  longer has. OpenVINO reads mmdeploy's end-to-end ONNX directly (NMS included): this backend
+  converts it into an IR recording the deployment's inference precision.
+- ncnn: mmdeploy's backend converts with ``mmdeploy_onnx2ncnn``, which its PyPI wheel lacks, and
+  runs its own custom ops; its rewriters (YOLOv3's ``Yolov3DetectionOutput``) change what the
+  graph computes. This backend converts with pnnx (:func:`.mobile.convert_to_ncnn`) the graph the
+  package exports for ONNX Runtime (``convert.EXPORT_BACKEND``), and replaces mmdeploy's manager
+  under mmdeploy's own ``Backend.NCNN``.
+- LiteRT (TFLite): mmdeploy has no such backend. mmdeploy dispatches on its ``Backend`` enum
+  everywhere (``get_backend`` of the deploy config in every codebase's backend-model builder,
+  the manager registry, ``export2SDK``), and its manager registry is the extension point it
+  provides for a new one: ``BACKEND_MANAGERS.register('litert')`` adds the member
+  ``Backend.LITERT = 'litert'`` (with ``aenum``, as mmdeploy does for any name it does not know)
+  and maps it to :class:`LiteRTManager`, so deploy configs say ``backend_config.type='litert'``
+  and every mmdeploy code path works unchanged. The alternatives were worse: borrowing another
+  member (``'tvm'``) would write a wrong backend into ``deploy.json``, and bypassing mmdeploy's
+  backend models would copy each codebase's ``End2EndModel``. The member exists once
+  :func:`register` has run (every tool calls it through :func:`build_task_processor`).
 """
+import importlib.util
 import logging
 import os.path as osp
 
@@ -22,17 +38,19 @@ from .runtime import SUFFIXES, RuntimeModel, convert_to_openvino
 ANNOTATION_CHECKS = ('CheckSegLabels', )
 
 
-class OpenVINOWrapper(BaseWrapper):
-    """Runs an OpenVINO IR on the CPU for mmdeploy's backend models, at the inference precision
-    the IR records (:class:`.runtime.RuntimeModel`).
+class RuntimeWrapper(BaseWrapper):
+    """Runs a deployed file on the CPU for mmdeploy's backend models
+    (:class:`.runtime.RuntimeModel`, at the precision the file records); each backend's subclass
+    times its ``_execute`` under a name of its own (``test.py --speed-test``).
 
     Args:
-        xml_file (str): The IR (``end2end.xml``; its ``.bin`` beside it).
+        path (str): The model file (``end2end.xml``, ``.param`` or ``.tflite``).
         output_names (Sequence[str], optional): Output order; the model's own when None.
     """
+    backend = None
 
-    def __init__(self, xml_file, output_names=None):
-        self.model = RuntimeModel(xml_file, 'openvino')
+    def __init__(self, path, output_names=None):
+        self.model = RuntimeModel(path, self.backend)
         super().__init__(output_names or self.model.output_names)
 
     def forward(self, inputs):
@@ -40,33 +58,75 @@ class OpenVINOWrapper(BaseWrapper):
         outputs = self._execute(tensor.detach().cpu().numpy())
         return {name: torch.from_numpy(outputs[name].copy()) for name in self.output_names}
 
-    # TimeCounter names are unique and mmdeploy's OpenVINO wrapper holds 'openvino'.
+
+# TimeCounter names are unique: mmdeploy's own wrappers hold 'openvino' and 'ncnn'.
+class OpenVINOWrapper(RuntimeWrapper):
+    """:class:`RuntimeWrapper` of an OpenVINO IR (its ``.bin`` beside it)."""
+    backend = 'openvino'
+
     @TimeCounter.count_time('openvino.Core')
     def _execute(self, x):
         return self.model(x)
 
 
-class OpenVINOManager(BaseBackendManager):
-    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (:mod:`.runtime`).
-    The precision comes from ``backend_config.precision`` (``'fp32'`` unless set)."""
+class NCNNWrapper(RuntimeWrapper):
+    """:class:`RuntimeWrapper` of an ncnn ``.param`` (its ``.bin`` and sidecar beside it)."""
+    backend = 'ncnn'
+
+    @TimeCounter.count_time('ncnn.Net')
+    def _execute(self, x):
+        return self.model(x)
+
+
+class LiteRTWrapper(RuntimeWrapper):
+    """:class:`RuntimeWrapper` of a LiteRT ``.tflite`` file (its sidecar beside it)."""
+    backend = 'litert'
+
+    @TimeCounter.count_time('litert.Interpreter')
+    def _execute(self, x):
+        return self.model(x)
+
+
+class RuntimeManager(BaseBackendManager):
+    """mmdeploy's backend manager of a :class:`RuntimeWrapper` (CPU only)."""
+    wrapper = None
+    module = None  # the runtime's Python module
 
     @classmethod
     def build_wrapper(cls, backend_files, device='cpu', input_names=None, output_names=None,
                       deploy_cfg=None, **kwargs):
         if device != 'cpu':
-            raise DeployError(f'the OpenVINO backend runs on the CPU, but received device '
-                              f'{device!r}')
-        return OpenVINOWrapper(backend_files[0], output_names)
+            raise DeployError(f'the {cls.wrapper.backend} backend runs on the CPU, but received '
+                              f'device {device!r}')
+        return cls.wrapper(backend_files[0], output_names)
 
     @classmethod
     def is_available(cls, with_custom_ops=False):
-        import importlib.util
-        return importlib.util.find_spec('openvino') is not None
+        try:
+            return importlib.util.find_spec(cls.module) is not None
+        except ModuleNotFoundError:  # the parent package of a dotted name is absent
+            return False
 
     @classmethod
     def get_version(cls):
-        import openvino
-        return openvino.__version__
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return version(cls.distribution)
+        except PackageNotFoundError:
+            return 'None'
+
+    @staticmethod
+    def _out(ir_file, work_dir, precision, suffix):
+        """``work_dir/<ir name>[_<precision>]<suffix>``: a float32 file keeps the IR's name."""
+        name = osp.splitext(osp.basename(ir_file))[0]
+        return osp.join(work_dir, name + ('' if precision == 'fp32' else f'_{precision}') +
+                        suffix)
+
+
+class OpenVINOManager(RuntimeManager):
+    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (:mod:`.runtime`).
+    The precision comes from ``backend_config.precision`` (``'fp32'`` unless set)."""
+    wrapper, module, distribution = OpenVINOWrapper, 'openvino', 'openvino'
 
     @classmethod
     def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
@@ -76,15 +136,63 @@ class OpenVINOManager(BaseBackendManager):
                                                 '.xml'), precision) for f in ir_files]
 
 
+class NCNNManager(RuntimeManager):
+    """mmdeploy's backend manager for ncnn through pnnx and ncnn's Python module
+    (:mod:`.mobile`, :mod:`.runtime`). ``backend_config.precision`` ``'fp16'`` stores the weights
+    in fp16 (``end2end_fp16.param``/``.bin``), which ncnn then computes in fp16 where the CPU
+    can; ``'fp32'`` (the default) computes in fp32."""
+    wrapper, module, distribution = NCNNWrapper, 'ncnn', 'ncnn'
+
+    @classmethod
+    def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
+                   **kwargs):
+        from .mobile import convert_to_ncnn
+        precision = deploy_cfg.backend_config.get('precision', 'fp32')
+        files = []
+        for f in ir_files:
+            param = convert_to_ncnn(f, cls._out(f, work_dir, precision, '.param'),
+                                    fp16=precision == 'fp16')
+            files += [param, osp.splitext(param)[0] + '.bin']
+        return files
+
+
+class LiteRTManager(RuntimeManager):
+    """The LiteRT (TFLite) backend: onnx2tf in the converter environment and the
+    ``ai-edge-litert`` interpreter (:mod:`.mobile`, :mod:`.runtime`). ``backend_config.precision``:
+    ``'fp32'``, ``'fp16'`` (fp16 weights) or ``'int8'`` (``calib_inputs`` given to
+    :meth:`to_backend`: (1, 3, H, W) pre-processed training images); files
+    ``end2end[_<precision>].tflite``."""
+    wrapper, module, distribution = LiteRTWrapper, 'ai_edge_litert.interpreter', 'ai-edge-litert'
+
+    @classmethod
+    def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
+                   calib_inputs=None, **kwargs):
+        from .mobile import convert_to_litert
+        precision = deploy_cfg.backend_config.get('precision', 'fp32')
+        return [convert_to_litert(f, cls._out(f, work_dir, precision, '.tflite'), precision,
+                                  calib_inputs) for f in ir_files]
+
+
+# mmdeploy backend name -> this package's manager.
+MANAGERS = {'openvino': OpenVINOManager, 'ncnn': NCNNManager, 'litert': LiteRTManager}
+# Backends whose files ghostv2_mm.deploy.mobile converts from a static ONNX file.
+MOBILE_BACKENDS = ('ncnn', 'litert')
+
+
 def register():
-    """Make :class:`OpenVINOManager` mmdeploy's ``'openvino'`` backend and load
-    :mod:`.rewriters` and :mod:`.backend_models` (idempotent)."""
-    import mmdeploy.backend.openvino  # noqa: F401  mmdeploy's registration first; ours replaces it
+    """Make this package's managers mmdeploy's ``'openvino'``, ``'ncnn'`` and ``'litert'``
+    backends (module docstring) and load :mod:`.rewriters` and :mod:`.backend_models`
+    (idempotent)."""
+    # mmdeploy's registrations first (its registry imports them again on each look-up, which
+    # then does nothing); ours replace them.
+    import mmdeploy.backend.ncnn  # noqa: F401
+    import mmdeploy.backend.openvino  # noqa: F401
     from mmdeploy.backend.base import get_backend_manager
 
     from . import backend_models, rewriters  # noqa: F401
-    if get_backend_manager('openvino') is not OpenVINOManager:
-        BACKEND_MANAGERS.register('openvino')(OpenVINOManager)
+    for name, manager in MANAGERS.items():
+        if get_backend_manager(name) is not manager:
+            BACKEND_MANAGERS.register(name)(manager)
 
 
 def build_task_processor(model_cfg, deploy_cfg, device='cpu'):
@@ -145,7 +253,8 @@ def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, devic
     Args:
         deploy_cfg (str): Deploy config file (``configs/mmdeploy/``).
         model_cfg (str): Model config file.
-        model_files (list[str]): The deployed model (``end2end.onnx`` / ``end2end.xml``).
+        model_files (list[str]): The deployed model (``end2end.onnx``, ``.xml``, ``.param`` or
+            ``.tflite``).
         cfg_options (dict, optional): Overrides of the model config. Defaults to None.
         device (str): Device of the backend. Defaults to ``'cpu'``.
         batch_size (int): Test batch size. Defaults to 1.

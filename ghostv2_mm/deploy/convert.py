@@ -5,6 +5,12 @@ import copy
 import json
 import os.path as osp
 
+# The backend whose rewriters trace the graph of each backend that has none of its own: ncnn and
+# LiteRT convert the graph the package exports for ONNX Runtime (its rewriters put mmdet's
+# post-processing in the graph as mmdet runs it; mmdeploy's ncnn rewriters replace it with
+# ncnn's custom ops), so that ONNX Runtime runs the same file as a reference.
+EXPORT_BACKEND = {'ncnn': 'onnxruntime', 'litert': 'onnxruntime'}
+
 
 def inference_structure(model_cfg, checkpoint, work_dir):
     """The (config, checkpoint) to export: for a GhostNetV2 backbone, the deploy checkpoint (BN
@@ -25,7 +31,8 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
     """mmdeploy's ONNX export (``mmdeploy.apis.onnx.export`` with its rewriters, as its
     ``torch2onnx`` calls it) of the inference structure transformed by the deployment's export
     profile (:func:`.profiles.resolve` of the deploy config's backend, ``precision`` and static
-    or dynamic input); returns the ONNX file."""
+    or dynamic input), traced with the rewriters of the backend or of its
+    :data:`EXPORT_BACKEND`; returns the ONNX file."""
     import torch
     from mmdeploy.apis.core.pipeline_manager import no_mp
     from mmdeploy.apis.onnx import export as onnx_export
@@ -35,9 +42,9 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
     from .backends import build_task_processor
     from .profiles import resolve
     cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir)
+    processor, deploy_cfg, cfg = build_task_processor(cfg, deploy_cfg, device)
     backend = get_backend(deploy_cfg).value
     profile = resolve(backend, precision, static=not is_dynamic_shape(deploy_cfg))
-    processor, deploy_cfg, cfg = build_task_processor(cfg, deploy_cfg, device)
     model = processor.build_pytorch_model(ckpt)
     if hasattr(model, 'backbone'):
         model.backbone = profile.apply(model.backbone)
@@ -49,7 +56,7 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
     names = onnx_cfg['input_names'] + onnx_cfg['output_names']
     prefix = osp.join(work_dir, osp.splitext(osp.basename(onnx_cfg['save_file']))[0])
     with torch.no_grad(), no_mp():
-        onnx_export(model, inputs, prefix, backend,
+        onnx_export(model, inputs, prefix, EXPORT_BACKEND.get(backend, backend),
                     input_metas={'data_samples': data['data_samples'], 'mode': 'predict'},
                     context_info={'deploy_cfg': deploy_cfg},
                     input_names=onnx_cfg['input_names'],

@@ -1,5 +1,6 @@
-"""Run a deployed detector or segmentor on an image with only its runtime, numpy and OpenCV (no
-PyTorch, no OpenMMLab library), and draw the result.
+"""Run a deployed detector, segmentor or classifier on an image with only its runtime (ONNX Runtime,
+OpenVINO, ncnn or LiteRT), numpy and OpenCV (no PyTorch, no OpenMMLab library), and draw the
+result.
 
     python -m ghostv2_mm.deploy.infer WORK_DIR IMAGE [--out OUT.png] [--score-thr 0.3]
         [--threads N]
@@ -7,9 +8,11 @@ PyTorch, no OpenMMLab library), and draw the result.
 WORK_DIR is a ``tools/deployment/deploy.py`` output: ``deploy.json`` names the model file and its
 backend, ``pipeline.json`` the pre-processing (mmdeploy's SDK format: resize, normalise, pad),
 which :class:`Deployment` applies with OpenCV. A detector's boxes are returned in the image's own
-pixels (an instance segmentor's masks too), a segmentor's label map at the image's size; mask
+pixels (an instance segmentor's masks too), a segmentor's label map at the image's size, a
+classifier's class scores and top-1 label (mmpretrain's ``pred_score`` and ``pred_label``); mask
 logits and segmentation logits are resized bilinearly before they are binarised or arg-maxed, as
-mmdet and mmseg do (:mod:`.backend_models`).
+mmdet and mmseg do (:mod:`.backend_models`). An ncnn or LiteRT file needs its sidecar
+(``<file>.io.json``) beside it.
 """
 import math
 import argparse
@@ -23,7 +26,7 @@ import numpy as np
 from ..errors import DeployError
 from .runtime import BACKENDS, RuntimeModel
 
-TASKS = ('Detector', 'Segmentor')
+TASKS = ('Detector', 'Segmentor', 'Classifier')
 INTERPOLATION = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
                  'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA,
                  'lanczos': cv2.INTER_LANCZOS4}
@@ -38,13 +41,17 @@ def _read_json(path):
 
 class Preprocess:
     """mmdeploy's SDK pre-processing (``pipeline.json``'s ``Preprocess`` transforms) on a BGR
-    uint8 image: ``Resize``, ``Normalize``, ``Pad``, then HWC to a (1, 3, H, W) float32 array.
+    uint8 image: ``Resize``, ``CenterCrop``, ``Normalize``, ``Pad``, then HWC to a (1, 3, H, W)
+    float32 array.
 
     Args:
         transforms (list[dict]): The transforms of ``pipeline.json``.
     """
     IGNORED = ('LoadImageFromFile', 'DefaultFormatBundle', 'ImageToTensor', 'Collect',
                'PackDetInputs', 'PackSegInputs')
+    # pipeline.json's transform -> the method that applies it.
+    METHODS = {'Resize': 'resize', 'CenterCrop': 'center_crop', 'Normalize': 'normalize',
+               'Pad': 'pad'}
 
     def __init__(self, transforms):
         self.steps = []
@@ -52,16 +59,16 @@ class Preprocess:
             kind = t['type'].split('.')[-1]
             if kind in self.IGNORED:
                 continue
-            if kind not in ('Resize', 'Normalize', 'Pad'):
+            if kind not in self.METHODS:
                 raise DeployError(f'pipeline.json: transform {kind} is not supported here')
-            self.steps.append((kind, t))
+            self.steps.append((getattr(self, self.METHODS[kind]), t))
 
     def __call__(self, img):
         """Returns the input array and the meta information (``ori_shape``, ``img_shape``,
         ``scale_factor`` (w, h))."""
         meta = dict(ori_shape=img.shape[:2], img_shape=img.shape[:2], scale_factor=(1., 1.))
-        for kind, t in self.steps:
-            img = getattr(self, kind.lower())(img, t, meta)
+        for step, t in self.steps:
+            img = step(img, t, meta)
         return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32), meta
 
     @staticmethod
@@ -70,7 +77,11 @@ class Preprocess:
         size = t.get('size') or t.get('scale')
         if isinstance(size, int):
             size = (size, size)
-        if t.get('keep_ratio', False):
+        if t.get('keep_ratio', False) and -1 in size:
+            # mmpretrain's ResizeEdge (short edge), which mmdeploy writes as size (scale, -1).
+            scale = max(size)
+            new_w, new_h = (scale, int(scale * h / w)) if w < h else (int(scale * w / h), scale)
+        elif t.get('keep_ratio', False):
             # mmcv's rescale: the largest scale at which the long side fits max(size) and the
             # short side min(size).
             scale = min(max(size) / max(h, w), min(size) / min(h, w))
@@ -82,6 +93,17 @@ class Preprocess:
         meta['img_shape'] = (new_h, new_w)
         meta['scale_factor'] = (new_w / w, new_h / h)
         return out
+
+    @staticmethod
+    def center_crop(img, t, meta):
+        """mmcv's ``CenterCrop``: ``crop_size`` an int or (w, h)."""
+        size = t['crop_size']
+        crop_w, crop_h = (size, size) if isinstance(size, int) else size
+        h, w = img.shape[:2]
+        y1, x1 = max(0, int(round((h - crop_h) / 2.))), max(0, int(round((w - crop_w) / 2.)))
+        img = img[y1:y1 + crop_h, x1:x1 + crop_w]
+        meta['img_shape'] = img.shape[:2]
+        return img
 
     @staticmethod
     def normalize(img, t, meta):
@@ -105,7 +127,7 @@ class Preprocess:
 
 
 class Deployment:
-    """A deployed detector or segmentor from a ``deploy.py`` work dir.
+    """A deployed detector, segmentor or classifier from a ``deploy.py`` work dir.
 
     Args:
         work_dir (str): The directory ``tools/deployment/deploy.py`` wrote.
@@ -154,7 +176,8 @@ class Deployment:
         Returns:
             dict: Detector: ``bboxes`` (N, 4) in image pixels, ``scores`` (N, ), ``labels``
             (N, ), and for an instance segmentor ``masks`` (N, H, W) booleans. Segmentor:
-            ``sem_seg`` (H, W) labels.
+            ``sem_seg`` (H, W) labels. Classifier: ``pred_score`` (C, ) class scores (the
+            softmax), ``pred_label`` the top-1 class (int).
         """
         x, meta = self.preprocess(read_image(image))
         return predictions(self.task, self.run(x), meta, self.postprocess)
@@ -165,6 +188,11 @@ class Deployment:
     def draw(self, image, result, score_thr=0.3):
         """``image`` (BGR) with ``result`` drawn on it."""
         img = read_image(image).copy()
+        if self.task == 'Classifier':
+            label = result['pred_label']
+            cv2.putText(img, f'{self.name(label)} {result["pred_score"][label]:.2f}', (2, 12),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 255), 1, cv2.LINE_AA)
+            return img
         colors = self.palette or np.random.default_rng(0).integers(0, 255, (256, 3)).tolist()
         if self.task == 'Detector':
             for i, (box, score, label) in enumerate(zip(result['bboxes'], result['scores'],
@@ -186,6 +214,10 @@ class Deployment:
         return cv2.addWeighted(img, 0.5, lut[seg], 0.5, 0)
 
     def describe(self, result, score_thr=0.3):
+        if self.task == 'Classifier':
+            order = np.argsort(-result['pred_score'])[:5]
+            return 'top-1 ' + self.name(result['pred_label']) + '; scores: ' + ', '.join(
+                f'{self.name(int(i))} {result["pred_score"][i]:.3f}' for i in order)
         if self.task == 'Detector':
             keep = result['scores'] >= score_thr
             lines = [f'{int(keep.sum())} boxes with score >= {score_thr}' +
@@ -215,9 +247,12 @@ def resize_maps(maps, size):
 def predictions(task, outputs, meta, postprocess=None):
     """The result of :meth:`Deployment.__call__` from the raw ``outputs`` (by name) of a
     ``'Detector'`` (``dets``, ``labels``, an instance segmentor's mask logits ``masks``) or
-    ``'Segmentor'`` (its label map or logits) for one image of ``meta`` (``scale_factor`` (w, h),
-    ``img_shape``, ``ori_shape``); ``postprocess``: the model's ``test_cfg``
-    (``mask_thr_binary``)."""
+    ``'Segmentor'`` (its label map or logits) or ``'Classifier'`` (its class scores) for one image
+    of ``meta`` (``scale_factor`` (w, h), ``img_shape``, ``ori_shape``); ``postprocess``: the
+    model's ``test_cfg`` (``mask_thr_binary``)."""
+    if task == 'Classifier':
+        scores = next(iter(outputs.values()))[0].astype(np.float32)
+        return dict(pred_score=scores, pred_label=int(scores.argmax()))
     ori_h, ori_w = meta['ori_shape']
     if task == 'Detector':
         dets, labels = outputs['dets'][0], outputs['labels'][0]

@@ -31,6 +31,10 @@ from .runtime import IO_SUFFIX, SETUP, NotInstalled
 # onnx2tf's file names for each precision (``-oiqt`` writes the quantised ones; int8 is the file
 # whose every op, input and output is int8).
 LITERT_FILES = {'fp32': 'float32', 'fp16': 'float16', 'int8': 'full_integer_quant'}
+# The int8 file of a graph with outputs that are not float (NMS's labels, an arg-max's label
+# map): its ops are int8, its input and outputs float, since the outputs are not the network's
+# activations that int8 I/O would quantise.
+LITERT_INT8_FLOAT_IO = 'integer_quant'
 # The sample images onnx2tf checks its conversion on, read from its working directory when there.
 ONNX2TF_SAMPLE = 'calibration_image_sample_data_20x128x128x3_float32.npy'
 # A proxy nothing listens on: a download the converter attempts fails at once.
@@ -72,6 +76,23 @@ def onnx2tf_binary():
     return path
 
 
+# The Python module of each runtime (requirements/mobile.txt).
+RUNTIME_MODULES = {'ncnn': 'ncnn', 'litert': 'ai_edge_litert'}
+
+
+def check_installed(backend):
+    """Raise :class:`.runtime.NotInstalled` naming the set-up step unless ``backend``'s
+    (``'ncnn'`` or ``'litert'``) converter and runtime are installed: checked before an export
+    whose file could not be converted or run."""
+    import importlib.util
+    check_choice('backend', backend, RUNTIME_MODULES)
+    (pnnx_binary if backend == 'ncnn' else onnx2tf_binary)()
+    if importlib.util.find_spec(RUNTIME_MODULES[backend]) is None:
+        raise NotInstalled(f'the {backend} runtime ({RUNTIME_MODULES[backend]}) is not '
+                           f'installed: run {SETUP}, which installs requirements/mobile.txt '
+                           'into .venv')
+
+
 def fill_empty_resize_inputs(model):
     """Give the empty roi and scales inputs of every ``Resize`` of ``model`` (an
     ``onnx.ModelProto``, changed in place) an empty initializer: pnnx writes a ``Resize`` whose
@@ -96,22 +117,27 @@ def fill_empty_resize_inputs(model):
 
 
 def static_io(model, onnx_file):
-    """The input and outputs of ``model`` as ``{'name', 'shape'}`` dicts; the single input must
-    have a static shape (output dims that are not fixed are None)."""
+    """The input and outputs of ``model`` as ``{'name', 'shape', 'dtype'}`` dicts; the single
+    input must have a static shape (output dims that are not fixed are None)."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
     def shape(value):
         return [d.dim_value if d.HasField('dim_value') else None
                 for d in value.type.tensor_type.shape.dim]
+
+    def dtype(value):
+        return str(tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type))
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1:
         raise DeployError(f'{onnx_file} has {len(inputs)} inputs; the mobile runtimes take '
                           'models of one image input')
-    inp = dict(name=inputs[0].name, shape=shape(inputs[0]))
+    inp = dict(name=inputs[0].name, shape=shape(inputs[0]), dtype=dtype(inputs[0]))
     if None in inp['shape'] or 0 in inp['shape']:
         raise DeployError(f'{onnx_file} has the dynamic input shape {inp["shape"]}; ncnn and '
                           'LiteRT fix every size at conversion: export with --static (a static '
                           'deploy config)')
-    return inp, [dict(name=o.name, shape=shape(o)) for o in model.graph.output]
+    return inp, [dict(name=o.name, shape=shape(o), dtype=dtype(o)) for o in model.graph.output]
 
 
 def _prepare(onnx_file, tmp, fix_resize=False):
@@ -204,8 +230,10 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
         onnx_file (str): A static ONNX file with one float input.
         tflite_file (str): The ``.tflite`` file to write.
         precision (str): ``'fp32'``, ``'fp16'`` (fp16 weights, computed in fp32) or ``'int8'``
-            (every op, the input and the output int8; per-channel weights, activation ranges
-            from ``calib_inputs``).
+            (every op, the input and the outputs int8; per-channel weights, activation ranges
+            from ``calib_inputs``). A graph with an output that is not float (labels after NMS
+            or an arg-max) keeps its input and outputs float in int8
+            (:data:`LITERT_INT8_FLOAT_IO`).
         calib_inputs (Iterable[np.ndarray], optional): (N, 3, H, W) float32 arrays of the
             model's input (``ghostv2_mm.deploy.quantize.dataset_inputs``); int8 only.
         timeout (float): Seconds the converter may take.
@@ -247,7 +275,10 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
                    TF_CPP_MIN_LOG_LEVEL='2', KERAS_HOME=tmp,
                    PATH=os.pathsep.join([osp.dirname(binary), os.environ.get('PATH', '')]))
         _run(cmd, tmp, f'onnx2tf on {onnx_file}', timeout, env)
-        written = osp.join(tmp, 'out', f'model_{LITERT_FILES[precision]}.tflite')
+        kind = LITERT_FILES[precision]
+        if precision == 'int8' and any(np.dtype(o['dtype']).kind != 'f' for o in outputs):
+            kind = LITERT_INT8_FLOAT_IO
+        written = osp.join(tmp, 'out', f'model_{kind}.tflite')
         if not osp.isfile(written):
             raise DeployError(f'onnx2tf on {onnx_file} wrote no {osp.basename(written)}')
         shutil.move(written, tflite_file)

@@ -1,24 +1,27 @@
-"""Deploy a detector, segmentor or classifier with mmdeploy into ONNX Runtime or OpenVINO, and
-compare the deployed model with PyTorch on an image (mmdeploy's tools/deploy.py, for this
-project's models and backends).
+"""Deploy a detector, segmentor or classifier with mmdeploy into ONNX Runtime, OpenVINO, ncnn or
+LiteRT, and compare the deployed model with PyTorch on an image (mmdeploy's tools/deploy.py, for
+this project's models and backends).
 
     python tools/deployment/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMAGE --work-dir DIR
-        [--test-img IMG ...] [--device cpu] [--precision fp32|bf16|int8]
+        [--test-img IMG ...] [--device cpu] [--precision fp32|fp16|bf16|int8]
         [--calib-dataset-cfg CFG] [--calib-num N] [--cfg-options KEY=VALUE ...] [--show]
 
 DEPLOY_CFG is one of configs/mmdeploy/ (mmdeploy's format). A GhostNetV2 backbone is exported in
 its inference structure: CHECKPOINT is converted into DIR/<name>_deploy.pth and exported with
 ``model.backbone.deploy=True``, in the export profile of (backend, precision, static or dynamic
 DEPLOY_CFG) (``ghostv2_mm.deploy.profiles``). DIR receives ``end2end.onnx`` (ONNX Runtime),
-``end2end.xml``/``.bin`` (OpenVINO), ``end2end_int8.*`` with ``--precision int8``, mmdeploy's
-``deploy.json``/``pipeline.json``/``detail.json`` (what ``python -m ghostv2_mm.deploy.infer``
-reads), and ``output_pytorch.jpg`` and ``output_<backend>.jpg``: both models' predictions on
-IMAGE (or each ``--test-img``), also printed with their difference.
+``end2end.xml``/``.bin`` (OpenVINO), ``end2end.param``/``.bin`` (ncnn), ``end2end.tflite``
+(LiteRT; ncnn and LiteRT files with their ``.io.json`` sidecars), ``end2end_<precision>.*`` for
+the other precisions, mmdeploy's ``deploy.json``/``pipeline.json``/``detail.json`` (what
+``python -m ghostv2_mm.deploy.infer`` reads), and ``output_pytorch.jpg`` and
+``output_<backend>.jpg``: both models' predictions on IMAGE (or each ``--test-img``), also printed
+with their difference.
 
 ``--precision`` (default: the deploy config's ``backend_config.precision``, else fp32): bf16 is
-OpenVINO's inference precision, recorded in the IR; int8 is post-training quantisation
-(``ghostv2_mm.deploy.quantize``) calibrated on ``--calib-num`` images of the training set of
-MODEL_CFG, or of ``--calib-dataset-cfg``.
+OpenVINO's inference precision, recorded in the IR; fp16 is ncnn's fp16 weights and arithmetic,
+or LiteRT's fp16 weights; int8 is post-training quantisation (``ghostv2_mm.deploy.quantize``;
+LiteRT's by its converter, ``ghostv2_mm.deploy.mobile``) calibrated on ``--calib-num`` images of
+the training set of MODEL_CFG, or of ``--calib-dataset-cfg``.
 """
 import argparse
 import logging
@@ -38,7 +41,7 @@ def parse_args():
     parser.add_argument('--test-img', nargs='+', help='images to compare on (default: IMAGE)')
     parser.add_argument('--work-dir', default=os.getcwd(), help='where the files are written')
     parser.add_argument('--device', default='cpu', help='device of the conversion')
-    parser.add_argument('--precision', choices=['fp32', 'bf16', 'int8'],
+    parser.add_argument('--precision', choices=['fp32', 'fp16', 'bf16', 'int8'],
                         help='backend precision (default: backend_config.precision or fp32)')
     parser.add_argument('--calib-dataset-cfg',
                         help='config whose train_dataloader calibrates int8 (default: MODEL_CFG)')
@@ -58,7 +61,8 @@ def main():
     from mmdeploy.utils import get_backend, get_input_shape, get_root_logger
 
     from ghostv2_mm.deploy import compare, convert
-    from ghostv2_mm.deploy.backends import build_task_processor, check_files
+    from ghostv2_mm.deploy.backends import (MOBILE_BACKENDS, build_task_processor, check_files,
+                                            register)
     from ghostv2_mm.deploy.infer import read_image
     from ghostv2_mm.deploy.runtime import check_precision
 
@@ -73,12 +77,18 @@ def main():
     model_cfg = Config.fromfile(args.model_cfg)
     model_cfg.merge_from_dict(args.cfg_options or {})
     deploy_cfg = Config.fromfile(args.deploy_cfg)
+    register()  # the package's backends, LiteRT among them
     backend = get_backend(deploy_cfg).value
     precision = args.precision or deploy_cfg.backend_config.get('precision', 'fp32')
     check_precision(backend, precision, '--precision', 'backend_config.type')
     if backend == 'openvino':
         # An int8 IR runs its float (sensitive) layers in f32.
         deploy_cfg.backend_config.precision = 'bf16' if precision == 'bf16' else 'fp32'
+    elif backend in MOBILE_BACKENDS:
+        from ghostv2_mm.deploy.mobile import check_installed
+        check_installed(backend)  # before an export that could not be converted or run
+        # Their converters write the file of each precision.
+        deploy_cfg.backend_config.precision = precision
     task_processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, deploy_cfg,
                                                                  args.device)
     work_dir = args.work_dir
@@ -86,15 +96,22 @@ def main():
 
     onnx_file = convert.export(args.img, work_dir, deploy_cfg, model_cfg, args.checkpoint,
                                args.device, precision)
-    files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
-                       device=args.device)
+    calib = None
     if precision == 'int8':
-        from ghostv2_mm.deploy.quantize import dataset_inputs, quantize
+        from ghostv2_mm.deploy.quantize import dataset_inputs
         shape = get_input_shape(deploy_cfg)
         calib, _ = dataset_inputs(args.calib_dataset_cfg or model_cfg, 'train', args.calib_num,
                                   shape and tuple(reversed(shape)))
         print(f'calibrating int8 on {len(calib)} training images')
-        files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
+    if backend in MOBILE_BACKENDS:
+        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
+                           device=args.device, calib_inputs=calib)
+    else:
+        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
+                           device=args.device)
+        if calib is not None:
+            from ghostv2_mm.deploy.quantize import quantize
+            files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
     convert.dump_info(deploy_cfg, model_cfg, work_dir, args.checkpoint, files, precision,
                       args.device)
     print(f'{backend} {precision}: {", ".join(files)}')

@@ -6,7 +6,8 @@ the config's evaluator (top-1, COCO bbox mAP, mIoU) side by side, and the per-im
 
 Every test image goes through the deployment's pre-processing once, and the same batch is given
 to the PyTorch model of CHECKPOINT (the training structure, as ``tools/test.py`` loads it) and to
-the backend model of FILE (at the precision its IR records). Per image
+the backend model of FILE (ONNX Runtime, OpenVINO, ncnn or LiteRT, at the precision the file
+was deployed for). Per image
 (``ghostv2_mm.deploy.compare.difference``): detectors, the fraction of PyTorch's boxes matched
 (same label, IoU >= 0.5), their IoU and score differences, and the box count; segmentors, the
 pixel agreement; classifiers, top-1 agreement and the largest score difference. Results are
