@@ -51,7 +51,9 @@ class RuntimeWrapper(BaseWrapper):
 
     def __init__(self, path, output_names=None):
         self.model = RuntimeModel(path, self.backend)
-        super().__init__(output_names or self.model.output_names)
+        # A graph that ends before the detection post-processing: the model finishes it.
+        super().__init__(self.model.output_names if self.model.postprocess else
+                         output_names or self.model.output_names)
 
     def forward(self, inputs):
         (tensor, ) = inputs.values()

@@ -40,7 +40,9 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
                                 is_dynamic_shape)
 
     from .backends import build_task_processor
+    from .postprocess import METADATA_KEY
     from .profiles import resolve
+    from .rewriters import graph_postprocess
     cfg, ckpt = inference_structure(model_cfg, checkpoint, work_dir)
     processor, deploy_cfg, cfg = build_task_processor(cfg, deploy_cfg, device)
     backend = get_backend(deploy_cfg).value
@@ -68,6 +70,12 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
                     keep_initializers_as_inputs=onnx_cfg.get('keep_initializers_as_inputs',
                                                              True),
                     optimize=onnx_cfg.get('optimize', False))
+        spec = graph_postprocess(model, inputs, deploy_cfg)
+    if spec is not None:  # the post-processing left to the runtime, in the file's metadata
+        import onnx
+        onnx_model = onnx.load(prefix + '.onnx')
+        onnx.helper.set_model_props(onnx_model, {METADATA_KEY: json.dumps(spec)})
+        onnx.save(onnx_model, prefix + '.onnx')
     return prefix + '.onnx'
 
 

@@ -12,8 +12,8 @@ so the converter environment's ``bin`` leads that PATH.
 
 Each converted file gets a sidecar ``<file>.io.json`` (:data:`.runtime.IO_SUFFIX`) naming the
 ONNX file's input and outputs, their shapes and where the runtime keeps them (ncnn's blob names,
-LiteRT's channels-last layout), so that :class:`.runtime.RuntimeModel` returns what ONNX Runtime
-returns for the same input.
+LiteRT's channels-last layout) and the post-processing the graph leaves to the runtime, so that
+:class:`.runtime.RuntimeModel` returns what ONNX Runtime returns for the same input.
 """
 import json
 import os
@@ -26,14 +26,15 @@ import numpy as np
 
 from ..errors import DeployError
 from ..utils import check_choice
+from .postprocess import METADATA_KEY, read_spec
 from .runtime import IO_SUFFIX, SETUP, NotInstalled
 
 # onnx2tf's file names for each precision (``-oiqt`` writes the quantised ones; int8 is the file
 # whose every op, input and output is int8).
 LITERT_FILES = {'fp32': 'float32', 'fp16': 'float16', 'int8': 'full_integer_quant'}
 # The int8 file of a graph with outputs that are not float (NMS's labels, an arg-max's label
-# map): its ops are int8, its input and outputs float, since the outputs are not the network's
-# activations that int8 I/O would quantise.
+# map) or that the post-processing reads (boxes and scores before NMS): its ops are int8, its
+# input and outputs float, since the outputs are not activations that int8 I/O may quantise.
 LITERT_INT8_FLOAT_IO = 'integer_quant'
 # The sample images onnx2tf checks its conversion on, read from its working directory when there.
 ONNX2TF_SAMPLE = 'calibration_image_sample_data_20x128x128x3_float32.npy'
@@ -143,7 +144,8 @@ def static_io(model, onnx_file):
 def _prepare(onnx_file, tmp, fix_resize=False):
     """Load ``onnx_file``, check its input is static and write a copy to ``tmp`` (the converters
     write beside their input, and onnx2tf's onnxsim overwrites it). Returns the copy's path, the
-    input, the outputs and the op types of the graph."""
+    input, the outputs, the op types of the graph and the post-processing its metadata leaves to
+    the runtime (:mod:`.postprocess`; None when the graph has it)."""
     import onnx
     if not osp.isfile(onnx_file):
         raise DeployError(f'ONNX file {onnx_file} does not exist')
@@ -153,7 +155,9 @@ def _prepare(onnx_file, tmp, fix_resize=False):
         fill_empty_resize_inputs(model)
     path = osp.join(tmp, 'model.onnx')
     onnx.save(model, path)
-    return path, inp, outputs, {node.op_type for node in model.graph.node}
+    props = {p.key: p.value for p in model.metadata_props}
+    return path, inp, outputs, {node.op_type for node in model.graph.node}, \
+        read_spec(props.get(METADATA_KEY))
 
 
 def _run(cmd, cwd, what, timeout, env=None):
@@ -166,10 +170,10 @@ def _run(cmd, cwd, what, timeout, env=None):
     return proc
 
 
-def _write_io(path, backend, precision, inp, outputs):
+def _write_io(path, backend, precision, inp, outputs, postprocess):
     with open(path + IO_SUFFIX, 'w') as f:
-        json.dump(dict(backend=backend, precision=precision, input=inp, outputs=outputs), f,
-                  indent=2)
+        json.dump(dict(backend=backend, precision=precision, input=inp, outputs=outputs,
+                       postprocess=postprocess), f, indent=2)
 
 
 def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
@@ -192,7 +196,7 @@ def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
     out_dir = osp.dirname(osp.abspath(param_file))
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='ghostv2_ncnn_', dir=out_dir) as tmp:
-        source, inp, outputs, _ = _prepare(onnx_file, tmp, fix_resize=True)
+        source, inp, outputs, _, postprocess = _prepare(onnx_file, tmp, fix_resize=True)
         shape = ','.join(map(str, inp['shape']))
         files = {key: osp.join(tmp, name) for key, name in (
             ('pnnxparam', 'model.pnnx.param'), ('pnnxbin', 'model.pnnx.bin'),
@@ -216,7 +220,7 @@ def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
             output['blob'] = f'out{i}'
         shutil.move(files['ncnnparam'], param_file)
         shutil.move(files['ncnnbin'], osp.splitext(param_file)[0] + '.bin')
-    _write_io(param_file, 'ncnn', 'fp16' if fp16 else 'fp32', inp, outputs)
+    _write_io(param_file, 'ncnn', 'fp16' if fp16 else 'fp32', inp, outputs, postprocess)
     return param_file
 
 
@@ -253,7 +257,7 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
     out_dir = osp.dirname(osp.abspath(tflite_file))
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix='ghostv2_litert_', dir=out_dir) as tmp:
-        source, inp, outputs, ops = _prepare(onnx_file, tmp)
+        source, inp, outputs, ops, postprocess = _prepare(onnx_file, tmp)
         if 'NonMaxSuppression' in ops:
             # Otherwise onnx2tf fixes the number of boxes NMS keeps to the count it saw once.
             extra_args = ('-onwdt', *extra_args)
@@ -276,7 +280,8 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
                    PATH=os.pathsep.join([osp.dirname(binary), os.environ.get('PATH', '')]))
         _run(cmd, tmp, f'onnx2tf on {onnx_file}', timeout, env)
         kind = LITERT_FILES[precision]
-        if precision == 'int8' and any(np.dtype(o['dtype']).kind != 'f' for o in outputs):
+        if precision == 'int8' and (postprocess or any(np.dtype(o['dtype']).kind != 'f'
+                                                       for o in outputs)):
             kind = LITERT_INT8_FLOAT_IO
         written = osp.join(tmp, 'out', f'model_{kind}.tflite')
         if not osp.isfile(written):
@@ -284,7 +289,7 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
         shutil.move(written, tflite_file)
     inp['layout'] = 'NHWC' if len(inp['shape']) == 4 else 'NCHW'
     _litert_layouts(tflite_file, outputs)
-    _write_io(tflite_file, 'litert', precision, inp, outputs)
+    _write_io(tflite_file, 'litert', precision, inp, outputs, postprocess)
     return tflite_file
 
 

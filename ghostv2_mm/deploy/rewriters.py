@@ -30,6 +30,11 @@ here compute mmdet's detections:
 4. RTMDet-Ins: the mask logits of the kept boxes at the input's size; the backend model of
    :mod:`.backend_models` resizes them to the image and binarises them as mmdet does.
 
+A graph for a runtime without top-k and NMS (ncnn; the deploy config's
+``post_processing.in_graph=False``) ends before step 1: it outputs every prior's decoded (and, for
+the dense heads, clipped) box and its class scores (YOLOv3: and its objectness), and
+:func:`graph_postprocess` describes the rest, which :mod:`.postprocess` computes in numpy.
+
 mmdeploy 1.3.1's RTMDet-Ins mask decoder also builds its point grid with
 ``single_level_grid_priors`` and no device, which is CUDA by default, so the export fails on a
 machine without a GPU ("Found no NVIDIA driver"; mmdetection#9987). The grid is built on the CPU
@@ -100,11 +105,14 @@ def yolov3_head__predict_by_feat(self, pred_maps, cfg=None, rescale=False, with_
     """``YOLOV3Head.predict_by_feat`` for export: (dets (B, K, 5), labels (B, K)) with mmdet's
     post-processing (module docstring), or (boxes, scores) without NMS."""
     deploy_cfg = FUNCTION_REWRITER.get_context().cfg
+    params = get_post_processing_params(deploy_cfg)
     boxes, objectness, cls_scores = yolov3_decode(self, pred_maps,
                                                   not is_dynamic_shape(deploy_cfg))
     if not with_nms:
         return boxes, cls_scores * objectness.unsqueeze(-1)
-    return mmdet_nms(boxes, objectness, cls_scores, get_post_processing_params(deploy_cfg))
+    if not params.get('in_graph', True):
+        return boxes, cls_scores, objectness
+    return mmdet_nms(boxes, objectness, cls_scores, params)
 
 
 @FUNCTION_REWRITER.register_rewriter(func_name=POINT_GRID, backend='onnxruntime')
@@ -144,6 +152,53 @@ def batched_nms(boxes, scores, labels, iou_threshold, keep_top_k):
         iou_threshold=iou_threshold, score_threshold=0., pre_top_k=-1, keep_top_k=keep_top_k,
         output_index=True)
     return dets[..., 4], index
+
+
+def dense_boxes(head, cls_scores, bbox_preds, batch_img_metas):
+    """Every prior's box, decoded and clipped to the input, (B, N, 4) and its class scores (B, N,
+    C), the levels one after the other: a dense head's outputs before step 1."""
+    batch = cls_scores[0].shape[0]
+    priors = head.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores],
+                                              dtype=cls_scores[0].dtype,
+                                              device=cls_scores[0].device)
+    scores = torch.cat([s.permute(0, 2, 3, 1).reshape(batch, -1, head.cls_out_channels)
+                        for s in cls_scores], 1)
+    scores = scores.sigmoid() if head.use_sigmoid_cls else scores.softmax(-1)[..., :-1]
+    deltas = torch.cat([p.permute(0, 2, 3, 1).reshape(batch, -1, head.bbox_coder.encode_size)
+                        for p in bbox_preds], 1)
+    priors = torch.cat(priors).unsqueeze(0).expand(batch, -1, -1)
+    boxes = head.bbox_coder.decode(priors, deltas, max_shape=batch_img_metas[0]['img_shape'])
+    return boxes, scores
+
+
+def graph_postprocess(model, inputs, deploy_cfg):
+    """The post-processing a graph exported with ``deploy_cfg`` leaves to the runtime
+    (:mod:`.postprocess`) for the detector ``model`` on ``inputs``: :func:`postprocess_spec`
+    of its head's class-score maps; None when the graph has it (not a detector, or
+    ``post_processing.in_graph`` unset or True)."""
+    if deploy_cfg.codebase_config.get('task') != 'ObjectDetection' or \
+            get_post_processing_params(deploy_cfg).get('in_graph', True):
+        return None
+    with torch.no_grad():
+        maps = model.bbox_head(model.extract_feat(inputs))[0]
+    return postprocess_spec(model.bbox_head, maps, deploy_cfg)
+
+
+def postprocess_spec(head, maps, deploy_cfg):
+    """What :mod:`.postprocess` needs to finish a graph of ``head`` that ends before the
+    post-processing: the head kind, the number of priors of each level (of the class-score
+    ``maps``), the deploy config's thresholds and the head's ``min_bbox_size``."""
+    from mmdet.models.dense_heads import YOLOV3Head
+    params = get_post_processing_params(deploy_cfg)
+    priors = head.prior_generator.num_base_priors
+    spec = dict(head='yolov3' if isinstance(head, YOLOV3Head) else 'dense',
+                level_sizes=[int(m.shape[-2] * m.shape[-1] * n) for m, n in zip(maps, priors)],
+                min_bbox_size=(head.test_cfg or {}).get('min_bbox_size', -1),
+                **{key: params[key] for key in ('score_threshold', 'iou_threshold',
+                                                'pre_top_k', 'keep_top_k')})
+    if spec['head'] == 'yolov3':
+        spec['confidence_threshold'] = params['confidence_threshold']
+    return spec
 
 
 def dense_detections(head, cls_scores, bbox_preds, batch_img_metas, cfg, params, extras=()):
@@ -199,11 +254,14 @@ def dense_detections(head, cls_scores, bbox_preds, batch_img_metas, cfg, params,
 def _dense_head_predict(self, cls_scores, bbox_preds, score_factors=None, batch_img_metas=None,
                         cfg=None, rescale=False, with_nms=True, **kwargs):
     """``predict_by_feat`` of RTMDet's and SSD's heads for export: (dets (B, K, 5), labels
-    (B, K)) with mmdet's post-processing (module docstring)."""
-    deploy_cfg = FUNCTION_REWRITER.get_context().cfg
+    (B, K)) with mmdet's post-processing, or the boxes and scores before it (module
+    docstring)."""
+    params = get_post_processing_params(FUNCTION_REWRITER.get_context().cfg)
+    if not params.get('in_graph', True):
+        return dense_boxes(self, cls_scores, bbox_preds, batch_img_metas)
     cfg = self.test_cfg if cfg is None else cfg
     dets, labels, _, _ = dense_detections(self, cls_scores, bbox_preds, batch_img_metas, cfg,
-                                          get_post_processing_params(deploy_cfg))
+                                          params)
     return dets, labels
 
 

@@ -26,6 +26,9 @@ import numpy as np
 
 from ..errors import DeployError, RuntimeCrash
 from ..utils import check_choice
+from .postprocess import METADATA_KEY
+from .postprocess import OUTPUT_NAMES as POSTPROCESS_OUTPUTS
+from .postprocess import detections, read_spec
 
 BACKENDS = ('onnxruntime', 'openvino', 'ncnn', 'litert')
 # The precisions of each backend: bf16 is OpenVINO's inference precision for a float file, int8
@@ -261,8 +264,13 @@ class RuntimeModel:
         threads (int, optional): Runtime threads; all cores when None.
         shape (Sequence[int], optional): OpenVINO: compile for this static input shape.
 
+    A detector's graph that ends before the post-processing (ncnn's) records the rest in its
+    ONNX metadata or sidecar (:mod:`.postprocess`): the model then returns the end-to-end
+    graph's ``dets`` and ``labels``, computed from the graph's outputs.
+
     Attributes:
-        input_name (str), input_shape (list[int | None]), output_names (list[str]).
+        input_name (str), input_shape (list[int | None]), output_names (list[str]),
+        postprocess (dict | None).
     """
 
     def __init__(self, path, backend, precision=None, threads=None, shape=None):
@@ -270,6 +278,7 @@ class RuntimeModel:
         if not osp.isfile(path):
             raise FileNotFoundError(f'{backend} model {path} does not exist')
         self.backend, self.path = backend, path
+        spec = None
         if backend in ('ncnn', 'litert'):
             self.io = read_io(path)
             if self.io.get('backend') != backend:
@@ -277,6 +286,7 @@ class RuntimeModel:
             self.input_name = self.io['input']['name']
             self.input_shape = self.io['input']['shape']
             self.output_names = [o['name'] for o in self.io['outputs']]
+            spec = self.io.get('postprocess')
             converted = self.io.get('precision', 'fp32')
             if backend == 'ncnn':
                 self.net = ncnn_net(path, precision or converted, threads)
@@ -293,6 +303,7 @@ class RuntimeModel:
             self.input_name = inp.name
             self.input_shape = [d if isinstance(d, int) else None for d in inp.shape]
             self.output_names = [o.name for o in self.session.get_outputs()]
+            spec = read_spec(self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))
         else:
             self.compiled, _ = openvino_compile(path, precision, threads, shape)
             inp = self.compiled.inputs[0]
@@ -301,10 +312,17 @@ class RuntimeModel:
                                 for d in inp.get_partial_shape()]
             self.output_names = [o.get_any_name() for o in self.compiled.outputs]
             self.request = self.compiled.create_infer_request()
+        self.postprocess = spec
+        if spec:
+            self.output_names = list(POSTPROCESS_OUTPUTS)
 
     def __call__(self, x):
         """The outputs for the float32 input array ``x``, by output name. OpenVINO's arrays are
         views of the runtime's buffers, valid until the next call (:meth:`run` copies)."""
+        outputs = self._forward(x)
+        return detections(outputs, self.postprocess) if self.postprocess else outputs
+
+    def _forward(self, x):
         check_input(x, self.input_shape, self.path)
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.backend == 'ncnn':

@@ -1,11 +1,13 @@
 """mmdet's post-processing of RTMDet, SSDLite and RTMDet-Ins inside the exported graph
-(ghostv2_mm/deploy/rewriters.py), and mmdet's and mmseg's resizing of mask and segmentation logits
-outside it (ghostv2_mm/deploy/backend_models.py, and ghostv2_mm/deploy/infer.py without PyTorch),
-on small graphs: each head's ``predict_by_feat`` alone, exported on random prediction maps given
-as the graph's inputs, against mmdet's eager ``predict_by_feat``. The maps make mmdeploy's own
-post-processing differ from mmdet's: boxes reaching past the image (mmdet clips them), several
-classes of one box above ``score_thr`` and a per-level ``nms_pre`` smaller than the candidates
-(mmdet keeps the best (box, class) pairs of each level, not the best boxes of all)."""
+(ghostv2_mm/deploy/rewriters.py) or after a graph that ends before it (ncnn's:
+ghostv2_mm/deploy/postprocess.py, numpy), and mmdet's and mmseg's resizing of mask and
+segmentation logits outside it (ghostv2_mm/deploy/backend_models.py, and
+ghostv2_mm/deploy/infer.py without PyTorch), on small graphs: each head's ``predict_by_feat``
+alone, exported on random prediction maps given as the graph's inputs, against mmdet's eager
+``predict_by_feat``. The maps make mmdeploy's own post-processing differ from mmdet's: boxes
+reaching past the image (mmdet clips them), several classes of one box above ``score_thr`` and a
+per-level ``nms_pre`` smaller than the candidates (mmdet keeps the best (box, class) pairs of each
+level, not the best boxes of all)."""
 import copy
 from types import SimpleNamespace
 
@@ -25,6 +27,11 @@ HEADS = {
                 'configs/mmdeploy/detection-ssdlite_onnxruntime_static-320x320.py'),
     'rtmdet-ins': ('configs/mmdet/rtmdet-ins_tiny_ghostv2_640.py',
                    'configs/mmdeploy/instance-seg-rtmdet-ins_onnxruntime_static-640x640.py'),
+    # ncnn's graphs end before the post-processing, which ghostv2_mm.deploy.postprocess finishes
+    'rtmdet-ncnn': ('configs/mmdet/rtmdet_tiny_ghostv2_640.py',
+                    'configs/mmdeploy/detection-rtmdet_ncnn_static-640x640.py'),
+    'ssdlite-ncnn': ('configs/mmdet/ssdlite_ghostv2_320.py',
+                     'configs/mmdeploy/detection-ssdlite_ncnn_static-320x320.py'),
 }
 NUM_CLASSES = 4
 NMS_PRE = 40  # per level; the first levels have 256 (RTMDet) and 384 (SSDLite) priors
@@ -57,7 +64,7 @@ def head_maps(head, name, generator):
     for size, n in zip(sizes, priors):
         cls.append(torch.randn(1, n * head.cls_out_channels, size, size, generator=generator) *
                    2)
-        if name == 'ssdlite':  # deltas of the anchors
+        if name.startswith('ssdlite'):  # deltas of the anchors
             box.append(torch.randn(1, n * 4, size, size, generator=generator) * 0.5)
         else:  # distances from the point, in pixels
             box.append(torch.rand(1, 4, size, size, generator=generator) * 0.12 * INPUT)
@@ -74,8 +81,10 @@ def head_maps(head, name, generator):
 
 @pytest.fixture(scope='module', params=list(HEADS))
 def exported(request, tmp_path_factory):
-    """(name, head, test_cfg, maps, groups, the graph's outputs from ONNX Runtime)."""
+    """(name, head, test_cfg, maps, groups, the graph's outputs from ONNX Runtime, finished by
+    ghostv2_mm.deploy.postprocess where the graph ends before the post-processing)."""
     import mmdet.models  # noqa: F401  registers the heads
+    import onnx
     import onnxruntime as ort
     from mmdeploy.apis.onnx import export
     from mmdet.registry import MODELS
@@ -86,6 +95,8 @@ def exported(request, tmp_path_factory):
     from mmdeploy.utils import Codebase
 
     from ghostv2_mm.deploy.backends import register
+    from ghostv2_mm.deploy.postprocess import detections
+    from ghostv2_mm.deploy.rewriters import postprocess_spec
     import_codebase(Codebase.MMDET)  # mmdeploy's rewriters of mmdet, as its task processor does
     register()
     name = request.param
@@ -106,13 +117,17 @@ def exported(request, tmp_path_factory):
 
     maps, groups = head_maps(head, name, torch.Generator().manual_seed(0))
     names = [f'map{i}' for i in range(len(maps))]
-    outputs = ['dets', 'labels'] + (['masks'] if name == 'rtmdet-ins' else [])
+    outputs = list(deploy_cfg.onnx_config.output_names)
     prefix = str(tmp_path_factory.mktemp(name) / 'head')
     export(PredictByFeat(head, groups), tuple(maps), prefix, backend='onnxruntime',
            input_names=names, output_names=outputs, opset_version=11,
            context_info=dict(deploy_cfg=deploy_cfg))
     session = ort.InferenceSession(prefix + '.onnx', providers=['CPUExecutionProvider'])
     graph = dict(zip(outputs, session.run(None, {n: m.numpy() for n, m in zip(names, maps)})))
+    if name.endswith('-ncnn'):
+        assert outputs == ['boxes', 'scores'] and 'NonMaxSuppression' not in \
+            {node.op_type for node in onnx.load(prefix + '.onnx').graph.node}
+        graph = detections(graph, postprocess_spec(head, maps[:groups[0]], deploy_cfg))
     return name, head, test_cfg, maps, groups, graph
 
 

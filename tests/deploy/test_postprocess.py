@@ -128,6 +128,43 @@ def test_deployed_yolov3_returns_pytorch_boxes_at_conf_thr(yolov3):
     np.testing.assert_array_equal(labels[kept], expected_labels)
 
 
+def test_yolov3_graph_without_nms_and_numpy_post_processing_return_pytorch_boxes(
+        yolov3, tmp_path):
+    """ncnn's YOLOv3 graph ends at every box, its class scores and objectness
+    (``post_processing.in_graph=False``); ghostv2_mm.deploy.postprocess applies the objectness
+    filter, the top-k, the class-wise NMS and max_per_img in numpy as mmdet does."""
+    import onnx
+    import onnxruntime as ort
+    from mmdeploy.apis.onnx import export
+    from mmengine.config import Config
+
+    from ghostv2_mm.deploy.postprocess import detections
+    from ghostv2_mm.deploy.rewriters import postprocess_spec
+    head, test_cfg, maps, _, _ = yolov3
+    deploy_cfg = Config.fromfile(DEPLOY_CFG.replace('onnxruntime', 'ncnn'))
+    deploy_cfg.codebase_config.post_processing.confidence_threshold = CONF_THR
+    names = [f'pred_map{i}' for i in range(len(maps))]
+    outputs = list(deploy_cfg.onnx_config.output_names)
+    export(PredictByFeat(head), tuple(maps), str(tmp_path / 'head'), backend='onnxruntime',
+           input_names=names, output_names=outputs, opset_version=11,
+           context_info=dict(deploy_cfg=deploy_cfg))
+    graph = onnx.load(str(tmp_path / 'head.onnx')).graph
+    assert not {'NonMaxSuppression', 'TopK'} & {node.op_type for node in graph.node}
+    session = ort.InferenceSession(str(tmp_path / 'head.onnx'),
+                                   providers=['CPUExecutionProvider'])
+    found = detections(dict(zip(outputs, session.run(None, {
+        n: m.numpy() for n, m in zip(names, maps)}))), postprocess_spec(head, maps, deploy_cfg))
+    dets, labels = found['dets'][0], found['labels'][0]
+    boxes, scores, expected_labels = pytorch_predict(head, maps, test_cfg)
+    kept = dets[:, 4] > 0
+    assert kept.sum() == len(scores) > 0, \
+        f'{kept.sum()} boxes after the numpy post-processing, PyTorch {len(scores)}'
+    assert (labels[~kept] == -1).all() and not dets[~kept].any()
+    np.testing.assert_allclose(dets[kept, :4], boxes, atol=1e-3)
+    np.testing.assert_allclose(dets[kept, 4], scores, atol=1e-5)
+    np.testing.assert_array_equal(labels[kept], expected_labels)
+
+
 def constant_detector(path, dets, labels):
     """An ONNX model of input (1, 3, INPUT, INPUT) whose outputs are ``dets`` and ``labels``."""
     import onnx

@@ -1,0 +1,88 @@
+"""mmdet's detection post-processing in numpy, for graphs that end before it (ncnn has no layers
+for top-k and NMS): the graph outputs every prior's decoded box and class scores
+(:mod:`.rewriters`, ``post_processing.in_graph=False``) and this module computes the detections
+the end-to-end graph would, from the model's ``test_cfg`` as the graph's metadata records it
+(:data:`METADATA_KEY`; the converters copy it into the sidecar). Only numpy and OpenCV: it runs
+where PyTorch is absent.
+
+The steps are mmdet's (``YOLOV3Head.predict_by_feat``, ``BaseDenseHead._predict_by_feat_single``
+and ``_bbox_post_process``):
+
+1. YOLOv3: the boxes whose objectness is at least ``confidence_threshold``; over all of them, the
+   ``pre_top_k`` best (box, class) pairs whose class score exceeds ``score_threshold``, scored
+   class score x objectness. Dense heads (RTMDet, SSD): the same top-k per level
+   (``level_sizes`` priors each);
+2. boxes not wider and higher than ``min_bbox_size`` dropped (where it is >= 0);
+3. NMS per class at ``iou_threshold`` (mmdet's ``batched_nms``: OpenCV's ``NMSBoxesBatched``),
+   the ``keep_top_k`` best kept.
+
+The result is the end-to-end graph's: ``dets`` (1, keep_top_k, 5) and ``labels`` (1, keep_top_k),
+the rows after the last detection padded with score 0 and label -1.
+"""
+import json
+
+import numpy as np
+
+# The ONNX metadata entry (and sidecar key) with the post-processing a graph leaves to the runtime.
+METADATA_KEY = 'ghostv2_mm.postprocess'
+OUTPUT_NAMES = ('dets', 'labels')
+
+
+def read_spec(text):
+    """The post-processing of a graph from its metadata entry (JSON text; None when absent)."""
+    return json.loads(text) if text else None
+
+
+def top_pairs(scores, score_thr, nms_pre):
+    """mmdet's ``filter_scores_and_topk`` on (N, C) ``scores``: the ``nms_pre`` (all when <= 0)
+    best (box, class) pairs scoring above ``score_thr`` as (scores, box indices, labels)."""
+    boxes, labels = np.nonzero(scores > score_thr)
+    pair_scores = scores[boxes, labels]
+    order = np.argsort(-pair_scores, kind='stable')
+    if nms_pre > 0:
+        order = order[:nms_pre]
+    return pair_scores[order], boxes[order], labels[order]
+
+
+def batched_nms(boxes, scores, labels, iou_thr):
+    """Indices of the (x1, y1, x2, y2) ``boxes`` kept by class-wise NMS, best first."""
+    import cv2
+    if not len(boxes):
+        return np.zeros(0, np.int64)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1).astype(np.float64)
+    keep = cv2.dnn.NMSBoxesBatched(xywh, scores.astype(np.float32), labels.astype(np.int32),
+                                   -1., float(iou_thr))
+    return np.asarray(keep, np.int64).reshape(-1)
+
+
+def detections(outputs, spec):
+    """The end-to-end graph's ``dets`` and ``labels`` (module docstring) from the graph's
+    ``outputs`` (``boxes`` (1, N, 4), ``scores`` (1, N, C), YOLOv3's ``objectness`` (1, N)) and
+    its post-processing ``spec``."""
+    boxes, scores = outputs['boxes'][0], outputs['scores'][0]
+    thr, nms_pre = spec['score_threshold'], spec['pre_top_k']
+    if spec['head'] == 'yolov3':
+        objectness = outputs['objectness'][0].reshape(-1)
+        confident = (objectness >= spec['confidence_threshold'])[:, None]
+        pair_scores, index, labels = top_pairs(np.where(confident, scores, -1.), thr, nms_pre)
+        pair_scores = pair_scores * objectness[index]
+    else:
+        parts, start = [], 0
+        for size in spec['level_sizes']:
+            s, i, lbl = top_pairs(scores[start:start + size], thr, nms_pre)
+            parts.append((s, i + start, lbl))
+            start += size
+        pair_scores, index, labels = (np.concatenate(p) for p in zip(*parts))
+    pair_boxes = boxes[index]
+    if spec.get('min_bbox_size', -1) >= 0:
+        wide = (pair_boxes[:, 2] - pair_boxes[:, 0] > spec['min_bbox_size']) & \
+            (pair_boxes[:, 3] - pair_boxes[:, 1] > spec['min_bbox_size'])
+        pair_scores, pair_boxes, labels = pair_scores[wide], pair_boxes[wide], labels[wide]
+    keep = batched_nms(pair_boxes, pair_scores, labels, spec['iou_threshold'])
+    keep = keep[:spec['keep_top_k']]
+    dets = np.zeros((1, spec['keep_top_k'], 5), np.float32)
+    kept_labels = np.full((1, spec['keep_top_k']), -1, np.int64)
+    dets[0, :len(keep), :4] = pair_boxes[keep]
+    dets[0, :len(keep), 4] = pair_scores[keep]
+    kept_labels[0, :len(keep)] = labels[keep]
+    return dict(zip(OUTPUT_NAMES, (dets, kept_labels)))
