@@ -1,10 +1,13 @@
 _base_ = ['./_base_/detection.py']
 
-onnx_config = dict(input_shape=[320, 320])
-# The graph ends with mmdet's post-processing (NMS included), which LiteRT runs as ONNX Runtime
-# does (onnx2tf keeps the number of boxes NMS returns dynamic). int8 keeps the file's input and
-# outputs float (ghostv2_mm/deploy/mobile.py). ncnn has no layers for the post-processing.
+# The graph ends at every prior's decoded box, class scores and objectness, and the runtime model
+# applies the post-processing (the test_cfg of the base config) in numpy as mmdet does
+# (ghostv2_mm/deploy/postprocess.py), as for ncnn: onnx2tf converts the in-graph NMS of an fp32
+# file, but not of an int8 one (its number of boxes is fixed at 1), and SSDLite's in-graph
+# post-processing converted inexactly.
+onnx_config = dict(input_shape=[320, 320], output_names=['boxes', 'scores', 'objectness'])
+codebase_config = dict(post_processing=dict(in_graph=False))
 # ghostv2_mm's LiteRT backend (ghostv2_mm/deploy/backends.py: onnx2tf converts the graph exported
 # for ONNX Runtime; the file runs channels-last). deploy.py --precision fp16|int8 writes the fp16
-# or int8 file (int8 calibrated on the model config's training images).
+# or int8 file (int8 calibrated on the model config's training images; float input and outputs).
 backend_config = dict(type='litert', precision='fp32')

@@ -294,15 +294,23 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
 
 
 def _litert_layouts(tflite_file, outputs):
-    """Record in ``outputs`` whether LiteRT writes each output channels-last (``'layout'``),
-    from the shapes of the converted file, whose outputs are in the ONNX file's order."""
+    """Record in ``outputs`` the LiteRT tensor of each (``'tensor'``) and whether LiteRT writes
+    it channels-last (``'layout'``). onnx2tf keeps the ONNX file's output order in the file's
+    signature (``output_0``, ...) where it writes one (its quantised files), else in the order of
+    the file's outputs."""
     from .runtime import litert_interpreter
-    details = litert_interpreter(tflite_file, 1).get_output_details()
+    interpreter = litert_interpreter(tflite_file, 1)
+    details = interpreter.get_output_details()
+    signature = interpreter.get_signature_list()
+    if signature:
+        by_name = interpreter.get_signature_runner().get_output_details()
+        details = [by_name[f'output_{i}'] for i in range(len(by_name))]
     if len(details) != len(outputs):
         raise DeployError(f'{tflite_file} has {len(details)} outputs, the ONNX file '
                           f'{len(outputs)}')
     for output, detail in zip(outputs, details):
         have, want = list(detail['shape']), output['shape']
+        output['tensor'] = detail['name']
         channels_last = len(want) == 4 and [want[i] for i in (0, 2, 3, 1)]
         if channels_last and all(w is None or h == w for h, w in zip(have, channels_last)):
             output['layout'] = 'NHWC'

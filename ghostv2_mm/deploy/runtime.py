@@ -296,7 +296,12 @@ class RuntimeModel:
                                       f'{precision} was asked for')
                 self.interpreter = litert_interpreter(path, threads)
                 self.input_detail = self.interpreter.get_input_details()[0]
-                self.output_details = self.interpreter.get_output_details()
+                details = {d['name']: d for d in self.interpreter.get_output_details()}
+                if not all(o.get('tensor') in details for o in self.io['outputs']):
+                    raise DeployError(f'{path}{IO_SUFFIX} does not name the LiteRT tensor of '
+                                      'each output (a sidecar of an older version): convert '
+                                      'the file again with ghostv2_mm.deploy.mobile')
+                self.output_details = [details[o['tensor']] for o in self.io['outputs']]
         elif backend == 'onnxruntime':
             self.session = onnxruntime_session(path, threads)
             inp = self.session.get_inputs()[0]

@@ -3,7 +3,9 @@ GhostNetV2 classifier converted by pnnx and onnx2tf computes what ONNX Runtime c
 same file; bad inputs and missing converters get one-line errors. tools/setup_env.sh installs
 both converters, so these tests skip only where a converter is truly absent (the skip names it)."""
 import copy
+import json
 import os
+import shutil
 
 import numpy as np
 import onnx
@@ -152,7 +154,8 @@ def test_litert_fp16_and_int8(classifier, litert_file, reference, tmp_path):
 @pytest.mark.parametrize('backend', ['ncnn', 'litert'])
 def test_multi_scale_backbone(backend, tmp_path):
     """A detector's backbone: several 4-D outputs, which ncnn returns without the batch axis and
-    LiteRT channels-last; both come back as ONNX Runtime's, in its order."""
+    LiteRT channels-last (and, in int8, in another order); all come back as ONNX Runtime's, in
+    its order."""
     require(backend)
     config, overrides = DETECTOR
     path = export_static(config, 'backbone', str(tmp_path / 'backbone.onnx'), overrides)
@@ -165,6 +168,13 @@ def test_multi_scale_backbone(backend, tmp_path):
     for expected, actual in zip(ort.run(x), model.run(x)):
         assert actual.shape == expected.shape and actual.shape[0] == 1
         assert np.abs(actual - expected).max() < 1e-4 * np.abs(expected).max()
+    if backend == 'litert':
+        # onnx2tf's int8 file keeps the outputs in its signature's order, not the file's.
+        int8 = RuntimeModel(mobile.convert_to_litert(path, str(tmp_path / 'b8.tflite'), 'int8',
+                                                     inputs(1, 4)), backend, threads=THREADS)
+        for expected, actual in zip(ort.run(x), int8.run(x)):
+            assert actual.shape == expected.shape
+            assert np.corrcoef(actual.ravel(), expected.ravel())[0, 1] > 0.9
 
 
 @pytest.mark.parametrize('backend', ['ncnn', 'litert'])
@@ -204,7 +214,8 @@ def test_missing_converters_name_the_set_up_step(classifier, tmp_path, monkeypat
     assert not list(tmp_path.iterdir())
 
 
-def test_dynamic_files_and_missing_sidecars_are_refused(classifier, ncnn_file, tmp_path):
+def test_dynamic_files_and_missing_sidecars_are_refused(classifier, ncnn_file, litert_file,
+                                                        tmp_path):
     model = onnx.load(classifier)
     for dim in (0, 2, 3):
         model.graph.input[0].type.tensor_type.shape.dim[dim].dim_param = 'n'
@@ -216,6 +227,14 @@ def test_dynamic_files_and_missing_sidecars_are_refused(classifier, ncnn_file, t
     copy_file.write_text(open(ncnn_file).read())
     with pytest.raises(DeployError, match=f'copy.param{IO_SUFFIX} does not exist'):
         RuntimeModel(str(copy_file), 'ncnn')
+    old = tmp_path / 'old.tflite'  # a sidecar without the LiteRT tensor of each output
+    shutil.copy(litert_file, old)
+    io = json.loads(open(litert_file + IO_SUFFIX).read())
+    for output in io['outputs']:
+        output.pop('tensor')
+    (tmp_path / f'old.tflite{IO_SUFFIX}').write_text(json.dumps(io))
+    with pytest.raises(DeployError, match='does not name the LiteRT tensor of each output'):
+        RuntimeModel(str(old), 'litert')
 
 
 def test_resize_inputs_get_empty_initializers():
