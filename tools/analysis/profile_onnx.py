@@ -1,15 +1,25 @@
-"""Per-layer profile of ONNX models in OpenVINO (``PERF_COUNT``) or ONNX Runtime (its profiler),
-summed by operator type: where a deployed network spends its time.
+"""Per-layer profile of ONNX models in OpenVINO (``PERF_COUNT``), ONNX Runtime (its profiler),
+ncnn (each layer timed alone) or LiteRT (which ops XNNPACK takes), summed by operator type:
+where a deployed network spends its time.
 
-    python tools/analysis/profile_onnx.py ONNX [ONNX ...] [--runtime openvino|onnxruntime]
-        [--precision fp32|bf16] [--shape H W] [--threads 2] [--runs 50] [--top 15]
-        [--out FILE.json]
+    python tools/analysis/profile_onnx.py ONNX [ONNX ...]
+        [--runtime openvino|onnxruntime|ncnn|litert] [--precision fp32|bf16] [--shape H W]
+        [--threads 2] [--runs 50] [--top 15] [--out FILE.json]
 
 Each file runs on a random batch-1 input of its static shape (or ``--shape``), 10 warm-up runs
 then ``--runs`` profiled ones, the files in turn so that drifts of the machine hit them alike.
 OpenVINO reports the layers of its compiled graph (``exec type`` names the kernel; ``ref`` is a
 reference implementation), ONNX Runtime the nodes of its optimised graph. The median wall-clock
 time of a call (profiling on) minus the summed layer time is the runtime's cost between layers.
+
+ncnn and LiteRT get the file converted as the deployment does (``ghostv2_mm.deploy.mobile``:
+pnnx, onnx2tf, about a minute a file; static files only). ncnn's Python package has no per-layer
+profiler: each profiled run times every layer alone, its inputs extracted first in the same
+``ncnn.Extractor`` (which keeps them), then its output, less the time of extracting that output
+again (kept by then: the copy into the caller's layout); a layer's figure is the median over the
+runs and still holds the extraction's own cost, what a ``Split`` (a reference copy) takes. LiteRT's
+Python package has no per-op times either: its profile counts the ops by type, the ones XNNPACK
+takes (in how many partitions) and those it leaves to TFLite's own kernels.
 """
 import argparse
 import collections
@@ -22,6 +32,9 @@ import time
 import numpy as np
 
 WARMUP = 10
+MOBILE = ('ncnn', 'litert')
+# LiteRT's op details name an op XNNPACK took by the partition replacing it.
+XNNPACK, TFLITE = 'XNNPACK', 'TFLite kernel'
 
 
 def make_input(path, shape=None):
@@ -38,8 +51,8 @@ def make_input(path, shape=None):
 
 
 class OpenVINOProfile:
-    """One file compiled by OpenVINO (static shape, ``PERF_COUNT``); :meth:`run` infers once and,
-    when ``record``, adds each executed layer's time."""
+    """One file compiled by OpenVINO (static shape, ``PERF_COUNT``); :meth:`record` adds each
+    executed layer's time of the last run."""
 
     def __init__(self, path, x, precision, threads):
         from ghostv2_mm.deploy.runtime import openvino_compile
@@ -49,13 +62,14 @@ class OpenVINOProfile:
         self.totals = collections.defaultdict(float)
         self.kinds = {}
 
-    def run(self, record):
+    def run(self):
         self.request.infer({0: self.x})
-        if record:
-            for info in self.request.profiling_info:
-                if info.status == info.Status.EXECUTED:
-                    self.totals[info.node_name] += info.real_time.total_seconds() * 1e3
-                    self.kinds[info.node_name] = (info.node_type, info.exec_type)
+
+    def record(self):
+        for info in self.request.profiling_info:
+            if info.status == info.Status.EXECUTED:
+                self.totals[info.node_name] += info.real_time.total_seconds() * 1e3
+                self.kinds[info.node_name] = (info.node_type, info.exec_type)
 
     def layers(self, runs):
         """[(layer name, layer type, exec type, mean ms)] of the compiled graph."""
@@ -71,8 +85,11 @@ class OnnxRuntimeProfile:
             path, threads, osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'p'))
         self.feed = {self.session.get_inputs()[0].name: x}
 
-    def run(self, record):
+    def run(self):
         self.session.run(None, self.feed)
+
+    def record(self):
+        pass  # the profiler times every run
 
     def layers(self, runs):
         """[(node name, op type, execution provider, mean ms)] of the optimised graph, from the
@@ -92,70 +109,196 @@ class OnnxRuntimeProfile:
         return [(node, *kinds[node], float(np.mean(t[-runs:]))) for node, t in times.items()]
 
 
+class MobileProfile:
+    """One static file converted for ncnn or LiteRT (in a temporary directory) and opened as
+    the deployment opens it; a run is a call of :class:`~ghostv2_mm.deploy.runtime.RuntimeModel`.
+    """
+
+    def __init__(self, path, runtime, threads):
+        from ghostv2_mm.deploy import mobile
+        from ghostv2_mm.deploy.runtime import RuntimeModel
+        self.tmp = tempfile.TemporaryDirectory(prefix=f'{runtime}_profile_')
+        converted = mobile.convert_to_ncnn(path, osp.join(self.tmp.name, 'model.param')) \
+            if runtime == 'ncnn' else \
+            mobile.convert_to_litert(path, osp.join(self.tmp.name, 'model.tflite'))
+        self.model = RuntimeModel(converted, runtime, 'fp32', threads)
+        self.x = make_input(path)
+
+    def run(self):
+        self.model(self.x)
+
+
+class NcnnProfile(MobileProfile):
+    """ncnn: every profiled run times each layer alone in an extractor of its own."""
+
+    def __init__(self, path, threads):
+        super().__init__(path, 'ncnn', threads)
+        with open(self.model.path) as f:  # magic, counts, then: type name #in #out in.. out..
+            rows = [line.split() for line in f.read().splitlines()[2:]]
+        self.graph = [(row[1], row[0], row[4:4 + int(row[2])], row[4 + int(row[2])])
+                      for row in rows if row[0] != 'Input']
+        self.times = collections.defaultdict(list)
+
+    def record(self):
+        from ghostv2_mm.deploy.runtime import import_ncnn
+        mat = import_ncnn().Mat(self.x[0])
+        for name, _, bottoms, top in self.graph:
+            extractor = self.model.net.create_extractor()
+            extractor.set_light_mode(False)  # keep the inputs extracted below
+            extractor.input(self.model.io['input']['blob'], mat)
+            for bottom in bottoms:
+                extractor.extract(bottom)
+            start = time.perf_counter()
+            extractor.extract(top)
+            computed = time.perf_counter()
+            extractor.extract(top)  # kept now: what handing the output over costs
+            end = time.perf_counter()
+            self.times[name].append(((computed - start) - (end - computed)) * 1e3)
+
+    def layers(self, runs):
+        """[(layer name, layer type, 'ncnn', median ms)] of the ``.param`` file."""
+        return [(name, kind, 'ncnn', float(np.median(self.times[name])))
+                for name, kind, _, _ in self.graph]
+
+
+class LiteRTProfile(MobileProfile):
+    """LiteRT with XNNPACK: no per-op times; which ops the XNNPACK partitions replaced."""
+
+    def __init__(self, path, threads):
+        super().__init__(path, 'litert', threads)
+        interpreter = self.model.interpreter
+        # The package's only view of the graph: the file's ops, then a DELEGATE per partition.
+        ops = interpreter._get_ops_details()
+        partitions = [op for op in ops if op['op_name'] == 'DELEGATE']
+        self.partitions = len(partitions)
+        # An op TFLite runs itself produces a tensor that a partition, the output or another
+        # such op reads and no partition writes; the ops come in execution order.
+        written = {t for op in partitions for t in op['outputs']}
+        read = {t for op in partitions for t in op['inputs']} | \
+            {d['index'] for d in interpreter.get_output_details()}
+        self.ops = []
+        for op in reversed([op for op in ops if op['op_name'] != 'DELEGATE']):
+            own = bool(read.intersection(op['outputs'])) and written.isdisjoint(op['outputs'])
+            if own:
+                read.update(op['inputs'])
+            self.ops.insert(0, (f'{op["op_name"]}:{op["index"]}', op['op_name'],
+                                TFLITE if own else XNNPACK, None))
+
+    def record(self):
+        pass
+
+    def layers(self, runs):
+        """[(op name:index, op name, XNNPACK or TFLite kernel, None)]: no per-op times."""
+        return self.ops
+
+
 def by_type(layers):
-    """{op type: (ms, count)}, slowest first."""
+    """{op type: (ms or None, count)}, slowest (most) first."""
     table = collections.defaultdict(lambda: [0.0, 0])
     for _, node_type, exec_type, ms in layers:
-        key = f'{node_type} ({exec_type})' if 'ref' in exec_type else node_type
-        table[key][0] += ms
+        key = f'{node_type} ({exec_type})' if 'ref' in exec_type or exec_type == TFLITE \
+            else node_type
+        table[key][0] = None if ms is None else table[key][0] + ms
         table[key][1] += 1
-    return dict(sorted(table.items(), key=lambda kv: -kv[1][0]))
+    return dict(sorted(table.items(), key=lambda kv: (-(kv[1][0] or 0), -kv[1][1])))
+
+
+def describe(runtime, profile, layers, wall_ms):
+    """The line that heads a file's profile."""
+    if runtime == 'litert':
+        own = collections.Counter(kind for _, kind, where, _ in layers if where == TFLITE)
+        return (f'{len(layers)} ops, {len(layers) - sum(own.values())} taken by XNNPACK in '
+                f'{profile.partitions} partitions, left to TFLite\'s kernels: '
+                f'{dict(own) or "none"}; median call {wall_ms:.3f} ms. LiteRT\'s Python package '
+                'has no per-op times.')
+    text = (f'summed layer time {sum(layer[-1] for layer in layers):.3f} ms ({len(layers)} '
+            f'layers), median call {wall_ms:.3f} ms')
+    if runtime != 'ncnn':
+        return text + ' (profiling on); slowest layers:'
+    split = [ms for _, kind, _, ms in layers if kind == 'Split']
+    if split:  # a reference copy: what extracting a layer's output costs by itself
+        text += f'; a Split takes {np.median(split):.3f} ms, part of every layer\'s figure'
+    return text + '; slowest layers (each timed alone):'
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('onnx', nargs='+', help='ONNX file(s) with a static input shape')
-    parser.add_argument('--runtime', choices=('openvino', 'onnxruntime'), default='openvino')
+    parser.add_argument('--runtime', choices=('openvino', 'onnxruntime', *MOBILE),
+                        default='openvino')
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
-                        help="OpenVINO's inference precision (ONNX Runtime: fp32 only)")
+                        help="OpenVINO's inference precision (the others: fp32 only)")
     parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
-                        help='input size for files whose input size is dynamic')
+                        help='input size for files whose input size is dynamic (not for ncnn '
+                        'and LiteRT, which fix it at conversion)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--runs', type=int, default=50)
     parser.add_argument('--top', type=int, default=15, help='slowest layers listed per file')
     parser.add_argument('--out', help='write the per-layer and per-type times here (JSON)')
     args = parser.parse_args()
-    if args.runtime == 'onnxruntime' and args.precision != 'fp32':
-        raise SystemExit("--precision bf16: ONNX Runtime's CPU execution provider has no bf16 "
-                         'kernels; use --runtime openvino')
+    if args.runtime != 'openvino' and args.precision != 'fp32':
+        raise SystemExit(f'--precision bf16: only OpenVINO runs bf16 here, not {args.runtime}')
+    if args.runtime in MOBILE and args.shape:
+        raise SystemExit(f'--shape: {args.runtime} fixes the input size at conversion; give a '
+                         'static file (export_onnx.py --static)')
+    if args.runtime == 'ncnn':
+        # Idle OpenMP threads wait passively (ghostv2_mm.deploy.runtime.import_ncnn): fixed
+        # when PyTorch, imported with the package, loads the OpenMP runtime.
+        os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    from ghostv2_mm.errors import DeployError
     profiles = {}
     for path in args.onnx:
         if not osp.isfile(path):
             raise SystemExit(f'ONNX {path} does not exist')
-        x = make_input(path, args.shape)
-        profiles[path] = OpenVINOProfile(path, x, args.precision, args.threads) \
-            if args.runtime == 'openvino' else OnnxRuntimeProfile(path, x, args.threads)
+        try:
+            if args.runtime in MOBILE:
+                kind = NcnnProfile if args.runtime == 'ncnn' else LiteRTProfile
+                profiles[path] = kind(path, args.threads)
+                continue
+            x = make_input(path, args.shape)
+            profiles[path] = OpenVINOProfile(path, x, args.precision, args.threads) \
+                if args.runtime == 'openvino' else OnnxRuntimeProfile(path, x, args.threads)
+        except DeployError as e:
+            raise SystemExit(str(e)) from None
     wall = {path: [] for path in args.onnx}
     for i in range(WARMUP + args.runs):
         for path, profile in profiles.items():
             start = time.perf_counter()
-            profile.run(record=i >= WARMUP)
+            profile.run()
             if i >= WARMUP:
                 wall[path].append((time.perf_counter() - start) * 1e3)
+                profile.record()
     results = {}
     for path, profile in profiles.items():
         layers = profile.layers(args.runs)
         results[path] = dict(layers=layers, types=by_type(layers),
                              wall_ms=float(np.median(wall[path])))
+        if args.runtime == 'litert':
+            results[path]['partitions'] = profile.partitions
         print(f'\n{path}: {args.runtime} {args.precision}, {args.threads} threads, '
-              f'summed layer time {sum(layer[-1] for layer in layers):.3f} ms ({len(layers)} '
-              f'layers), median call {results[path]["wall_ms"]:.3f} ms (profiling on); slowest '
-              'layers:')
-        for name, node_type, exec_type, ms in sorted(layers, key=lambda r: -r[-1])[:args.top]:
-            print(f'  {ms:7.3f} ms  {node_type:<16} {exec_type:<24} {name}')
+              + describe(args.runtime, profile, layers, results[path]['wall_ms']))
+        if args.runtime != 'litert':
+            for name, node_type, exec_type, ms in sorted(layers, key=lambda r: -r[-1])[:args.top]:
+                print(f'  {ms:7.3f} ms  {node_type:<16} {exec_type:<24} {name}')
 
     def row(*cells):
         print('| ' + ' | '.join(cells) + ' |')
 
-    print(f'\nms per op type ({args.runtime} {args.precision}, {args.threads} threads; '
-          'count in brackets)')
+    timed = args.runtime != 'litert'
+    print(f'\n{"ms per op type" if timed else "ops per type"} ({args.runtime} {args.precision}, '
+          f'{args.threads} threads{"; count in brackets" if timed else ""})')
     row('op type', *(osp.splitext(osp.basename(p))[0] for p in args.onnx))
     row(*['---'] * (len(args.onnx) + 1))
     for op_type in dict.fromkeys(t for r in results.values() for t in r['types']):
         cells = [results[p]['types'].get(op_type) for p in args.onnx]
-        row(op_type, *(f'{c[0]:.3f} ({c[1]})' if c else '-' for c in cells))
-    row('summed', *(f'{sum(c[0] for c in results[p]["types"].values()):.3f}' for p in args.onnx))
+        row(op_type, *((f'{c[0]:.3f} ({c[1]})' if timed else str(c[1])) if c else '-'
+                       for c in cells))
+    if timed:
+        row('summed', *(f'{sum(c[0] for c in results[p]["types"].values()):.3f}'
+                        for p in args.onnx))
+    else:
+        row('XNNPACK partitions', *(str(results[p]['partitions']) for p in args.onnx))
     row('median call', *(f'{results[p]["wall_ms"]:.3f}' for p in args.onnx))
     if args.out:
         with open(args.out, 'w') as f:
