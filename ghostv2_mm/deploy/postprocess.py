@@ -1,13 +1,17 @@
-"""mmdet's detection post-processing in numpy, for graphs that end before it (ncnn has no layers
-for top-k and NMS): the graph outputs every prior's decoded box and class scores
-(:mod:`.rewriters`, ``post_processing.in_graph=False``) and this module computes the detections
-the end-to-end graph would, from the model's ``test_cfg`` as the graph's metadata records it
-(:data:`METADATA_KEY`; the converters copy it into the sidecar). Only numpy and OpenCV: it runs
-where PyTorch is absent.
+"""mmdet's detection post-processing in numpy, for graphs that end before it (the mobile
+runtimes: ncnn has no layers for top-k and NMS, and onnx2tf's int8 files neither keep NMS nor
+decode boxes in int8 as mmdet does): the graph outputs every prior's box regression and class
+scores (:mod:`.rewriters`, ``post_processing.in_graph=False``) and this module computes the
+detections the end-to-end graph would, from the model's head and ``test_cfg`` as the graph's
+metadata records it (:data:`METADATA_KEY`; the converters copy it into the sidecar). Only numpy
+and OpenCV: it runs where PyTorch is absent.
 
 The steps are mmdet's (``YOLOV3Head.predict_by_feat``, ``BaseDenseHead._predict_by_feat_single``
 and ``_bbox_post_process``):
 
+0. the boxes decoded by the head's coder from its priors (:func:`decode`: ``YOLOBBoxCoder``,
+   ``DistancePointBBoxCoder``, ``DeltaXYWHBBoxCoder``), clipped to the input where the coder
+   clips;
 1. YOLOv3: the boxes whose objectness is at least ``confidence_threshold``; over all of them, the
    ``pre_top_k`` best (box, class) pairs whose class score exceeds ``score_threshold``, scored
    class score x objectness. Dense heads (RTMDet, SSD): the same top-k per level
@@ -26,6 +30,7 @@ import numpy as np
 # The ONNX metadata entry (and sidecar key) with the post-processing a graph leaves to the runtime.
 METADATA_KEY = 'ghostv2_mm.postprocess'
 OUTPUT_NAMES = ('dets', 'labels')
+WH_RATIO_CLIP = 16 / 1000  # DeltaXYWHBBoxCoder.decode's: the largest log scale of a box
 
 
 def read_spec(text):
@@ -55,11 +60,46 @@ def batched_nms(boxes, scores, labels, iou_thr):
     return np.asarray(keep, np.int64).reshape(-1)
 
 
+def decode(spec, deltas):
+    """Step 0 of the module docstring: the (N, 4) boxes of the (N, 4) regression ``deltas``."""
+    priors = np.asarray(spec['priors'], np.float32)
+    coder = spec['coder']
+    if coder == 'YOLOBBoxCoder':
+        strides = np.repeat(np.asarray(spec['strides'], np.float32),
+                            spec['level_sizes'])[:, None]
+        centres = (priors[:, :2] + priors[:, 2:]) * 0.5 + (deltas[:, :2] - 0.5) * strides
+        half = (priors[:, 2:] - priors[:, :2]) * 0.5 * np.exp(deltas[:, 2:])
+        return np.concatenate([centres - half, centres + half], 1)
+    if coder == 'DistancePointBBoxCoder':
+        boxes = np.concatenate([priors[:, :2] - deltas[:, :2], priors[:, :2] + deltas[:, 2:]], 1)
+    elif coder == 'DeltaXYWHBBoxCoder':
+        deltas = deltas * np.asarray(spec['stds'], np.float32) + \
+            np.asarray(spec['means'], np.float32)
+        centres = (priors[:, :2] + priors[:, 2:]) * 0.5
+        sizes = priors[:, 2:] - priors[:, :2]
+        shift, scale = sizes * deltas[:, :2], deltas[:, 2:]
+        max_ratio = np.abs(np.log(WH_RATIO_CLIP))
+        if spec['add_ctr_clamp']:
+            shift = np.clip(shift, -spec['ctr_clamp'], spec['ctr_clamp'])
+            scale = np.minimum(scale, max_ratio)
+        else:
+            scale = np.clip(scale, -max_ratio, max_ratio)
+        half = sizes * np.exp(scale) * 0.5
+        boxes = np.concatenate([centres + shift - half, centres + shift + half], 1)
+    else:
+        raise ValueError(f'the box coder {coder} has no numpy decoding')
+    if spec.get('clip_border', True):
+        height, width = spec['img_shape']
+        np.clip(boxes[:, 0::2], 0, width, out=boxes[:, 0::2])
+        np.clip(boxes[:, 1::2], 0, height, out=boxes[:, 1::2])
+    return boxes
+
+
 def detections(outputs, spec):
     """The end-to-end graph's ``dets`` and ``labels`` (module docstring) from the graph's
-    ``outputs`` (``boxes`` (1, N, 4), ``scores`` (1, N, C), YOLOv3's ``objectness`` (1, N)) and
+    ``outputs`` (``deltas`` (1, N, 4), ``scores`` (1, N, C), YOLOv3's ``objectness`` (1, N)) and
     its post-processing ``spec``."""
-    boxes, scores = outputs['boxes'][0], outputs['scores'][0]
+    boxes, scores = decode(spec, outputs['deltas'][0]), outputs['scores'][0]
     thr, nms_pre = spec['score_threshold'], spec['pre_top_k']
     if spec['head'] == 'yolov3':
         objectness = outputs['objectness'][0].reshape(-1)

@@ -30,10 +30,10 @@ here compute mmdet's detections:
 4. RTMDet-Ins: the mask logits of the kept boxes at the input's size; the backend model of
    :mod:`.backend_models` resizes them to the image and binarises them as mmdet does.
 
-A graph for a runtime without top-k and NMS (ncnn; the deploy config's
-``post_processing.in_graph=False``) ends before step 1: it outputs every prior's decoded (and, for
-the dense heads, clipped) box and its class scores (YOLOv3: and its objectness), and
-:func:`graph_postprocess` describes the rest, which :mod:`.postprocess` computes in numpy.
+A graph for the mobile runtimes (the deploy config's ``post_processing.in_graph=False``) ends
+before step 1 and the box decoding: it outputs every prior's box regression and class scores
+(YOLOv3: and objectness), and :func:`graph_postprocess` describes the rest, which
+:mod:`.postprocess` computes in numpy.
 
 mmdeploy 1.3.1's RTMDet-Ins mask decoder also builds its point grid with
 ``single_level_grid_priors`` and no device, which is CUDA by default, so the export fails on a
@@ -57,6 +57,15 @@ POINT_GRID = ('mmdet.models.task_modules.prior_generators.point_generator.MlvlPo
               'single_level_grid_priors')
 
 
+def yolov3_level(head, pred):
+    """One level of mmdet's YOLOv3 prediction maps, batched: the box offsets (B, N, 4) (the
+    centres' through a sigmoid), objectness (B, N) and class scores (B, N, C)."""
+    pred = pred.permute(0, 2, 3, 1).reshape(pred.shape[0], -1, head.num_attrib)
+    # Sigmoid of the centre offsets without in-place ops, which would export as constants.
+    offsets = torch.cat([pred[..., :2].sigmoid(), pred[..., 2:4]], dim=-1)
+    return offsets, pred[..., 4].sigmoid(), pred[..., 5:].sigmoid()
+
+
 def yolov3_decode(head, pred_maps, static_anchors):
     """mmdet's YOLOv3 decoding, batched: boxes (B, N, 4), objectness (B, N) and class scores
     (B, N, C) over all levels."""
@@ -64,14 +73,12 @@ def yolov3_decode(head, pred_maps, static_anchors):
     anchors = head.prior_generator.grid_priors(featmap_sizes, device=pred_maps[0].device)
     boxes, objectness, cls_scores = [], [], []
     for pred, level_anchors, stride in zip(pred_maps, anchors, head.featmap_strides):
-        pred = pred.permute(0, 2, 3, 1).reshape(pred.shape[0], -1, head.num_attrib)
         if static_anchors:  # constants in a static graph instead of a computed grid
             level_anchors = level_anchors.data
-        # Sigmoid of the centre offsets without in-place ops, which would export as constants.
-        offsets = torch.cat([pred[..., :2].sigmoid(), pred[..., 2:4]], dim=-1)
+        offsets, level_objectness, level_scores = yolov3_level(head, pred)
         boxes.append(head.bbox_coder.decode(level_anchors.unsqueeze(0), offsets, stride))
-        objectness.append(pred[..., 4].sigmoid())
-        cls_scores.append(pred[..., 5:].sigmoid())
+        objectness.append(level_objectness)
+        cls_scores.append(level_scores)
     return torch.cat(boxes, 1), torch.cat(objectness, 1), torch.cat(cls_scores, 1)
 
 
@@ -106,12 +113,13 @@ def yolov3_head__predict_by_feat(self, pred_maps, cfg=None, rescale=False, with_
     post-processing (module docstring), or (boxes, scores) without NMS."""
     deploy_cfg = FUNCTION_REWRITER.get_context().cfg
     params = get_post_processing_params(deploy_cfg)
+    if with_nms and not params.get('in_graph', True):
+        return tuple(torch.cat(out, 1) for out in zip(*(yolov3_level(self, p)
+                                                        for p in pred_maps)))
     boxes, objectness, cls_scores = yolov3_decode(self, pred_maps,
                                                   not is_dynamic_shape(deploy_cfg))
     if not with_nms:
         return boxes, cls_scores * objectness.unsqueeze(-1)
-    if not params.get('in_graph', True):
-        return boxes, cls_scores, objectness
     return mmdet_nms(boxes, objectness, cls_scores, params)
 
 
@@ -154,21 +162,16 @@ def batched_nms(boxes, scores, labels, iou_threshold, keep_top_k):
     return dets[..., 4], index
 
 
-def dense_boxes(head, cls_scores, bbox_preds, batch_img_metas):
-    """Every prior's box, decoded and clipped to the input, (B, N, 4) and its class scores (B, N,
-    C), the levels one after the other: a dense head's outputs before step 1."""
+def dense_outputs(head, cls_scores, bbox_preds):
+    """Every prior's box regression (B, N, 4) and class scores (B, N, C), the levels one after
+    the other: a dense head's outputs before step 1 and the box decoding."""
     batch = cls_scores[0].shape[0]
-    priors = head.prior_generator.grid_priors([s.shape[-2:] for s in cls_scores],
-                                              dtype=cls_scores[0].dtype,
-                                              device=cls_scores[0].device)
     scores = torch.cat([s.permute(0, 2, 3, 1).reshape(batch, -1, head.cls_out_channels)
                         for s in cls_scores], 1)
     scores = scores.sigmoid() if head.use_sigmoid_cls else scores.softmax(-1)[..., :-1]
     deltas = torch.cat([p.permute(0, 2, 3, 1).reshape(batch, -1, head.bbox_coder.encode_size)
                         for p in bbox_preds], 1)
-    priors = torch.cat(priors).unsqueeze(0).expand(batch, -1, -1)
-    boxes = head.bbox_coder.decode(priors, deltas, max_shape=batch_img_metas[0]['img_shape'])
-    return boxes, scores
+    return deltas, scores
 
 
 def graph_postprocess(model, inputs, deploy_cfg):
@@ -181,23 +184,33 @@ def graph_postprocess(model, inputs, deploy_cfg):
         return None
     with torch.no_grad():
         maps = model.bbox_head(model.extract_feat(inputs))[0]
-    return postprocess_spec(model.bbox_head, maps, deploy_cfg)
+    return postprocess_spec(model.bbox_head, maps, tuple(inputs.shape[-2:]), deploy_cfg)
 
 
-def postprocess_spec(head, maps, deploy_cfg):
-    """What :mod:`.postprocess` needs to finish a graph of ``head`` that ends before the
-    post-processing: the head kind, the number of priors of each level (of the class-score
-    ``maps``), the deploy config's thresholds and the head's ``min_bbox_size``."""
+def postprocess_spec(head, maps, img_shape, deploy_cfg):
+    """What :mod:`.postprocess` needs to finish a graph of ``head`` that ends before the box
+    decoding, for an input of ``img_shape`` (H, W): the coder and its settings, every prior (and
+    YOLOv3's strides), the number of priors of each level (of the class-score ``maps``), the
+    deploy config's thresholds and the head's ``min_bbox_size``."""
     from mmdet.models.dense_heads import YOLOV3Head
     params = get_post_processing_params(deploy_cfg)
-    priors = head.prior_generator.num_base_priors
+    coder = head.bbox_coder
+    sizes = [m.shape[-2:] for m in maps]
+    priors = head.prior_generator.grid_priors(sizes, device='cpu')
     spec = dict(head='yolov3' if isinstance(head, YOLOV3Head) else 'dense',
-                level_sizes=[int(m.shape[-2] * m.shape[-1] * n) for m, n in zip(maps, priors)],
+                coder=type(coder).__name__, img_shape=list(img_shape),
+                priors=torch.cat(priors).tolist(),
+                level_sizes=[len(p) for p in priors],
                 min_bbox_size=(head.test_cfg or {}).get('min_bbox_size', -1),
                 **{key: params[key] for key in ('score_threshold', 'iou_threshold',
                                                 'pre_top_k', 'keep_top_k')})
+    for key in ('means', 'stds', 'clip_border', 'add_ctr_clamp', 'ctr_clamp'):
+        if hasattr(coder, key):
+            value = getattr(coder, key)
+            spec[key] = list(value) if isinstance(value, (tuple, list)) else value
     if spec['head'] == 'yolov3':
         spec['confidence_threshold'] = params['confidence_threshold']
+        spec['strides'] = [s[0] for s in head.prior_generator.strides]
     return spec
 
 
@@ -258,7 +271,7 @@ def _dense_head_predict(self, cls_scores, bbox_preds, score_factors=None, batch_
     docstring)."""
     params = get_post_processing_params(FUNCTION_REWRITER.get_context().cfg)
     if not params.get('in_graph', True):
-        return dense_boxes(self, cls_scores, bbox_preds, batch_img_metas)
+        return dense_outputs(self, cls_scores, bbox_preds)
     cfg = self.test_cfg if cfg is None else cfg
     dets, labels, _, _ = dense_detections(self, cls_scores, bbox_preds, batch_img_metas, cfg,
                                           params)

@@ -125,9 +125,10 @@ def exported(request, tmp_path_factory):
     session = ort.InferenceSession(prefix + '.onnx', providers=['CPUExecutionProvider'])
     graph = dict(zip(outputs, session.run(None, {n: m.numpy() for n, m in zip(names, maps)})))
     if name.endswith('-ncnn'):
-        assert outputs == ['boxes', 'scores'] and 'NonMaxSuppression' not in \
+        assert outputs == ['deltas', 'scores'] and 'NonMaxSuppression' not in \
             {node.op_type for node in onnx.load(prefix + '.onnx').graph.node}
-        graph = detections(graph, postprocess_spec(head, maps[:groups[0]], deploy_cfg))
+        spec = postprocess_spec(head, maps[:groups[0]], (INPUT, INPUT), deploy_cfg)
+        graph = detections(graph, spec)
     return name, head, test_cfg, maps, groups, graph
 
 

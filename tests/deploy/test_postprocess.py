@@ -152,8 +152,9 @@ def test_yolov3_graph_without_nms_and_numpy_post_processing_return_pytorch_boxes
     assert not {'NonMaxSuppression', 'TopK'} & {node.op_type for node in graph.node}
     session = ort.InferenceSession(str(tmp_path / 'head.onnx'),
                                    providers=['CPUExecutionProvider'])
+    spec = postprocess_spec(head, maps, (INPUT, INPUT), deploy_cfg)
     found = detections(dict(zip(outputs, session.run(None, {
-        n: m.numpy() for n, m in zip(names, maps)}))), postprocess_spec(head, maps, deploy_cfg))
+        n: m.numpy() for n, m in zip(names, maps)}))), spec)
     dets, labels = found['dets'][0], found['labels'][0]
     boxes, scores, expected_labels = pytorch_predict(head, maps, test_cfg)
     kept = dets[:, 4] > 0
