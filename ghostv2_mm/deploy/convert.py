@@ -1,9 +1,13 @@
-"""The steps of ``tools/deployment/deploy.py``: from a trained checkpoint to the backend's files,
-the SDK description (``deploy.json``, ``pipeline.json``, ``detail.json``) and a comparison of
-the backend with PyTorch on an image."""
+"""The steps of the deployment tools: from a trained checkpoint to the backend's files and the SDK
+description (``deploy.json``, ``pipeline.json``, ``detail.json``; ``deploy.py``), a comparison
+of the backend with PyTorch on an image, their metrics on a test set (``parity.py``), and the
+deploy config of a model (``benchmark.py``)."""
 import copy
+import glob
 import json
+import os
 import os.path as osp
+import re
 
 # The backend whose rewriters trace the graph of each backend that has none of its own: ncnn and
 # LiteRT convert the graph the package exports for ONNX Runtime (its rewriters put mmdet's
@@ -136,3 +140,180 @@ def dataset_meta(model_cfg):
                 found['palette'] = [list(color) for color in meta['palette']]
             return found
     return {}
+
+
+def deploy(deploy_cfg, model_cfg, checkpoint, img, work_dir, device='cpu', precision=None,
+           calib_dataset_cfg=None, calib_num=100):
+    """Convert ``checkpoint`` into the backend files of ``deploy_cfg`` in ``work_dir`` with
+    the SDK description (:func:`export`, the backend's converter, int8 calibration,
+    :func:`dump_info`): what ``tools/deployment/deploy.py`` does before it compares.
+
+    Args:
+        deploy_cfg (str | Config): Deploy config (``configs/mmdeploy/``); not changed.
+        model_cfg (str | Config): Model config, its options merged.
+        checkpoint (str): The trained checkpoint.
+        img (str): The image the export traces.
+        work_dir (str): Where the files are written.
+        device (str): Device of the conversion. Defaults to ``'cpu'``.
+        precision (str, optional): One of the backend's ``runtime.PRECISIONS``; defaults to
+            ``backend_config.precision``, else fp32. Errors name it as the tools'
+            ``--precision``.
+        calib_dataset_cfg (str, optional): Config whose training set calibrates int8; defaults
+            to ``model_cfg``.
+        calib_num (int): Calibration images for int8. Defaults to 100.
+
+    Returns:
+        tuple[BaseTask, list[str], str]: mmdeploy's task processor, the backend files (the model
+        first) and the precision.
+    """
+    from mmdeploy.apis.utils import to_backend
+    from mmdeploy.utils import get_backend, get_input_shape
+    from mmengine.config import Config
+
+    from .backends import MOBILE_BACKENDS, build_task_processor, register
+    from .runtime import check_precision
+    model_cfg = Config.fromfile(model_cfg) if isinstance(model_cfg, str) else model_cfg
+    deploy_cfg = Config.fromfile(deploy_cfg) if isinstance(deploy_cfg, str) else \
+        copy.deepcopy(deploy_cfg)
+    register()  # the package's backends, LiteRT among them
+    backend = get_backend(deploy_cfg).value
+    precision = precision or deploy_cfg.backend_config.get('precision', 'fp32')
+    check_precision(backend, precision, '--precision', 'backend_config.type')
+    if backend == 'openvino':
+        # An int8 IR runs its float (sensitive) layers in f32.
+        deploy_cfg.backend_config.precision = 'bf16' if precision == 'bf16' else 'fp32'
+    elif backend in MOBILE_BACKENDS:
+        from .mobile import check_installed
+        check_installed(backend)  # before an export that could not be converted or run
+        # Their converters write the file of each precision.
+        deploy_cfg.backend_config.precision = precision
+    task_processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, deploy_cfg, device)
+    os.makedirs(work_dir, exist_ok=True)
+
+    onnx_file = export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device, precision)
+    calib = None
+    if precision == 'int8':
+        from .quantize import dataset_inputs
+        shape = get_input_shape(deploy_cfg)
+        calib, _ = dataset_inputs(calib_dataset_cfg or model_cfg, 'train', calib_num,
+                                  shape and tuple(reversed(shape)))
+        print(f'calibrating int8 on {len(calib)} training images')
+    if backend in MOBILE_BACKENDS:
+        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
+                           device=device, calib_inputs=calib)
+    else:
+        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
+                           device=device)
+        if calib is not None:
+            from .quantize import quantize
+            files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
+    dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, files, precision, device)
+    print(f'{backend} {precision}: {", ".join(files)}')
+    return task_processor, files, precision
+
+
+def evaluate(models, dataloader, model_cfg, reference=None):
+    """The model config's test evaluator for each of ``models`` on ``dataloader`` (the
+    deployment's pre-processing), every batch given to each model.
+
+    Args:
+        models (dict): Name -> PyTorch or mmdeploy backend model (``test_step``).
+        dataloader (DataLoader): The task processor's test dataloader.
+        model_cfg (Config): The model config (``test_evaluator``, ``default_scope``).
+        reference (str, optional): A name of ``models``: each other model's predictions are
+            compared with its image by image (:func:`.compare.difference`).
+
+    Returns:
+        tuple[dict, dict]: The metrics of each model, and the per-image differences of each
+        model but ``reference`` (empty without one).
+    """
+    import torch
+    from mmengine.evaluator import Evaluator
+    from mmengine.registry import DefaultScope
+
+    from .compare import difference
+    diffs = {name: [] for name in models if reference and name != reference}
+    with DefaultScope.overwrite_default_scope(model_cfg.get('default_scope', 'mmengine')):
+        evaluators = {}
+        for name in models:
+            evaluators[name] = Evaluator(copy.deepcopy(model_cfg.test_evaluator))
+            evaluators[name].dataset_meta = dataloader.dataset.metainfo
+        with torch.no_grad():
+            for data in dataloader:
+                # test_step writes the predictions into the batch's data samples: one copy each.
+                preds = {name: model.test_step(copy.deepcopy(data))
+                         for name, model in models.items()}
+                for name, evaluator in evaluators.items():
+                    evaluator.process(data_samples=preds[name], data_batch=data)
+                for name in diffs:
+                    diffs[name] += [difference(ref, res)
+                                    for ref, res in zip(preds[reference], preds[name])]
+        metrics = {name: evaluator.evaluate(len(dataloader.dataset))
+                   for name, evaluator in evaluators.items()}
+    return metrics, diffs
+
+
+def summarize(diffs):
+    """Aggregate per-image :func:`.compare.difference` dicts."""
+    import numpy as np
+    if 'pixel_agreement' in diffs[0]:
+        agreement = [d['pixel_agreement'] for d in diffs]
+        return dict(images=len(diffs), mean_pixel_agreement=float(np.mean(agreement)),
+                    min_pixel_agreement=float(np.min(agreement)))
+    if 'same_top1' in diffs[0]:
+        return dict(images=len(diffs),
+                    top1_agreement=float(np.mean([d['same_top1'] for d in diffs])),
+                    max_score_diff=float(max(d['max_score_diff'] for d in diffs)))
+    ious = [d['mean_iou'] for d in diffs if d['num_ref'] and d['matched']]
+    return dict(images=len(diffs),
+                boxes_pytorch=int(sum(d['num_ref'] for d in diffs)),
+                boxes_deployed=int(sum(d['num'] for d in diffs)),
+                matched=float(np.mean([d['matched'] for d in diffs])),
+                mean_iou=float(np.mean(ious)) if ious else float('nan'),
+                max_score_diff=float(max(d['max_score_diff'] for d in diffs)),
+                same_box_count=float(np.mean([d['num'] == d['num_ref'] for d in diffs])))
+
+
+# configs/mmdeploy/'s static configs: {task}[-{model}]_{backend}_static[-HxW].py.
+STATIC_DEPLOY_CFG = re.compile(r'(detection|segmentation|classification|instance-seg)'
+                               r'(?:-([a-z0-9-]+))?_([a-z]+)_static(?:-(\d+)x(\d+))?\.py$')
+# default_scope -> mmdeploy task.
+TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection', 'mmseg': 'segmentation'}
+
+
+def find_deploy_config(model_cfg, backend, deploy_cfg_dir):
+    """The static deploy config of ``backend`` in ``deploy_cfg_dir`` for ``model_cfg``: of its
+    task (the config's ``default_scope``; an mmdet evaluator of ``segm`` masks: instance-seg)
+    and model family (the config file's name up to its first ``_``, as ``rtmdet_tiny_...``,
+    ``ssdlite_...``, ``lraspp_...``) where the folder has configs of that family for any backend
+    (their post-processing is the family's), else the task's plain config, at the (H, W) of the
+    test pipeline's ``Resize`` where the config names a size.
+
+    Raises:
+        DeployError: no deploy config fits; the message names the one looked for.
+    """
+    from ..errors import DeployError
+    task = TASKS.get(model_cfg.get('default_scope'))
+    metric = model_cfg.get('test_evaluator', {}).get('metric', ())
+    if task == 'detection' and 'segm' in ([metric] if isinstance(metric, str) else metric):
+        task = 'instance-seg'
+    size = None
+    pipeline = model_cfg.get('test_pipeline') or model_cfg.test_dataloader.dataset.get(
+        'pipeline', [])
+    for transform in pipeline:
+        scale = transform.get('scale')
+        if transform['type'].split('.')[-1] == 'Resize' and isinstance(scale, (tuple, list)):
+            size = (scale[1], scale[0])  # mmdet and mmseg give (W, H)
+    names = [match.groups() for match in map(STATIC_DEPLOY_CFG.match, sorted(
+        map(osp.basename, glob.glob(osp.join(deploy_cfg_dir, '*.py'))))) if match]
+    family = osp.basename(model_cfg.filename or '').split('_')[0]
+    if family not in {model for name_task, model, *_ in names if name_task == task}:
+        family = None
+    for name_task, model, name_backend, h, w in names:
+        if (name_task, model, name_backend) == (task, family, backend) and \
+                (h is None or (int(h), int(w)) == size):
+            return osp.join(deploy_cfg_dir, f'{task}{"-" + model if model else ""}_{backend}'
+                            f'_static{f"-{h}x{w}" if h else ""}.py')
+    raise DeployError(
+        f'{deploy_cfg_dir} has no deploy config {task}{"-" + family if family else ""}_'
+        f'{backend}_static{"-%dx%d" % size if size else ""}.py for {model_cfg.filename}')

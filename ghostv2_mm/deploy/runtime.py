@@ -17,10 +17,13 @@ import functools
 import json
 import os
 import os.path as osp
+import random
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -409,6 +412,25 @@ def check_runs(path, backend, precision, sample, timeout=600):
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ['no output'])[-1]
         raise RuntimeError(f'{backend} failed to run {path}: {last}')
+
+
+def interleaved(fns, x, repeats, warmup, block=5):
+    """Median seconds of each callable: ``warmup`` + ``repeats`` rounds, in each of which every
+    callable runs ``block`` times in a row (the order of the callables shuffled every round with a
+    fixed seed); the first call of a block, which pays for the switch from another model's
+    weights and threads, is not counted."""
+    times = {name: [] for name in fns}
+    order = list(fns)
+    rng = random.Random(0)
+    for r in range(warmup + repeats):
+        rng.shuffle(order)
+        for name in order:
+            for b in range(block + 1):
+                start = time.perf_counter()
+                fns[name](x)
+                if r >= warmup and b:
+                    times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def cpu_summary():

@@ -18,11 +18,8 @@ import gc
 import json
 import os
 import os.path as osp
-import random
-import statistics
 import subprocess
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs')
@@ -71,8 +68,6 @@ CPU_SEG = {'norm_cfg.type': 'BN', 'model.backbone.norm_cfg.type': 'BN',
            'model.decode_head.norm_cfg.type': 'BN', 'model.auxiliary_head.norm_cfg.type': 'BN'}
 CPU_NORM = {'seg512': CPU_SEG, 'lraspp512x1024': {
     k: v for k, v in CPU_SEG.items() if 'auxiliary' not in k}}
-# Calls per model and round (interleaved); the first of each block is not counted.
-BLOCK = 5
 # Input (H, W) per task.
 SIZES = {'cls': (224, 224), 'det320': (320, 320), 'det416': (416, 416), 'seg512': (512, 512),
          'rtmdet640': (640, 640), 'ssdlite320': (320, 320), 'lraspp512x1024': (512, 1024)}
@@ -252,25 +247,6 @@ def runtime_callables(runtime, task, files, threads, calib_dir):
     return fns, np.random.RandomState(0).randn(*shape).astype(np.float32)
 
 
-def interleaved(fns, x, repeats, warmup, block=BLOCK):
-    """Median seconds of each callable: ``warmup`` + ``repeats`` rounds, in each of which every
-    callable runs ``block`` times in a row (the order of the callables shuffled every round with a
-    fixed seed); the first call of a block, which pays for the switch from another model's
-    weights and threads, is not counted."""
-    times = {name: [] for name in fns}
-    order = list(fns)
-    rng = random.Random(0)
-    for r in range(warmup + repeats):
-        rng.shuffle(order)
-        for name in order:
-            for b in range(block + 1):
-                start = time.perf_counter()
-                fns[name](x)
-                if r >= warmup and b:
-                    times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def worker(runtime, plan):
     """One runtime in this process: latency (ms) of every model of the plan's tasks (``train``:
     the training throughput)."""
@@ -280,6 +256,7 @@ def worker(runtime, plan):
     if pytorch:
         import torch
     results = {}
+    from ghostv2_mm.deploy.runtime import interleaved
     with torch.no_grad() if pytorch else contextlib.nullcontext():
         for task in plan['tasks']:
             # Only one task's models are loaded at a time: compiled models of other tasks would
@@ -301,6 +278,8 @@ def train_throughput(batch, repeats, threads):
     """Images/s of forward + backward at ``batch``x3x224x224 in NCHW and channels-last (median of
     ``repeats`` steps after one not counted)."""
     import torch
+
+    from ghostv2_mm.deploy.runtime import interleaved
     torch.set_num_threads(threads)
     results = {}
     x = torch.randn(batch, 3, 224, 224)

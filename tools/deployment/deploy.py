@@ -57,14 +57,11 @@ def parse_args():
 
 def main():
     args = parse_args()
-    from mmdeploy.apis.utils import to_backend
-    from mmdeploy.utils import get_backend, get_input_shape, get_root_logger
+    from mmdeploy.utils import get_backend, get_root_logger
 
     from ghostv2_mm.deploy import compare, convert
-    from ghostv2_mm.deploy.backends import (MOBILE_BACKENDS, build_task_processor, check_files,
-                                            register)
+    from ghostv2_mm.deploy.backends import check_files
     from ghostv2_mm.deploy.infer import read_image
-    from ghostv2_mm.deploy.runtime import check_precision
 
     check_files([('DEPLOY_CFG', args.deploy_cfg), ('MODEL_CFG', args.model_cfg),
                  ('CHECKPOINT', args.checkpoint)])
@@ -76,50 +73,15 @@ def main():
 
     model_cfg = Config.fromfile(args.model_cfg)
     model_cfg.merge_from_dict(args.cfg_options or {})
-    deploy_cfg = Config.fromfile(args.deploy_cfg)
-    register()  # the package's backends, LiteRT among them
-    backend = get_backend(deploy_cfg).value
-    precision = args.precision or deploy_cfg.backend_config.get('precision', 'fp32')
-    check_precision(backend, precision, '--precision', 'backend_config.type')
-    if backend == 'openvino':
-        # An int8 IR runs its float (sensitive) layers in f32.
-        deploy_cfg.backend_config.precision = 'bf16' if precision == 'bf16' else 'fp32'
-    elif backend in MOBILE_BACKENDS:
-        from ghostv2_mm.deploy.mobile import check_installed
-        check_installed(backend)  # before an export that could not be converted or run
-        # Their converters write the file of each precision.
-        deploy_cfg.backend_config.precision = precision
-    task_processor, deploy_cfg, model_cfg = build_task_processor(model_cfg, deploy_cfg,
-                                                                 args.device)
-    work_dir = args.work_dir
-    os.makedirs(work_dir, exist_ok=True)
-
-    onnx_file = convert.export(args.img, work_dir, deploy_cfg, model_cfg, args.checkpoint,
-                               args.device, precision)
-    calib = None
-    if precision == 'int8':
-        from ghostv2_mm.deploy.quantize import dataset_inputs
-        shape = get_input_shape(deploy_cfg)
-        calib, _ = dataset_inputs(args.calib_dataset_cfg or model_cfg, 'train', args.calib_num,
-                                  shape and tuple(reversed(shape)))
-        print(f'calibrating int8 on {len(calib)} training images')
-    if backend in MOBILE_BACKENDS:
-        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
-                           device=args.device, calib_inputs=calib)
-    else:
-        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
-                           device=args.device)
-        if calib is not None:
-            from ghostv2_mm.deploy.quantize import quantize
-            files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
-    convert.dump_info(deploy_cfg, model_cfg, work_dir, args.checkpoint, files, precision,
-                      args.device)
-    print(f'{backend} {precision}: {", ".join(files)}')
+    task_processor, files, precision = convert.deploy(
+        args.deploy_cfg, model_cfg, args.checkpoint, args.img, args.work_dir, args.device,
+        args.precision, args.calib_dataset_cfg, args.calib_num)
+    backend = get_backend(task_processor.deploy_cfg).value
 
     backend_model = task_processor.build_backend_model(
         [files[0]], data_preprocessor_updater=task_processor.update_data_preprocessor)
     pytorch_model = task_processor.build_pytorch_model(args.checkpoint)
-    classes = convert.dataset_meta(model_cfg).get('classes')
+    classes = convert.dataset_meta(task_processor.model_cfg).get('classes')
     images = args.test_img or [args.img]
     for i, img in enumerate(images):
         suffix = f'_{i}' if len(images) > 1 else ''
@@ -129,7 +91,7 @@ def main():
               f'[{backend} {precision}] {compare.describe(result, classes)}\n'
               f'[difference] {compare.format_difference(compare.difference(reference, result))}')
         for name, prediction in (('pytorch', reference), (backend, result)):
-            out = osp.join(work_dir, f'output_{name}{suffix}.jpg')
+            out = osp.join(args.work_dir, f'output_{name}{suffix}.jpg')
             convert.draw(task_processor, img, prediction, out, show=args.show)
             print(f'drew {out}')
 
