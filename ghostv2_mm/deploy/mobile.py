@@ -295,16 +295,20 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
 
 def _litert_layouts(tflite_file, outputs):
     """Record in ``outputs`` the LiteRT tensor of each (``'tensor'``) and whether LiteRT writes
-    it channels-last (``'layout'``). onnx2tf keeps the ONNX file's output order in the file's
-    signature (``output_0``, ...) where it writes one (its quantised files), else in the order of
-    the file's outputs."""
+    it channels-last (``'layout'``). Where onnx2tf writes a signature (its quantised files, some
+    float ones), it keeps the ONNX file's outputs there, by their names or as ``output_0``, ...,
+    in order; the file's own output order may differ. Else the file's order is the ONNX file's."""
     from .runtime import litert_interpreter
     interpreter = litert_interpreter(tflite_file, 1)
     details = interpreter.get_output_details()
-    signature = interpreter.get_signature_list()
-    if signature:
-        by_name = interpreter.get_signature_runner().get_output_details()
-        details = [by_name[f'output_{i}'] for i in range(len(by_name))]
+    if interpreter.get_signature_list() and len(outputs) > 1:
+        # The signature names its outputs as the ONNX file does, or output_0, output_1, ...
+        by_key = interpreter.get_signature_runner().get_output_details()
+        keys = [o['name'] for o in outputs]
+        if not set(keys) <= set(by_key):
+            keys = [f'output_{i}' for i in range(len(outputs))]
+        if set(keys) <= set(by_key):
+            details = [by_key[key] for key in keys]
     if len(details) != len(outputs):
         raise DeployError(f'{tflite_file} has {len(details)} outputs, the ONNX file '
                           f'{len(outputs)}')
