@@ -100,23 +100,14 @@ def read_io(path):
 
 @functools.cache
 def import_ncnn():
-    """The ``ncnn`` module, its OpenMP threads waiting passively: libgomp spins idle threads
-    unless told otherwise when it is loaded, here on this import (ONNX Runtime's threads do not
-    spin either, :func:`onnxruntime_session`); on 2 busy cores the spinning made ncnn 2x slower
-    with 2 threads. The environment is restored after the import, so that libraries loaded
-    later keep their defaults. Where PyTorch was imported first, ncnn runs on PyTorch's libgomp
-    (loaded with global symbols), whose policy was fixed then: such a process sets
-    ``OMP_WAIT_POLICY=PASSIVE`` in its environment before it starts."""
-    saved = os.environ.get('OMP_WAIT_POLICY')
-    os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    """The ``ncnn`` module. Its OpenMP threads keep libgomp's default wait policy (they spin a
+    moment after each layer): with ``OMP_WAIT_POLICY=PASSIVE`` every layer pays for waking them,
+    and GhostNetV2 1.0x took 7x longer with 2 threads on an idle AMD EPYC."""
     try:
         import ncnn
     except ImportError:
         raise NotInstalled(f'the ncnn runtime is not installed: run {SETUP}, which installs '
                            'requirements/mobile.txt into .venv') from None
-    finally:
-        if saved is None:
-            os.environ.pop('OMP_WAIT_POLICY')
     return ncnn
 
 

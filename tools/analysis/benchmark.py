@@ -370,11 +370,8 @@ def main():
     for runtime in list(args.runtimes) + (['train'] if args.train_batch else []):
         result = osp.join(out, f'{runtime}.json')
         print(f'[{runtime}] measuring in its own process ...', flush=True)
-        # ncnn's OpenMP threads spin while idle unless told otherwise before the process starts
-        # (ghostv2_mm.deploy.runtime.import_ncnn; PyTorch loads the OpenMP runtime first here).
-        worker_env = dict(env, OMP_WAIT_POLICY='PASSIVE') if runtime.startswith('ncnn') else env
         proc = subprocess.run([sys.executable, osp.abspath(__file__), '--worker', runtime,
-                               '--plan', plan_file, '--result', result], env=worker_env,
+                               '--plan', plan_file, '--result', result], env=env,
                               capture_output=True, text=True)
         if proc.returncode:
             failures[runtime] = proc.stderr.strip().splitlines()[-1]

@@ -242,10 +242,6 @@ def main():
     if args.runtime in MOBILE and args.shape:
         raise SystemExit(f'--shape: {args.runtime} fixes the input size at conversion; give a '
                          'static file (export_onnx.py --static)')
-    if args.runtime == 'ncnn':
-        # Idle OpenMP threads wait passively (ghostv2_mm.deploy.runtime.import_ncnn): fixed
-        # when PyTorch, imported with the package, loads the OpenMP runtime.
-        os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     from ghostv2_mm.errors import DeployError
     profiles = {}
     for path in args.onnx:

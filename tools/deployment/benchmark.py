@@ -29,9 +29,6 @@ import os
 import os.path as osp
 import traceback
 
-# ncnn runs on PyTorch's OpenMP runtime here, whose idle threads spin unless told otherwise before
-# PyTorch loads it (ghostv2_mm.deploy.runtime.import_ncnn), which ``import ghostv2_mm`` does.
-os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # The metric of the table: the first of these the evaluator gives, else its first number.
 METRICS = ('accuracy/top1', 'coco/segm_mAP', 'coco/bbox_mAP', 'mIoU')
