@@ -102,7 +102,8 @@ def read_io(path):
 def import_ncnn():
     """The ``ncnn`` module. Its OpenMP threads keep libgomp's default wait policy (they spin a
     moment after each layer): with ``OMP_WAIT_POLICY=PASSIVE`` every layer pays for waking them,
-    and GhostNetV2 1.0x took 7x longer with 2 threads on an idle AMD EPYC."""
+    and GhostNetV2 1.0x took 5.4x longer with 2 threads on an idle AMD EPYC
+    (docs/performance.md)."""
     try:
         import ncnn
     except ImportError:
