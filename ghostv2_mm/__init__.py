@@ -1,9 +1,6 @@
-"""GhostNetV2 for OpenMMLab 2.x.
-
-Importing the package registers its models, transforms and hooks with the OpenMMLab registries
-(``custom_imports=dict(imports=['ghostv2_mm'])`` in a config). Without PyTorch only the runtime
-side is usable (``ghostv2_mm.deploy.infer``: a deployed model with ONNX Runtime or OpenVINO).
-"""
+"""GhostNetV2 for OpenMMLab 2.x. Importing it registers its models, transforms and hooks
+(``custom_imports=dict(imports=['ghostv2_mm'])``); without PyTorch only the runtime side
+(``ghostv2_mm.deploy.infer``) is usable."""
 from .version import __version__
 
 try:

@@ -9,20 +9,12 @@ from .errors import ConfigError
 
 
 def build_model(config, cfg_options=None):
-    """Build the model of an mmpretrain/mmdet/mmseg config with ``cfg_options`` (a dict of dotted
-    keys, as ``--cfg-options``) merged in, in the config's ``default_scope``. The scope is set
-    only while building, so callers' own scopes are left as they were.
-
-    Args:
-        config (str | Config): Config file or object.
-        cfg_options (dict, optional): Overrides. Defaults to None.
-
-    Returns:
-        nn.Module: The model (random weights unless its ``init_weights`` is called).
+    """Build the model of an mmpretrain/mmdet/mmseg config (file or ``Config``) with
+    ``cfg_options`` (dotted keys, as ``--cfg-options``) merged in, in the config's
+    ``default_scope`` (set only while building). Weights are random.
 
     Raises:
-        ConfigError: the backbone's taps do not match its neck's or heads' ``in_channels``
-            (:func:`ghostv2_mm.taps.check_taps`).
+        ConfigError: the backbone's taps do not match its neck or heads (:func:`check_taps`).
     """
     from mmengine.config import Config
     from mmengine.registry import DefaultScope
@@ -42,19 +34,9 @@ def build_model(config, cfg_options=None):
 
 
 def init_model(config, checkpoint=None, cfg_options=None, deploy=False):
-    """A model of ``config`` in eval mode with the weights of ``checkpoint``.
-
-    Args:
-        config (str | Config): Config file or object.
-        checkpoint (str, optional): Weights to load; None keeps random weights. A deploy
-            checkpoint (``tools/model_converters/reparameterize_model.py``) needs ``deploy``.
-        cfg_options (dict, optional): Config overrides. Defaults to None.
-        deploy (bool): Build the backbone's inference structure
-            (``model.backbone.deploy=True``). Defaults to False.
-
-    Returns:
-        nn.Module: The model.
-    """
+    """The model of ``config`` in eval mode with the weights of ``checkpoint`` (None: random).
+    A deploy checkpoint (``tools/model_converters/reparameterize_model.py``) needs ``deploy``,
+    which builds the backbone's inference structure (``model.backbone.deploy=True``)."""
     options = dict(cfg_options or {})
     # Weights come from ``checkpoint``; a Pretrained init_cfg would look for its own file.
     options.setdefault('model.backbone.init_cfg', None)
@@ -67,23 +49,10 @@ def init_model(config, checkpoint=None, cfg_options=None, deploy=False):
 
 
 def reparameterize_checkpoint(config, checkpoint, out, cfg_options=None, check_shape=None):
-    """Write the deploy checkpoint of a trained one: the model of ``config`` with the weights of
-    ``checkpoint``, its backbone switched to its inference structure (``switch_to_deploy``).
-    The file loads into ``config`` with ``model.backbone.deploy=True``.
-
-    Args:
-        config (str | Config): The model's config.
-        checkpoint (str): The trained checkpoint.
-        out (str): The deploy checkpoint to write.
-        cfg_options (dict, optional): Config overrides. Defaults to None.
-        check_shape (tuple[int, int], optional): (H, W) of a random input on which the written
-            checkpoint, loaded into a ``deploy=True`` model, is compared with the trained model.
-            Defaults to None (no comparison).
-
-    Returns:
-        float | None: The largest absolute output difference of that comparison, relative to
-        the largest output magnitude.
-    """
+    """Write to ``out`` the deploy checkpoint of ``checkpoint`` (the model of ``config``, its
+    backbone switched to its inference structure), which loads with ``model.backbone.deploy=True``.
+    With ``check_shape`` (H, W), return the largest absolute output difference between it and the
+    trained model on a random input of that size, relative to the largest output magnitude."""
     import torch
 
     from .engine.atomic import atomic_torch_save
@@ -108,8 +77,8 @@ def reparameterize_checkpoint(config, checkpoint, out, cfg_options=None, check_s
 
 
 def _flatten(outputs):
+    if isinstance(outputs, dict):
+        outputs = list(outputs.values())
     if isinstance(outputs, (tuple, list)):
         return [t for o in outputs for t in _flatten(o)]
-    if isinstance(outputs, dict):
-        return [t for o in outputs.values() for t in _flatten(o)]
     return [outputs]

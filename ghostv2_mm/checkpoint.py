@@ -1,24 +1,7 @@
-"""Checkpoints: the one place the package reads them, the one unwrapping of their state dicts, the
-one check that they fit a model, and the conversion of official/timm GhostNetV2 checkpoints.
-
-A damaged, foreign or wrong-model file gives one line that names the file and what is wrong with
-it (``CheckpointError``), instead of an ``UnpicklingError`` or ``PytorchStreamReader failed
-reading zip archive`` deep in a traceback. PyTorch writes checkpoints as zip archives with a CRC
-per record; ``torch.load`` reads a file whose tensor bytes were damaged without complaint, so
-:func:`checkpoint_damage` checks the CRCs.
-
-Checkpoints are pickles, and unpickling can call any function the file names. No file is loaded
-so: a state dict loads with ``torch.load(weights_only=True)``, an mmengine training checkpoint
-through an unpickler that allows exactly the globals such checkpoints hold
-(:data:`TRAINING_GLOBALS`); anything else is refused before it runs, naming the first global it
-needs. ``GHOSTV2_MM_TRUST_CHECKPOINTS=1`` loads a file the user trusts with plain ``torch.load``.
-``.safetensors`` files hold tensors only. Importing the package makes mmengine's loader of local
-files and URLs (``init_cfg`` ``Pretrained``, ``load_from``, ``resume``) this one.
-
-Official checkpoints have GhostNetV2's backbone keys (it keeps the official module names), which
-only gain the ``backbone.`` prefix; the official head (1x1 ``conv_head`` with bias,
-``classifier``) becomes mmpretrain's ``StackedLinearClsHead`` (``head.layers.0.fc``,
-``head.layers.1.fc``).
+"""Checkpoints: the package's one loader (it checks the file and runs no code from it), the
+unwrapping of their state dicts, the check that they fit a model, and the conversion of
+official/timm GhostNetV2 checkpoints. A bad file gives a ``CheckpointError`` that names it.
+See docs/faults.md (damaged and untrusted checkpoints) for the manual.
 """
 import functools
 import os
@@ -43,8 +26,7 @@ HEAD_KEYS = {
 KNOWN_WIDTHS = (1.0, 1.1, 1.3, 1.6)
 OFFICIAL_URL = ('https://github.com/huawei-noah/Efficient-AI-Backbones/releases/download/'
                 'GhostNetV2')
-BOTTLENECK_KEY = re.compile(
-    r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
+BOTTLENECK_KEY = re.compile(r'blocks\.(\d+)\.(\d+)\.ghost1\.primary_conv\.0\.weight$')
 # thop's profiling counters, saved with the official checkpoints (Efficient-AI-Backbones #164).
 PROFILER_KEYS = ('total_ops', 'total_params')
 TRUST_ENV = 'GHOSTV2_MM_TRUST_CHECKPOINTS'
@@ -62,22 +44,8 @@ TRAINING_GLOBALS = (
 )
 
 
-class _TrainingUnpickler(pickle.Unpickler):
-    """An unpickler of the globals of ``weights_only`` and :data:`TRAINING_GLOBALS` only."""
-
-    def find_class(self, module, name):
-        key = f'{module}.{name}'
-        allowed = _allowed_globals()
-        if key not in allowed:
-            raise _Refused(key)
-        return allowed[key]
-
-
 class _Refused(pickle.UnpicklingError):
-
-    def __init__(self, name):
-        super().__init__(name)
-        self.name = name
+    """A global the loader does not allow, named by ``args[0]``."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,28 +70,28 @@ def _allowed_globals():
 
 
 class _TrainingPickle:
-    """The ``pickle_module`` for ``torch.load`` (its legacy format calls ``load`` too)."""
-    Unpickler = _TrainingUnpickler
+    """The ``pickle_module`` for ``torch.load`` (its legacy format calls ``load`` too): allows
+    the globals of ``weights_only`` and :data:`TRAINING_GLOBALS` only."""
     __name__ = 'pickle'
+
+    class Unpickler(pickle.Unpickler):
+
+        def find_class(self, module, name):
+            key = f'{module}.{name}'
+            allowed = _allowed_globals()
+            if key not in allowed:
+                raise _Refused(key)
+            return allowed[key]
 
     @staticmethod
     def load(file, **kwargs):
-        return _TrainingUnpickler(file, **kwargs).load()
+        return _TrainingPickle.Unpickler(file, **kwargs).load()
 
 
 def checkpoint_damage(path):
-    """What makes ``path`` unreadable as a PyTorch checkpoint, or None when it reads as one.
-
-    Checks existence, emptiness, the zip structure (a truncated file has no central directory)
-    and every record's CRC; files in the pre-1.6 (non-zip) format are only checked to start
-    like a pickle.
-
-    Args:
-        path (str): The file.
-
-    Returns:
-        str | None: e.g. ``'is truncated (no zip central directory; 1234 bytes)'``.
-    """
+    """What makes ``path`` unreadable as a PyTorch checkpoint (e.g. ``'is empty (0 bytes): ...'``),
+    or None. Zip archives get every record's CRC checked (``torch.load`` reads damaged tensor
+    bytes without complaint); the pre-1.6 format is only checked to start like a pickle."""
     if not osp.exists(path):
         return 'does not exist'
     if osp.isdir(path):
@@ -149,19 +117,13 @@ def checkpoint_damage(path):
     return f'is not a PyTorch checkpoint (it starts with {head!r})'
 
 
-def trusted():
-    """Whether ``GHOSTV2_MM_TRUST_CHECKPOINTS`` asks for plain ``torch.load``."""
-    return os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes')
-
-
 def load_checkpoint_file(path, map_location='cpu'):
-    """The checkpoint in ``path``, checked first (:func:`checkpoint_damage`), loaded without
-    running code from it (see the module's docstring); URLs and ``open-mmlab://`` names go to
-    mmengine's loaders.
+    """The checkpoint in ``path``, checked (:func:`checkpoint_damage`) and loaded without running
+    code from it unless ``GHOSTV2_MM_TRUST_CHECKPOINTS`` is set; URLs go to mmengine's loaders.
 
     Raises:
-        CheckpointError: the file is missing, damaged, not a checkpoint (text), or needs a
-            global that checkpoints of weights and training state do not.
+        CheckpointError: the file is missing, damaged, not a checkpoint, or needs a global that
+            checkpoints of weights and training state do not.
     """
     import torch
     if '://' in str(path):
@@ -174,7 +136,7 @@ def load_checkpoint_file(path, map_location='cpu'):
         if str(path).endswith('.safetensors'):
             from safetensors.torch import load_file
             return load_file(path, device=str(map_location or 'cpu'))
-        if trusted():
+        if os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes'):
             return torch.load(path, map_location=map_location)
         with warnings.catch_warnings():  # about torch's storage classes, which it unpickles
             warnings.filterwarnings('ignore', 'TypedStorage is deprecated')
@@ -184,7 +146,7 @@ def load_checkpoint_file(path, map_location='cpu'):
                 return torch.load(path, map_location=map_location, pickle_module=_TrainingPickle)
     except _Refused as e:
         raise CheckpointError(
-            f'checkpoint {path} refused: loading it would call {e.name}, which checkpoints of '
+            f'checkpoint {path} refused: loading it would call {e.args[0]}, which checkpoints of '
             f'weights and training state do not need (if you trust the file: {TRUST_ENV}=1)'
         ) from None
     except Exception as e:  # a legacy-format file damaged past its first bytes
@@ -193,9 +155,8 @@ def load_checkpoint_file(path, map_location='cpu'):
 
 
 def register_mmengine_loaders():
-    """Make :func:`load_checkpoint_file` mmengine's loader of local files and http(s) URLs (the
-    downloaded file, cached as mmengine does), so that ``init_cfg`` ``Pretrained``,
-    ``load_from``, ``resume`` and mmdeploy's model loading run no code from a file."""
+    """Make :func:`load_checkpoint_file` mmengine's loader of local files and http(s) URLs
+    (downloads cached as mmengine does), for ``init_cfg``, ``load_from``, ``resume``, mmdeploy."""
     from mmengine.runner.checkpoint import CheckpointLoader
 
     def load_from_local(filename, map_location):
@@ -219,21 +180,11 @@ def register_mmengine_loaders():
 
 def state_dict_of(checkpoint, path=None):
     """The tensors of a loaded checkpoint (under ``state_dict``/``model``/``state_dict_ema`` or
-    bare), without a ``module.`` (DataParallel) prefix.
-
-    Args:
-        checkpoint (object): What :func:`load_checkpoint_file` returned.
-        path (str, optional): The file, for the message.
-
-    Raises:
-        CheckpointError: it holds no tensors, i.e. it is not a model checkpoint.
-    """
+    bare) without a ``module.`` prefix; a ``CheckpointError`` naming ``path`` if it has none."""
     import torch
     if isinstance(checkpoint, dict):
-        for key in ('state_dict', 'model', 'state_dict_ema'):
-            if isinstance(checkpoint.get(key), dict):
-                checkpoint = checkpoint[key]
-                break
+        checkpoint = next((checkpoint[k] for k in ('state_dict', 'model', 'state_dict_ema')
+                           if isinstance(checkpoint.get(k), dict)), checkpoint)
     tensors = OrderedDict((k[7:] if k.startswith('module.') else k, v)
                           for k, v in checkpoint.items() if isinstance(v, torch.Tensor)) \
         if isinstance(checkpoint, dict) else {}
@@ -253,20 +204,12 @@ def load_weights(model, path, strict=True):
 
 
 def check_fits(model, state_dict, path, prefix='', complete=True, same_shapes=True):
-    """Raise ``CheckpointError`` unless ``state_dict`` (keys after ``prefix``) holds weights of
-    ``model`` with its shapes.
+    """Raise ``CheckpointError`` (naming ``path``) unless ``state_dict`` (its keys under
+    ``prefix``) holds weights of ``model`` with its shapes.
 
-    Args:
-        model (nn.Module): The model the weights are for (a wrapper is unwrapped).
-        state_dict (dict): The checkpoint's tensors.
-        path (str): The file, for the message.
-        prefix (str): Only keys starting with it are compared, without it. Defaults to ''.
-        complete (bool): Every weight of the model must be there (testing, resuming); False
-            accepts a checkpoint that lacks some (a pretrained backbone, fine-tuning). Defaults
-            to True.
-        same_shapes (bool): Every weight there must have the model's shape. False accepts other
-            shapes as long as at least half of the model's weights fit (fine-tuning with another
-            number of classes, mmengine's non-strict ``load_from``). Defaults to True.
+    ``complete=False`` accepts a checkpoint that lacks some weights (a pretrained backbone);
+    ``same_shapes=False`` accepts other shapes as long as at least half of the model's weights
+    fit (fine-tuning with another number of classes, mmengine's non-strict ``load_from``).
     """
     model = getattr(model, 'module', model)
     own = model.state_dict()
@@ -297,10 +240,8 @@ def check_fits(model, state_dict, path, prefix='', complete=True, same_shapes=Tr
 
 
 def check_pretrained(model, checkpoint, prefix=None):
-    """Raise ``CheckpointError`` naming the file if an ``init_cfg`` checkpoint is missing (saying
-    how to make it), damaged or not a checkpoint, if its tensors have other shapes than
-    ``model``'s (e.g. a width mismatch) or if it holds none of them; mmengine only warns in the
-    last two cases."""
+    """Raise ``CheckpointError`` if an ``init_cfg`` checkpoint is missing (saying how to make it),
+    unreadable, or does not fit ``model`` (mmengine only warns about the last)."""
     if '://' not in str(checkpoint) and not osp.exists(checkpoint):
         official = {1.0: '10', 1.3: '13', 1.6: '16'}.get(getattr(model, 'widen_factor', None)) \
             if 'in1k' in osp.basename(checkpoint) else None
@@ -324,11 +265,8 @@ def check_pretrained(model, checkpoint, prefix=None):
 
 
 def infer_arch(state_dict):
-    """Width and DFC layout of an official/timm GhostNetV2 (or GhostNetV1) state dict.
-
-    Returns:
-        dict: ``widen_factor`` and ``dfc_layers`` (GhostNetV2 keyword arguments).
-    """
+    """``widen_factor`` and ``dfc_layers`` (GhostNetV2 keyword arguments) of an official/timm
+    GhostNetV2 (or GhostNetV1) state dict."""
     missing = [k for k in REQUIRED_KEYS if k not in state_dict]
     if missing:
         raise ValueError('not an official/timm GhostNetV2 checkpoint: missing '
@@ -349,16 +287,8 @@ def infer_arch(state_dict):
 
 
 def convert_to_mmpretrain(checkpoint, widen_factor=None):
-    """Convert an official or timm GhostNetV2 checkpoint to an mmpretrain checkpoint.
-
-    Args:
-        checkpoint (dict): The loaded checkpoint (wrapped or a bare state dict).
-        widen_factor (float, optional): The width the result must have; a checkpoint of another
-            width raises ``ValueError``. Defaults to None (any width).
-
-    Returns:
-        dict: ``state_dict`` (mmpretrain keys) and ``meta`` (``widen_factor``, ``dfc_layers``).
-    """
+    """An official or timm GhostNetV2 checkpoint (loaded) as an mmpretrain checkpoint:
+    ``state_dict`` and ``meta``; ``ValueError`` if it is not of ``widen_factor`` (None: any)."""
     state_dict = state_dict_of(checkpoint)
     arch = infer_arch(state_dict)
     if widen_factor is not None and arch['widen_factor'] != widen_factor:

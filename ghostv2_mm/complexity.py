@@ -1,9 +1,6 @@
-"""Parameters and multiply-accumulates (MACs) with mmengine's complexity analysis.
-
-The paper (like most mobile-network papers) calls MACs "FLOPs" and counts only convolutions and
-fully connected layers. mmengine's :class:`FlopAnalyzer` also counts norm layers, pooling and
-resizing by default; those ops are ignored here so the figures compare with the paper's.
-BN folds into the preceding conv at inference, and pooling/resizing have no multiply-adds.
+"""Parameters and multiply-accumulates (MACs, the paper's "FLOPs") with mmengine's analysis.
+Like the paper, only convolutions and fully connected layers count (mmengine's default also counts
+norm layers, which fold into convs at inference, and pooling/resizing, which have no multiply-adds).
 """
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
@@ -26,17 +23,9 @@ MAC_OPS = {
 
 
 def count_complexity(model, input_shape=(3, 224, 224), forward=None):
-    """Count parameters and MACs of ``model`` for one input of ``input_shape``.
-
-    Args:
-        model (nn.Module): The model; it is put in eval mode.
-        input_shape (tuple[int]): (C, H, W) of the single input image.
-        forward (callable, optional): Wraps ``model`` when its ``forward`` is not a plain
-            tensor-to-tensor call, e.g. ``lambda x: model.extract_feat(x)``. Defaults to None.
-
-    Returns:
-        dict: ``params`` (int) and ``macs`` (int).
-    """
+    """``dict(params=int, macs=int)`` of ``model`` (put in eval mode) for one (C, H, W) input;
+    ``forward`` (e.g. ``lambda x: model.extract_feat(x)``) replaces a ``forward`` that is not a
+    plain tensor-to-tensor call."""
     model.eval()
     target = model if forward is None else TensorForward(model, forward)
     analyzer = FlopAnalyzer(target, (torch.zeros(1, *input_shape),))

@@ -1,7 +1,6 @@
-"""The errors the package raises for what a user can fix: a bad argument, file or config, or a
-runtime that cannot run a model on this machine. Each message is one line that names the argument
-or file and what is allowed; the tools print it and exit (``tools/*``: ``except GhostV2Error``).
-Nothing here imports a third-party library."""
+"""The errors the package raises for what a user can fix, each a one-line message naming the
+argument or file and what is allowed, which the tools print before exiting. No third-party
+imports here."""
 
 
 class GhostV2Error(Exception):
@@ -29,8 +28,7 @@ class CheckpointError(GhostV2Error, ValueError):
 
 
 class DiskFullError(GhostV2Error, OSError):
-    """A file that could not be written for lack of space (or a file size limit); the file it
-    would have replaced is unchanged."""
+    """A file not written for lack of space or a size limit; the file it would replace is kept."""
 
 
 def exit_on_error(main, prefix=''):

@@ -1,10 +1,6 @@
-"""Registries of ghostv2_mm.
-
-``MODELS`` is a child of mmengine's root registry with the scope ``ghostv2_mm``, so
-``type='ghostv2_mm.GhostNetV2'`` resolves from any OpenMMLab library. Modules are also added to the
-root registry itself: mmdet, mmseg and mmpretrain look names up in their own registry and then in
-its parents, so a plain ``type='GhostNetV2'`` builds from their configs too.
-"""
+"""Registries of ghostv2_mm: ``MODELS`` (scope ``ghostv2_mm``), a child of mmengine's root
+registry, to which modules are also added, so that a plain ``type='GhostNetV2'`` builds from mmdet,
+mmseg and mmpretrain configs too (they look names up in their registry, then in its parents)."""
 import torch.nn as nn
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import Registry

@@ -1,10 +1,6 @@
-"""Small, deterministic datasets of shapes on textured backgrounds, in the layouts of ImageNet
-(class folders), COCO (json boxes) and ADE20K (PNG label maps), for end-to-end runs on a CPU.
-
-Every image is drawn from its own seed, so a dataset is identical wherever it is generated. The
-default location is a cache outside the repository, ``~/.cache/ghostv2_mm/data`` (override with
-``GHOSTV2_MM_CACHE``); a finished dataset is marked by a ``.complete`` file and reused.
-"""
+"""Small, deterministic datasets of shapes on textured backgrounds in the layouts of ImageNet,
+COCO and ADE20K, for end-to-end runs on a CPU. Every image is drawn from its own seed; datasets are
+cached outside the repository (``GHOSTV2_MM_CACHE``, docs/get_started.md) and reused."""
 import functools
 import json
 import os
@@ -18,6 +14,9 @@ from .errors import ConfigError, DataError
 
 CLASSES = ('disk', 'square', 'triangle', 'star', 'cross', 'ring')
 VERSION = 4
+JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95]
+# Polygon shapes: vertices and, for a star, the inner radius.
+POLYGONS = {'square': (4, None), 'triangle': (3, None), 'star': (5, 0.45)}
 
 
 def cache_dir():
@@ -46,50 +45,34 @@ def _background(rng, h, w):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def _polygon(cx, cy, radius, n, rotation, inner=None):
-    angles = rotation + np.arange(n * (2 if inner else 1)) * np.pi / (n if inner else n / 2)
-    radii = np.where(np.arange(len(angles)) % 2, inner, 1.0) * radius if inner else \
-        np.full(len(angles), radius)
-    return np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
-
-
-def _draw_shape(mask, cls, cx, cy, r, rotation):
-    """Draw shape ``cls`` with circumradius ``r`` into the uint8 ``mask`` (value 1)."""
-    name = CLASSES[cls]
-    if name == 'disk':
-        cv2.circle(mask, (int(cx), int(cy)), int(r), 1, -1, cv2.LINE_AA)
-    elif name == 'ring':
-        cv2.circle(mask, (int(cx), int(cy)), int(r), 1, max(int(r * 0.35), 2), cv2.LINE_AA)
-    else:
-        if name == 'square':
-            pts = _polygon(cx, cy, r, 4, rotation)
-        elif name == 'triangle':
-            pts = _polygon(cx, cy, r, 3, rotation)
-        elif name == 'star':
-            pts = _polygon(cx, cy, r, 5, rotation, inner=0.45)
-        else:  # cross: a 12-gon of two bars
-            a, b = r, r * 0.33
-            base = np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a],
-                             [-b, a], [-b, b], [-a, b], [-a, -b], [-b, -b]])
-            rot = np.array([[np.cos(rotation), -np.sin(rotation)],
-                            [np.sin(rotation), np.cos(rotation)]])
-            pts = base @ rot.T + [cx, cy]
-        cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1, cv2.LINE_AA)
-    return mask
+def _draw_shape(shape, cls, cx, cy, r, rotation):
+    """The boolean mask of ``shape`` (H, W) of shape ``cls`` with circumradius ``r``."""
+    mask, name = np.zeros(shape, np.uint8), CLASSES[cls]
+    if name in ('disk', 'ring'):
+        thickness = -1 if name == 'disk' else max(int(r * 0.35), 2)
+        cv2.circle(mask, (int(cx), int(cy)), int(r), 1, thickness, cv2.LINE_AA)
+        return mask.astype(bool)
+    if name in POLYGONS:  # a star alternates outer and inner vertices
+        n, inner = POLYGONS[name]
+        angles = rotation + np.arange(n * (2 if inner else 1)) * np.pi / (n if inner else n / 2)
+        radii = np.where(np.arange(len(angles)) % 2, inner, 1.0) * r if inner else \
+            np.full(len(angles), r)
+        pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
+    else:  # cross: a 12-gon of two bars
+        a, b = r, r * 0.33
+        base = np.array([[-b, -a], [b, -a], [b, -b], [a, -b], [a, b], [b, b], [b, a],
+                         [-b, a], [-b, b], [-a, b], [-a, -b], [-b, -b]])
+        rot = np.array([[np.cos(rotation), -np.sin(rotation)],
+                        [np.sin(rotation), np.cos(rotation)]])
+        pts = base @ rot.T + [cx, cy]
+    cv2.fillPoly(mask, [np.round(pts).astype(np.int32)], 1, cv2.LINE_AA)
+    return mask.astype(bool)
 
 
 def render(seed, size, max_objects=4, min_radius=12, overlap=True):
-    """Render one image.
-
-    Args:
-        overlap (bool): Whether shapes may overlap (later ones occlude earlier ones). Without
-            overlap, a shape whose circle meets an earlier one's is placed again (up to 20
-            tries) or left out.
-
-    Returns:
-        tuple: BGR image (H, W, 3) uint8, list of ``(cls, mask)`` with boolean masks of the
-        visible part of each object (later objects occlude earlier ones).
-    """
+    """Render one image: a BGR uint8 image and ``[(cls, mask)]``, the boolean mask of each
+    object's visible part (later objects occlude earlier ones). Without ``overlap``, a shape whose
+    circle meets an earlier one's is placed again (up to 20 tries) or left out."""
     rng = np.random.default_rng(seed)
     h, w = size
     img = _background(rng, h, w)
@@ -104,8 +87,7 @@ def render(seed, size, max_objects=4, min_radius=12, overlap=True):
         else:
             continue
         circles.append((cx, cy, r))
-        mask = _draw_shape(np.zeros((h, w), np.uint8), cls, cx, cy, r, rng.uniform(0, np.pi))
-        mask = mask.astype(bool)
+        mask = _draw_shape((h, w), cls, cx, cy, r, rng.uniform(0, np.pi))
         if mask.sum() < 30:
             continue
         color = _color(rng, cls)
@@ -119,8 +101,8 @@ def render(seed, size, max_objects=4, min_radius=12, overlap=True):
 
 def _cached(name):
     """Decorator of a function that writes a dataset into the empty folder ``root``: the call
-    writes it into ``root`` (None: ``<cache>/<name>_v<VERSION>``) unless a finished one, marked by
-    a ``.complete`` file, is there, and returns ``root``."""
+    writes it into ``root`` (None: ``<cache>/<name>_v<VERSION>``) unless a finished one (marked
+    by ``.complete``) is there, and returns ``root``."""
     def decorator(write):
         @functools.wraps(write)
         def make(root=None, *args, **kwargs):
@@ -141,24 +123,18 @@ def _cached(name):
 @_cached('shapes_cls')
 def make_classification(root=None, num_train=300, num_val=50, size=64):
     """ImageNet folder layout: ``{train,val}/<class>/<id>.JPEG``, one centred shape per image.
-
-    Returns:
-        str: The dataset root.
-    """
+    Returns the dataset root."""
     for split, n, offset in (('train', num_train, 0), ('val', num_val, 10**6)):
         for cls, name in enumerate(CLASSES):
             os.makedirs(osp.join(root, split, name))
             for i in range(n):
-                seed = offset + cls * 10**4 + i
-                rng = np.random.default_rng(seed + 7 * 10**6)
+                rng = np.random.default_rng(offset + cls * 10**4 + i + 7 * 10**6)
                 img = _background(rng, size, size)
                 r = rng.uniform(size * 0.22, size * 0.42)
                 c = rng.uniform(r, size - r, size=2)
-                mask = _draw_shape(np.zeros((size, size), np.uint8), cls, c[0], c[1], r,
-                                   rng.uniform(0, np.pi)).astype(bool)
+                mask = _draw_shape((size, size), cls, c[0], c[1], r, rng.uniform(0, np.pi))
                 img[mask] = _color(rng, cls)
-                cv2.imwrite(osp.join(root, split, name, f'{i:05d}.JPEG'), img,
-                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+                cv2.imwrite(osp.join(root, split, name, f'{i:05d}.JPEG'), img, JPEG)
 
 
 def mask_polygons(mask):
@@ -181,13 +157,9 @@ def mask_polygons(mask):
 @_cached('shapes_det')
 def make_detection(root=None, num_train=640, num_val=100, size=320):
     """COCO layout: ``images/{train,val}/*.jpg`` and ``annotations/instances_{train,val}.json``
-    with the exact box and the polygon mask of every object (:func:`mask_polygons`): one to three
-    shapes per image, 32 to 213 pixels across at 320, that do not overlap (a CPU-sized training
-    learns whole shapes well; occluded fragments would need far more iterations).
-
-    Returns:
-        str: The dataset root.
-    """
+    with the box and polygon mask of every object; one to three shapes per image, 32 to 213 px
+    across at 320, that do not overlap (occluded fragments would need far longer CPU trainings).
+    Returns the dataset root."""
     os.makedirs(osp.join(root, 'annotations'))
     categories = [dict(id=i + 1, name=n) for i, n in enumerate(CLASSES)]
     for split, n, offset in (('train', num_train, 0), ('val', num_val, 10**6)):
@@ -197,8 +169,7 @@ def make_detection(root=None, num_train=640, num_val=100, size=320):
             img, objects = render(offset + i, (size, size), max_objects=3,
                                   min_radius=size / 20, overlap=False)
             name = f'{i:05d}.jpg'
-            cv2.imwrite(osp.join(root, 'images', split, name), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(root, 'images', split, name), img, JPEG)
             images.append(dict(id=i, file_name=name, height=size, width=size))
             for cls, mask in objects:
                 box = [float(v) for v in cv2.boundingRect(mask.astype(np.uint8))]
@@ -211,18 +182,13 @@ def make_detection(root=None, num_train=640, num_val=100, size=320):
 
 @_cached('shapes_seg')
 def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
-    """ADE20K layout: ``images/{training,validation}/*.jpg`` and
-    ``annotations/{training,validation}/*.png``. Label 0 is "unlabelled" (a 1-pixel band around
-    every shape, ignored under ``reduce_zero_label``), 1 is background and ``2 + i`` is
-    ``CLASSES[i]``.
-
-    Returns:
-        str: The dataset root.
-    """
+    """ADE20K layout: ``{images,annotations}/{training,validation}/*.{jpg,png}``. Label 0 is
+    "unlabelled" (a 1-pixel band around every shape, ignored under ``reduce_zero_label``), 1 is
+    background and ``2 + i`` is ``CLASSES[i]``. Returns the dataset root."""
     kernel = np.ones((3, 3), np.uint8)
     for split, n, offset in (('training', num_train, 0), ('validation', num_val, 10**6)):
-        os.makedirs(osp.join(root, 'images', split))
-        os.makedirs(osp.join(root, 'annotations', split))
+        for folder in ('images', 'annotations'):
+            os.makedirs(osp.join(root, folder, split))
         for i in range(n):
             img, objects = render(offset + i + 5 * 10**6, size)
             label = np.ones(size, np.uint8)
@@ -230,8 +196,7 @@ def make_segmentation(root=None, num_train=200, num_val=50, size=(160, 224)):
                 label[mask] = cls + 2
                 edge = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
                 label[edge] = 0
-            cv2.imwrite(osp.join(root, 'images', split, f'{i:05d}.jpg'), img,
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
+            cv2.imwrite(osp.join(root, 'images', split, f'{i:05d}.jpg'), img, JPEG)
             cv2.imwrite(osp.join(root, 'annotations', split, f'{i:05d}.png'), label)
 
 
@@ -239,8 +204,8 @@ MAKERS = {'cls': make_classification, 'det': make_detection, 'seg': make_segment
 
 
 def link(kind, data_dir='data'):
-    """Generate (or reuse) dataset ``kind`` (``'cls'``, ``'det'`` or ``'seg'``) in the cache and
-    point ``<data_dir>/shapes_<kind>`` at it, where the *_shapes.py configs read it.
+    """Generate (or reuse) dataset ``kind`` (a key of ``MAKERS``) in the cache and point
+    ``<data_dir>/shapes_<kind>`` at it, where the *_shapes.py configs read it.
 
     Returns:
         tuple[str, str]: The link and the dataset it points to.

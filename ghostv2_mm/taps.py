@@ -9,11 +9,6 @@ from .errors import ConfigError
 DEEPEST_FIRST = ('YOLOV3Neck', )
 
 
-def _unwrap(model):
-    from mmengine.model import is_model_wrapper
-    return model.module if is_model_wrapper(model) else model
-
-
 def _as_list(value):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
@@ -23,22 +18,21 @@ def _consumers(model):
     and says how many channels it expects."""
     channels = list(model.backbone.out_channels)
     neck = getattr(model, 'neck', None)
-    if neck is not None and hasattr(neck, 'in_channels'):
-        if type(neck).__name__ in DEEPEST_FIRST:
-            yield 'model.neck.in_channels', _as_list(neck.in_channels), channels[::-1], \
-                f' (deepest first, as {type(neck).__name__} reads them)'
-        else:
-            yield 'model.neck.in_channels', _as_list(neck.in_channels), channels, ''
-        return
-    if neck is not None:  # a neck that does not say its input channels
+    if neck is not None:  # only a neck that says its input channels is checked
+        if hasattr(neck, 'in_channels'):
+            name = type(neck).__name__
+            note = f' (deepest first, as {name} reads them)' if name in DEEPEST_FIRST else ''
+            yield 'model.neck.in_channels', _as_list(neck.in_channels), \
+                channels[::-1] if note else channels, note
         return
     for key in ('decode_head', 'auxiliary_head'):
         heads = getattr(model, key, None)
-        for i, head in enumerate(heads if hasattr(heads, '__iter__') else [heads]):
+        many = hasattr(heads, '__iter__')
+        for i, head in enumerate(heads if many else [heads]):
             index = getattr(head, 'in_index', None)
             if index is None or getattr(head, 'input_transform', None) == 'resize_concat':
                 continue
-            name = f'model.{key}' + (f'.{i}' if hasattr(heads, '__iter__') else '')
+            name = f'model.{key}' + (f'.{i}' if many else '')
             try:
                 expected = [channels[j] for j in _as_list(index)]
             except IndexError:
@@ -50,17 +44,15 @@ def _consumers(model):
 
 def check_taps(model):
     """Check that the backbone's output channels (its taps) are what the neck, or a segmentor's
-    heads, were built to read. Backbones that do not say their ``out_channels`` (most of the
-    libraries' own) are not checked.
-
-    Args:
-        model (nn.Module): A built detector or segmentor, possibly in a model wrapper (DDP).
+    heads, of ``model`` (possibly in a wrapper such as DDP) were built to read. Backbones that do
+    not say their ``out_channels`` are not checked.
 
     Raises:
         ConfigError: ``'model.neck.in_channels [...] does not match the backbone's taps:
             out_indices (...) -> out_channels [...]; model.neck.in_channels must be [...]'``.
     """
-    model = _unwrap(model)
+    from mmengine.model import is_model_wrapper
+    model = model.module if is_model_wrapper(model) else model
     backbone = getattr(model, 'backbone', None)
     if not isinstance(getattr(backbone, 'out_channels', None), (list, tuple)):
         return

@@ -7,8 +7,7 @@ class TensorForward(torch.nn.Module):
     """A module whose ``forward`` is ``fn`` (e.g. a classifier's ``mode='tensor'`` call).
 
     Args:
-        model (nn.Module): The model ``fn`` calls; it becomes a submodule, so its parameters
-            and mode are the wrapper's.
+        model (nn.Module): The model ``fn`` calls; a submodule, so its parameters are the wrapper's.
         fn (callable): Input tensor to output tensor(s).
     """
 
@@ -16,8 +15,8 @@ class TensorForward(torch.nn.Module):
         super().__init__()
         self.model = model
         self._fn = fn
-        # Take the model's mode: tools that switch modes and restore them (``torch.onnx.export``)
-        # would otherwise restore a fresh wrapper's training mode onto an eval model.
+        # Tools that switch modes and restore them (torch.onnx.export) would otherwise restore a
+        # fresh wrapper's training mode onto an eval model.
         self.train(model.training)
 
     def forward(self, x):

@@ -1,10 +1,6 @@
 def make_divisible(value, divisor=4):
-    """Round ``value`` to the nearest multiple of ``divisor``, at least ``divisor``, adding one
-    ``divisor`` back when rounding lost more than 10% of ``value`` (the official code's rule).
-
-    Returns:
-        int: The rounded value.
-    """
+    """``value`` rounded to the nearest multiple of ``divisor``, at least ``divisor``, plus one
+    ``divisor`` when rounding lost more than 10% of ``value`` (the official code's rule)."""
     new_value = max(divisor, int(value + divisor / 2) // divisor * divisor)
     return new_value + divisor if new_value < 0.9 * value else new_value
 
@@ -25,14 +21,8 @@ LAYER_KINDS = {
 
 
 def check_keys(name, cfg, allowed):
-    """Raise ``ValueError`` naming the argument, the unknown keys (with the nearest allowed key)
-    and the allowed keys unless every key of the dict ``cfg`` is in ``allowed``.
-
-    Args:
-        name (str): The argument's name, e.g. ``'dfc_cfg'``.
-        cfg (dict | None): Its value; None passes.
-        allowed (Iterable[str]): The keys it may have.
-    """
+    """Raise ``ValueError`` naming the argument ``name``, the unknown keys (with the nearest
+    allowed one) and the allowed keys unless ``cfg`` is None or a dict with keys in ``allowed``."""
     import difflib
     if cfg is None:
         return
@@ -48,16 +38,9 @@ def check_keys(name, cfg, allowed):
 
 
 def check_layer_cfg(name, cfg, kind, allow_none=True):
-    """Raise ``ValueError`` naming the argument and what is allowed unless ``cfg`` is a layer
-    config mmcv can build: a dict whose ``type`` is registered in mmengine's ``MODELS`` (where
-    mmcv.cnn registers its layers) and, for ``kind='norm'``, is a normalisation layer.
-
-    Args:
-        name (str): The argument's name, e.g. ``'norm_cfg'``.
-        cfg (dict | None): Its value.
-        kind (str): ``'conv'``, ``'norm'`` or ``'act'``.
-        allow_none (bool): None (no such layer) is allowed. Defaults to True.
-    """
+    """Raise ``ValueError`` naming the argument ``name`` and what is allowed unless ``cfg`` is a
+    layer config of ``kind`` (a key of ``LAYER_KINDS``) that mmcv can build: a dict whose
+    ``type`` is an ``nn.Module`` registered in mmengine's ``MODELS``, or None if ``allow_none``."""
     check_choice('kind', kind, LAYER_KINDS)
     examples = ', '.join(LAYER_KINDS[kind])
     if cfg is None:
@@ -68,7 +51,7 @@ def check_layer_cfg(name, cfg, kind, allow_none=True):
     if not isinstance(cfg, dict) or 'type' not in cfg:
         raise ValueError(f'{name} must be a dict with a "type" key (a {kind} layer such as '
                          f'{examples}), but received {cfg!r}')
-    layer = cfg['type']
+    layer = cls = cfg['type']
     if isinstance(layer, str):
         import mmcv.cnn  # noqa: F401  registers mmcv's layers
         from mmengine.registry import MODELS
@@ -76,8 +59,6 @@ def check_layer_cfg(name, cfg, kind, allow_none=True):
         if cls is None:
             raise ValueError(f'{name} type {layer!r} is not a registered layer; use a {kind} layer '
                              f'such as {examples} (mmcv.cnn), or register it in mmengine MODELS')
-    else:
-        cls = layer
     import torch.nn as nn
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise ValueError(f'{name} type must name an nn.Module ({examples}, ...), but received '

@@ -23,8 +23,7 @@ def dfc_maps(attn, x, size, rel_pixel):
     horizontal = attn.fc_h(z)
     vertical = attn.fc_v(horizontal)
     gate = attn(x, size)
-    py = min(int(rel_pixel[0] * vertical.shape[-2]), vertical.shape[-2] - 1)
-    px = min(int(rel_pixel[1] * vertical.shape[-1]), vertical.shape[-1] - 1)
+    py, px = (min(int(r * n), n - 1) for r, n in zip(rel_pixel, vertical.shape[-2:]))
     vertical[0, :, py, px].sum().backward()
     full = z.grad[0].abs().sum(0)
     return (horizontal[0].mean(0).detach().numpy(), gate[0].mean(0).detach().numpy(),

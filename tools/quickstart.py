@@ -1,9 +1,7 @@
-"""The README's main job: a short, real run of the whole pipeline on generated data (CPU),
-through tools/train.py, tools/test.py and tools/deployment/ as a user runs them: the shapes
-datasets, the GhostNetV2 1.0x classifier, YOLOv3-GhostNetV2-320 from it, its evaluation and drawn
-predictions, and its deployment to ONNX Runtime and OpenVINO (fp32) with the deployed files' mAP
-and latency (docs/main_job.md). Results land in work_dirs/quickstart/ (metrics in summary.json,
-drawn predictions in det/vis/).
+"""The README's main job (docs/main_job.md): a short, real CPU run of the whole pipeline on the
+shapes datasets through the tools, as a user runs them: the GhostNetV2 1.0x classifier,
+YOLOv3-GhostNetV2-320 from it, its test with drawn predictions, and its ONNX Runtime and OpenVINO
+(fp32) deployments with their mAP and latency. Results: work_dirs/quickstart/summary.json.
 """
 import argparse
 import glob
@@ -31,17 +29,16 @@ LATENCY = re.compile(r'times per count: ([0-9.]+) ms')
 
 
 def run(*args):
-    cmd = [sys.executable, *args]
     print('\n$ python ' + ' '.join(args), flush=True)
-    subprocess.run(cmd, cwd=ROOT, check=True)
+    subprocess.run([sys.executable, *args], cwd=ROOT, check=True)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
-    parser.add_argument('--cls-epochs', type=int, default=None, help='override for a shorter run')
-    parser.add_argument('--det-epochs', type=int, default=None, help='override for a shorter run')
+    for kind in ('cls', 'det'):
+        parser.add_argument(f'--{kind}-epochs', type=int, help='override for a shorter run')
     args = parser.parse_args()
     start = time.time()
     work_dir = osp.join(ROOT, args.work_dir)
@@ -50,8 +47,7 @@ def main():
     for kind in ('cls', 'det'):
         print('%s -> %s' % link(kind, osp.join(ROOT, 'data')))
 
-    def epochs(n):
-        """Options that shorten a shapes config to ``n`` epochs (validating and saving once)."""
+    def epochs(n):  # options that shorten a shapes config to n epochs, validating and saving once
         if n is None:
             return []
         keys = ('train_cfg.max_epochs', 'train_cfg.val_interval',

@@ -46,8 +46,6 @@ def main():
 
     if args.resume == 'auto':
         cfg.resume = True
-        # The file last_checkpoint names (None: a fresh start); a damaged one is an error that
-        # names the newest intact checkpoint.
         cfg.load_from = resolve_resume(cfg.work_dir)
     elif args.resume is not None:
         damage = checkpoint_damage(args.resume)

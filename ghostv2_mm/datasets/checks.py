@@ -28,28 +28,16 @@ def _few(items, n=5):
 
 
 def _ranges(values):
-    runs = []
-    for v in values:
-        if runs and v == runs[-1][1] + 1:
-            runs[-1][1] = v
-        else:
-            runs.append([v, v])
-    return ', '.join(str(a) if a == b else f'{a}..{b}' for a, b in runs)
+    """``'0..149, 255'`` of the sorted int array ``values``."""
+    runs = np.split(values, np.flatnonzero(np.diff(values) != 1) + 1)
+    return ', '.join(f'{r[0]}..{r[-1]}' if r.size > 1 else f'{r[0]}' for r in runs if r.size)
 
 
 def check_annotations(cfg, dataset_cfg, loader):
-    """Check the annotations of one loader's dataset: COCO files of mmdet's ``CocoDataset``
-    family (:func:`check_coco`) and label maps of mmseg's ``BaseSegDataset`` family against
-    ``model.decode_head`` (:func:`check_seg_maps`); other datasets pass.
-
-    Args:
-        cfg (Config): The run's config (``default_scope``, ``model``).
-        dataset_cfg (dict): The dataset config, wrappers removed.
-        loader (str): The loader's name, for messages.
-
-    Raises:
-        DataError: see :func:`check_coco` and :func:`check_seg_maps`.
-    """
+    """Check the annotations of ``dataset_cfg`` (a dataset of the run ``cfg``, wrappers removed,
+    read by the loader named ``loader``): COCO files of mmdet's ``CocoDataset`` family
+    (:func:`check_coco`) and label maps of mmseg's ``BaseSegDataset`` family against
+    ``model.decode_head`` (:func:`check_seg_maps`); other datasets pass."""
     cls = dataset_cfg['type']
     if isinstance(cls, str):
         try:
@@ -73,14 +61,8 @@ def check_annotations(cfg, dataset_cfg, loader):
 
 
 def check_coco(dataset, loader):
-    """Read ``dataset.ann_file`` as ``CocoDataset`` does, with the json module. Warn, naming
-    annotation and image ids, about what it skips: boxes of zero or negative size, boxes outside
-    their image, unknown ``category_id``s, annotations of missing images, and images
-    ``filter_cfg`` drops.
-
-    Args:
-        dataset (CocoDataset): The dataset, built with ``lazy_init=True``.
-        loader (str): The loader's name, for messages.
+    """Read ``dataset.ann_file`` (``lazy_init=True``) as ``CocoDataset`` does and warn, naming
+    ids, about the annotations (``SKIPPED``) and images (``filter_cfg``) it drops.
 
     Raises:
         DataError: no images or annotations, annotations without a key of ``COCO_KEYS``, classes not
@@ -156,14 +138,9 @@ def _file_values(path):
 
 
 def check_seg_maps(dataset, num_classes, ignore_index, loader):
-    """Read every label map of ``dataset`` (PIL, as mmseg's ``LoadAnnotations``; threads) and
-    map its values as training does (uint8, ``reduce_zero_label``, ``label_map``).
-
-    Args:
-        dataset (BaseSegDataset): The dataset, built with ``lazy_init=True``.
-        num_classes (int): The decode head's number of classes.
-        ignore_index (int): The decode head's ignored label.
-        loader (str): The loader's name, for messages.
+    """Read every label map of ``dataset`` (``lazy_init=True``; PIL, as mmseg's
+    ``LoadAnnotations``) and map its values as training does (uint8, ``reduce_zero_label``,
+    ``label_map``).
 
     Raises:
         DataError: missing label maps, or maps with values that become labels outside

@@ -5,9 +5,8 @@ from mmengine.registry import TRANSFORMS
 
 @TRANSFORMS.register_module()
 class CheckSegLabels(BaseTransform):
-    """Fail with a clear message when a segmentation label map holds a class index outside
-    ``[0, num_classes)`` other than ``ignore_index`` (after ``reduce_zero_label``), instead of an
-    index error deep inside the loss.
+    """Fail with a clear message, not an index error deep inside the loss, on a label map value
+    outside ``[0, num_classes)`` other than ``ignore_index`` (after ``reduce_zero_label``).
 
     Args:
         num_classes (int): Number of classes of the model.

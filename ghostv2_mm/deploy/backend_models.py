@@ -1,17 +1,7 @@
-"""mmdeploy backend models that finish a deployed graph's outputs as mmdet and mmseg finish the
-PyTorch model's, where mmdeploy's ``end2end`` models resize by nearest neighbour. A deploy config
-selects one with ``codebase_config.model_type``.
-
-- ``'end2end_mask_logits'`` (mmdet): the graph's ``masks`` are mask logits at the input's size
-  (RTMDet-Ins, :mod:`.rewriters`); they are resized bilinearly by the inverse scale factor,
-  cropped to the original image and binarised at ``post_processing.mask_thr_binary`` after the
-  sigmoid, as ``RTMDetInsHead._bbox_mask_post_process`` does.
-- ``'end2end_logits'`` (mmseg): the graph ends at the logits (``with_argmax=False``); they are
-  cropped to the resized image, resized bilinearly to the original image
-  (``codebase_config.align_corners``, the decode head's; False unless set) and arg-maxed, as
-  ``BaseSegmentor.postprocess_result`` does.
-
-:mod:`.infer` does the same with OpenCV.
+"""mmdeploy backend models (``codebase_config.model_type``) that resize mask and segmentation
+logits bilinearly as mmdet and mmseg do, where mmdeploy's ``end2end`` models use nearest
+neighbour: ``'end2end_mask_logits'`` (RTMDet-Ins) and ``'end2end_logits'`` (``with_argmax=False``).
+:mod:`.infer` does the same with OpenCV; docs/deployment.md describes them.
 """
 import math
 
@@ -37,8 +27,8 @@ def resize_mask_logits(logits, scale_factor, ori_shape, mask_thr_binary):
 
 @object_detection_model.__dict__['__BACKEND_MODEL'].register_module('end2end_mask_logits')
 class MaskLogitsModel(object_detection_model.End2EndModel):
-    """mmdeploy's detection ``End2EndModel`` whose graph outputs mask logits (module
-    docstring)."""
+    """mmdeploy's detection ``End2EndModel`` for mask logits at the input's size, binarised at
+    ``post_processing.mask_thr_binary`` (``RTMDetInsHead._bbox_mask_post_process``)."""
 
     def forward(self, inputs, data_samples, mode='predict', **kwargs):
         assert mode == 'predict', 'Deploy model only allow mode=="predict".'
@@ -57,8 +47,8 @@ class MaskLogitsModel(object_detection_model.End2EndModel):
 
 @segmentation_model.__dict__['__BACKEND_MODEL'].register_module('end2end_logits')
 class LogitsSegmentationModel(segmentation_model.End2EndModel):
-    """mmdeploy's segmentation ``End2EndModel`` for a graph that ends at the logits (module
-    docstring)."""
+    """mmdeploy's segmentation ``End2EndModel`` for logits, resized with
+    ``codebase_config.align_corners`` (``BaseSegmentor.postprocess_result``)."""
 
     def pack_result(self, batch_outputs, data_samples):
         align_corners = get_codebase_config(self.deploy_cfg).get('align_corners', False)

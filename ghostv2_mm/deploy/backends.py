@@ -1,27 +1,9 @@
-"""ghostv2_mm's additions to mmdeploy: the OpenVINO, ncnn and LiteRT backends, which run the
-deployed files through :mod:`.runtime`, registered as mmdeploy's ``'openvino'``, ``'ncnn'`` and
-``'litert'`` backends, the graph rewriters of :mod:`.rewriters` and the backend models of
-:mod:`.backend_models`. The tools call :func:`build_task_processor` instead of mmdeploy's;
-everything after it (the backend models, the evaluators, the SDK files) is mmdeploy's own.
-
-- OpenVINO: mmdeploy 1.3.1's backend imports ``openvino.inference_engine``, which OpenVINO no
-  longer has. OpenVINO reads mmdeploy's end-to-end ONNX directly (NMS included): this backend
-  converts it into an IR recording the deployment's inference precision.
-- ncnn: mmdeploy's backend converts with ``mmdeploy_onnx2ncnn``, which its PyPI wheel lacks, and
-  runs its own custom ops; its rewriters (YOLOv3's ``Yolov3DetectionOutput``) change what the
-  graph computes. This backend converts with pnnx (:func:`.mobile.convert_to_ncnn`) the graph the
-  package exports for ONNX Runtime (``convert.EXPORT_BACKEND``), and replaces mmdeploy's manager
-  under mmdeploy's own ``Backend.NCNN``.
-- LiteRT (TFLite): mmdeploy has no such backend. mmdeploy dispatches on its ``Backend`` enum
-  everywhere (``get_backend`` of the deploy config in every codebase's backend-model builder,
-  the manager registry, ``export2SDK``), and its manager registry is the extension point it
-  provides for a new one: ``BACKEND_MANAGERS.register('litert')`` adds the member
-  ``Backend.LITERT = 'litert'`` (with ``aenum``, as mmdeploy does for any name it does not know)
-  and maps it to :class:`LiteRTManager`, so deploy configs say ``backend_config.type='litert'``
-  and every mmdeploy code path works unchanged. The alternatives were worse: borrowing another
-  member (``'tvm'``) would write a wrong backend into ``deploy.json``, and bypassing mmdeploy's
-  backend models would copy each codebase's ``End2EndModel``. The member exists once
-  :func:`register` has run (every tool calls it through :func:`build_task_processor`).
+"""ghostv2_mm's OpenVINO, ncnn and LiteRT backends for mmdeploy, which run the deployed files
+through :mod:`.runtime` (docs/deployment.md, docs/mobile.md say why each replaces or extends
+mmdeploy's), and the tools' :func:`build_task_processor`, which registers them, the rewriters and
+the backend models. ``BACKEND_MANAGERS.register('litert')`` adds ``Backend.LITERT``: borrowing a
+member (``'tvm'``) would write a wrong backend into ``deploy.json``, and bypassing mmdeploy's
+backend models would copy each codebase's ``End2EndModel``.
 """
 import importlib.util
 import logging
@@ -40,8 +22,7 @@ ANNOTATION_CHECKS = ('CheckSegLabels', )
 
 class RuntimeWrapper(BaseWrapper):
     """Runs a deployed file on the CPU for mmdeploy's backend models
-    (:class:`.runtime.RuntimeModel`, at the precision the file records); each backend's subclass
-    times its ``_execute`` under a name of its own (``test.py --speed-test``).
+    (:class:`.runtime.RuntimeModel`, at the precision the file records).
 
     Args:
         path (str): The model file (``end2end.xml``, ``.param`` or ``.tflite``).
@@ -60,37 +41,34 @@ class RuntimeWrapper(BaseWrapper):
         outputs = self._execute(tensor.detach().cpu().numpy())
         return {name: torch.from_numpy(outputs[name].copy()) for name in self.output_names}
 
+    def _run(self, x):
+        return self.model(x)
 
-# TimeCounter names are unique: mmdeploy's own wrappers hold 'openvino' and 'ncnn'.
+
+# Each subclass times its runs (test.py --speed-test) under a name of its own: TimeCounter names
+# are unique, and mmdeploy's own wrappers hold 'openvino' and 'ncnn'.
 class OpenVINOWrapper(RuntimeWrapper):
     """:class:`RuntimeWrapper` of an OpenVINO IR (its ``.bin`` beside it)."""
     backend = 'openvino'
-
-    @TimeCounter.count_time('openvino.Core')
-    def _execute(self, x):
-        return self.model(x)
+    _execute = TimeCounter.count_time('openvino.Core')(RuntimeWrapper._run)
 
 
 class NCNNWrapper(RuntimeWrapper):
     """:class:`RuntimeWrapper` of an ncnn ``.param`` (its ``.bin`` and sidecar beside it)."""
     backend = 'ncnn'
-
-    @TimeCounter.count_time('ncnn.Net')
-    def _execute(self, x):
-        return self.model(x)
+    _execute = TimeCounter.count_time('ncnn.Net')(RuntimeWrapper._run)
 
 
 class LiteRTWrapper(RuntimeWrapper):
     """:class:`RuntimeWrapper` of a LiteRT ``.tflite`` file (its sidecar beside it)."""
     backend = 'litert'
-
-    @TimeCounter.count_time('litert.Interpreter')
-    def _execute(self, x):
-        return self.model(x)
+    _execute = TimeCounter.count_time('litert.Interpreter')(RuntimeWrapper._run)
 
 
 class RuntimeManager(BaseBackendManager):
-    """mmdeploy's backend manager of a :class:`RuntimeWrapper` (CPU only)."""
+    """mmdeploy's backend manager of a :class:`RuntimeWrapper` (CPU only), whose
+    :meth:`to_backend` converts each ONNX file at ``backend_config.precision`` (``'fp32'`` unless
+    set) with :meth:`convert`."""
     wrapper = None
     module = None  # the runtime's Python module
 
@@ -117,62 +95,57 @@ class RuntimeManager(BaseBackendManager):
         except PackageNotFoundError:
             return 'None'
 
-    @staticmethod
-    def _out(ir_file, work_dir, precision, suffix):
-        """``work_dir/<ir name>[_<precision>]<suffix>``: a float32 file keeps the IR's name."""
-        name = osp.splitext(osp.basename(ir_file))[0]
-        return osp.join(work_dir, name + ('' if precision == 'fp32' else f'_{precision}') +
-                        suffix)
-
-
-class OpenVINOManager(RuntimeManager):
-    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (:mod:`.runtime`).
-    The precision comes from ``backend_config.precision`` (``'fp32'`` unless set)."""
-    wrapper, module, distribution = OpenVINOWrapper, 'openvino', 'openvino'
-
-    @classmethod
-    def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
-                   **kwargs):
-        precision = deploy_cfg.backend_config.get('precision', 'fp32')
-        return [convert_to_openvino(f, osp.join(work_dir, osp.splitext(osp.basename(f))[0] +
-                                                '.xml'), precision) for f in ir_files]
-
-
-class NCNNManager(RuntimeManager):
-    """mmdeploy's backend manager for ncnn through pnnx and ncnn's Python module
-    (:mod:`.mobile`, :mod:`.runtime`). ``backend_config.precision`` ``'fp16'`` stores the weights
-    in fp16 (``end2end_fp16.param``/``.bin``), which ncnn then computes in fp16 where the CPU
-    can; ``'fp32'`` (the default) computes in fp32."""
-    wrapper, module, distribution = NCNNWrapper, 'ncnn', 'ncnn'
-
-    @classmethod
-    def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
-                   **kwargs):
-        from .mobile import convert_to_ncnn
-        precision = deploy_cfg.backend_config.get('precision', 'fp32')
-        files = []
-        for f in ir_files:
-            param = convert_to_ncnn(f, cls._out(f, work_dir, precision, '.param'),
-                                    fp16=precision == 'fp16')
-            files += [param, osp.splitext(param)[0] + '.bin']
-        return files
-
-
-class LiteRTManager(RuntimeManager):
-    """The LiteRT (TFLite) backend: onnx2tf in the converter environment and the
-    ``ai-edge-litert`` interpreter (:mod:`.mobile`, :mod:`.runtime`). ``backend_config.precision``:
-    ``'fp32'``, ``'fp16'`` (fp16 weights) or ``'int8'`` (``calib_inputs`` given to
-    :meth:`to_backend`: (1, 3, H, W) pre-processed training images); files
-    ``end2end[_<precision>].tflite``."""
-    wrapper, module, distribution = LiteRTWrapper, 'ai_edge_litert.interpreter', 'ai-edge-litert'
-
     @classmethod
     def to_backend(cls, ir_files, work_dir, deploy_cfg, log_level=logging.INFO, device='cpu',
                    calib_inputs=None, **kwargs):
-        from .mobile import convert_to_litert
         precision = deploy_cfg.backend_config.get('precision', 'fp32')
-        return [convert_to_litert(f, cls._out(f, work_dir, precision, '.tflite'), precision,
-                                  calib_inputs) for f in ir_files]
+        files = []
+        for f in ir_files:
+            prefix = osp.join(work_dir, osp.splitext(osp.basename(f))[0])
+            files += cls.convert(f, prefix, precision, calib_inputs)
+        return files
+
+    @staticmethod
+    def _name(prefix, precision, suffix):
+        """``<prefix>[_<precision>]<suffix>``: a float32 file keeps the IR's name."""
+        return prefix + ('' if precision == 'fp32' else f'_{precision}') + suffix
+
+
+class OpenVINOManager(RuntimeManager):
+    """mmdeploy's backend manager for OpenVINO through ``openvino.Core`` (:mod:`.runtime`); the
+    IR (``end2end.xml``) records the precision."""
+    wrapper, module, distribution = OpenVINOWrapper, 'openvino', 'openvino'
+
+    @staticmethod
+    def convert(onnx_file, prefix, precision, calib_inputs):
+        return [convert_to_openvino(onnx_file, prefix + '.xml', precision)]
+
+
+class NCNNManager(RuntimeManager):
+    """mmdeploy's backend manager for ncnn through pnnx and ncnn's Python module. Precision
+    ``'fp16'`` stores the weights in fp16 (``end2end_fp16.param``/``.bin``), which ncnn then
+    computes in fp16 where the CPU can."""
+    wrapper, module, distribution = NCNNWrapper, 'ncnn', 'ncnn'
+
+    @classmethod
+    def convert(cls, onnx_file, prefix, precision, calib_inputs):
+        from .mobile import convert_to_ncnn
+        param = convert_to_ncnn(onnx_file, cls._name(prefix, precision, '.param'),
+                                fp16=precision == 'fp16')
+        return [param, osp.splitext(param)[0] + '.bin']
+
+
+class LiteRTManager(RuntimeManager):
+    """The LiteRT (TFLite) backend: onnx2tf and the ``ai-edge-litert`` interpreter. Precision
+    ``'fp32'``, ``'fp16'`` (fp16 weights) or ``'int8'`` (``calib_inputs`` of :meth:`to_backend`:
+    (1, 3, H, W) pre-processed training images); files ``end2end[_<precision>].tflite``."""
+    wrapper, module, distribution = LiteRTWrapper, 'ai_edge_litert.interpreter', 'ai-edge-litert'
+
+    @classmethod
+    def convert(cls, onnx_file, prefix, precision, calib_inputs):
+        from .mobile import convert_to_litert
+        return [convert_to_litert(onnx_file, cls._name(prefix, precision, '.tflite'), precision,
+                                  calib_inputs)]
 
 
 # mmdeploy backend name -> this package's manager.
@@ -182,9 +155,8 @@ MOBILE_BACKENDS = ('ncnn', 'litert')
 
 
 def register():
-    """Make this package's managers mmdeploy's ``'openvino'``, ``'ncnn'`` and ``'litert'``
-    backends (module docstring) and load :mod:`.rewriters` and :mod:`.backend_models`
-    (idempotent)."""
+    """Make :data:`MANAGERS` mmdeploy's backends and load :mod:`.rewriters` and
+    :mod:`.backend_models` (idempotent)."""
     # mmdeploy's registrations first (its registry imports them again on each look-up, which
     # then does nothing); ours replace them.
     import mmdeploy.backend.ncnn  # noqa: F401
@@ -249,17 +221,9 @@ def evaluation_parser(description, work_dir):
 
 def build_test_setup(deploy_cfg, model_cfg, model_files, cfg_options=None, device='cpu',
                      batch_size=1):
-    """What evaluating deployed ``model_files`` on ``model_cfg``'s test set needs, checked first:
-    the files exist and suit the deploy config's backend, and the test data is there.
-
-    Args:
-        deploy_cfg (str): Deploy config file (``configs/mmdeploy/``).
-        model_cfg (str): Model config file.
-        model_files (list[str]): The deployed model (``end2end.onnx``, ``.xml``, ``.param`` or
-            ``.tflite``).
-        cfg_options (dict, optional): Overrides of the model config. Defaults to None.
-        device (str): Device of the backend. Defaults to ``'cpu'``.
-        batch_size (int): Test batch size. Defaults to 1.
+    """What evaluating deployed ``model_files`` (``end2end.onnx``, ``.xml``, ``.param`` or
+    ``.tflite``) on ``model_cfg``'s test set needs, once the files exist and suit the deploy
+    config's backend and the test data is there.
 
     Returns:
         tuple: The task processor, the model config (as the processor loaded it), the backend's

@@ -1,9 +1,5 @@
-"""Per-image comparison of two predictions of one model (PyTorch and a deployed backend, or two
-precisions): the detector's boxes, the segmentor's label map, the classifier's scores.
-
-Works on mmdet ``DetDataSample`` / mmseg ``SegDataSample`` / mmpretrain ``DataSample`` results and
-uses numpy only for the arithmetic.
-"""
+"""Per-image comparison of two predictions of one model (mmdet, mmseg or mmpretrain data samples
+of PyTorch and a deployed backend, or of two precisions)."""
 import numpy as np
 
 
@@ -11,8 +7,12 @@ def _numpy(tensor):
     return tensor.detach().cpu().numpy() if hasattr(tensor, 'detach') else np.asarray(tensor)
 
 
+def _instances(result):
+    inst = result.pred_instances
+    return _numpy(inst.bboxes), _numpy(inst.scores), _numpy(inst.labels)
+
+
 def task_of(result):
-    """``'detection'``, ``'segmentation'`` or ``'classification'`` for a data sample."""
     if 'pred_instances' in result:
         return 'detection'
     if 'pred_sem_seg' in result:
@@ -34,12 +34,8 @@ def box_iou(a, b):
 
 def match_detections(boxes, scores, labels, other_boxes, other_scores, other_labels,
                      iou_thr=0.5):
-    """Greedy matching, in decreasing score of the first set, of each box to the unmatched box
-    of the same label in the other set with the highest IoU (at least ``iou_thr``).
-
-    Returns:
-        list[tuple[int, int, float]]: (index, other index, IoU) of each match.
-    """
+    """(index, other index, IoU) of each greedy match, best score first, of a box to the
+    unmatched box of its label in the other set with the highest IoU (at least ``iou_thr``)."""
     iou = box_iou(boxes, other_boxes) if len(boxes) and len(other_boxes) else \
         np.zeros((len(boxes), len(other_boxes)))
     iou = np.where(labels[:, None] == other_labels[None, :], iou, -1)
@@ -55,20 +51,14 @@ def match_detections(boxes, scores, labels, other_boxes, other_scores, other_lab
 
 
 def difference(reference, result):
-    """How ``result`` differs from ``reference`` (two predictions for one image).
-
-    Returns:
-        dict: detection: ``num``/``num_ref`` (boxes), ``matched`` (fraction of the reference's
-        boxes matched at IoU >= 0.5, same label), ``mean_iou`` of the matches and
-        ``max_score_diff`` over them; segmentation: ``pixel_agreement``; classification:
-        ``same_top1`` and ``max_score_diff``.
-    """
+    """How ``result`` differs from ``reference``: detection ``num``/``num_ref``, ``matched``
+    (the reference's boxes matched, :func:`match_detections`), ``mean_iou`` and
+    ``max_score_diff`` of the matches; segmentation ``pixel_agreement``; classification
+    ``same_top1`` and ``max_score_diff``."""
     task = task_of(reference)
     if task == 'detection':
-        ref, res = reference.pred_instances, result.pred_instances
-        ref_boxes, ref_scores, ref_labels = (_numpy(ref.bboxes), _numpy(ref.scores),
-                                             _numpy(ref.labels))
-        boxes, scores, labels = _numpy(res.bboxes), _numpy(res.scores), _numpy(res.labels)
+        ref_boxes, ref_scores, ref_labels = _instances(reference)
+        boxes, scores, labels = _instances(result)
         matches = match_detections(ref_boxes, ref_scores, ref_labels, boxes, scores, labels)
         return dict(
             num_ref=len(ref_boxes), num=len(boxes),
@@ -77,8 +67,7 @@ def difference(reference, result):
             max_score_diff=max((abs(float(ref_scores[i] - scores[j])) for i, j, _ in matches),
                                default=0.))
     if task == 'segmentation':
-        ref = _numpy(reference.pred_sem_seg.data)
-        res = _numpy(result.pred_sem_seg.data)
+        ref, res = _numpy(reference.pred_sem_seg.data), _numpy(result.pred_sem_seg.data)
         if ref.shape != res.shape:
             raise ValueError(f'label maps differ in shape: {ref.shape} and {res.shape}')
         return dict(pixel_agreement=float((ref == res).mean()))
@@ -95,8 +84,7 @@ def describe(result, classes=None, top=5):
 
     task = task_of(result)
     if task == 'detection':
-        inst = result.pred_instances
-        boxes, scores, labels = _numpy(inst.bboxes), _numpy(inst.scores), _numpy(inst.labels)
+        boxes, scores, labels = _instances(result)
         order = np.argsort(-scores, kind='stable')[:top]
         lines = [f'{len(scores)} boxes']
         lines += [f'  {name(int(labels[i]))} {scores[i]:.3f} '

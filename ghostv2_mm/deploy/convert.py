@@ -1,7 +1,6 @@
-"""The steps of the deployment tools: from a trained checkpoint to the backend's files and the SDK
-description (``deploy.json``, ``pipeline.json``, ``detail.json``; ``deploy.py``), a comparison
-of the backend with PyTorch on an image, their metrics on a test set (``parity.py``), and the
-deploy config of a model (``benchmark.py``)."""
+"""The steps of the deployment tools (docs/deployment.md): a checkpoint to the backend's files
+and SDK description (``deploy.py``), predictions and metrics of PyTorch and the backend
+(``parity.py``), and the deploy config of a model (``benchmark.py``)."""
 import copy
 import glob
 import json
@@ -9,17 +8,15 @@ import os
 import os.path as osp
 import re
 
-# The backend whose rewriters trace the graph of each backend that has none of its own: ncnn and
-# LiteRT convert the graph the package exports for ONNX Runtime (its rewriters put mmdet's
-# post-processing in the graph as mmdet runs it; mmdeploy's ncnn rewriters replace it with
-# ncnn's custom ops), so that ONNX Runtime runs the same file as a reference.
+# The backend whose rewriters trace the graph of a backend without its own: ncnn and LiteRT
+# convert ONNX Runtime's graph (mmdeploy's ncnn rewriters put in ncnn's custom ops), which ONNX
+# Runtime then runs as a reference.
 EXPORT_BACKEND = {'ncnn': 'onnxruntime', 'litert': 'onnxruntime'}
 
 
 def inference_structure(model_cfg, checkpoint, work_dir):
     """The (config, checkpoint) to export: for a GhostNetV2 backbone, the deploy checkpoint (BN
-    folded; ``ghostv2_mm.apis.reparameterize_checkpoint``) written to ``work_dir`` and the
-    config with ``model.backbone.deploy=True``; any other model as it is."""
+    folded) written to ``work_dir`` and the config with ``model.backbone.deploy=True``."""
     if model_cfg.model.get('backbone', {}).get('type', '').split('.')[-1] != 'GhostNetV2':
         return model_cfg, checkpoint
     from ..apis import reparameterize_checkpoint
@@ -32,10 +29,8 @@ def inference_structure(model_cfg, checkpoint, work_dir):
 
 
 def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', precision='fp32'):
-    """mmdeploy's ONNX export (``mmdeploy.apis.onnx.export`` with its rewriters, as its
-    ``torch2onnx`` calls it) of the inference structure transformed by the deployment's export
-    profile (:func:`.profiles.resolve` of the deploy config's backend, ``precision`` and static
-    or dynamic input), traced with the rewriters of the backend or of its
+    """mmdeploy's ONNX export (as its ``torch2onnx`` calls it) of the inference structure in the
+    deployment's export profile, with the rewriters of the backend or of its
     :data:`EXPORT_BACKEND`; returns the ONNX file."""
     import torch
     from mmdeploy.apis.core.pipeline_manager import no_mp
@@ -65,14 +60,12 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
         onnx_export(model, inputs, prefix, EXPORT_BACKEND.get(backend, backend),
                     input_metas={'data_samples': data['data_samples'], 'mode': 'predict'},
                     context_info={'deploy_cfg': deploy_cfg},
-                    input_names=onnx_cfg['input_names'],
-                    output_names=onnx_cfg['output_names'],
+                    input_names=onnx_cfg['input_names'], output_names=onnx_cfg['output_names'],
                     opset_version=onnx_cfg.get('opset_version', 11),
                     dynamic_axes=get_dynamic_axes(deploy_cfg, names),
                     verbose=not onnx_cfg.get('strip_doc_string', True) or
                     onnx_cfg.get('verbose', False),
-                    keep_initializers_as_inputs=onnx_cfg.get('keep_initializers_as_inputs',
-                                                             True),
+                    keep_initializers_as_inputs=onnx_cfg.get('keep_initializers_as_inputs', True),
                     optimize=onnx_cfg.get('optimize', False))
         spec = graph_postprocess(model, inputs, deploy_cfg)
     if spec is not None:  # the post-processing left to the runtime, in the file's metadata
@@ -85,9 +78,9 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
 
 def dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, backend_files, precision,
               device='cpu'):
-    """mmdeploy's SDK description of the deployment (``deploy.json``, ``pipeline.json``,
-    ``detail.json``), naming ``backend_files`` and ``precision`` in ``deploy.json``, and the
-    dataset's ``classes`` (and ``palette``), which the SDK files do not carry, for drawing."""
+    """Write mmdeploy's SDK description (``deploy.json``, ``pipeline.json``, ``detail.json``),
+    with ``backend_files``, ``precision`` and the dataset's ``classes`` (and ``palette``), which
+    the SDK files lack, in ``deploy.json``."""
     from mmdeploy.backend.sdk.export_info import export2SDK
 
     # export2SDK edits the configs' test pipelines in place.
@@ -106,8 +99,7 @@ def dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, backend_files, precis
 
 
 def predict(task_processor, model, img):
-    """The prediction (a data sample) of a PyTorch or backend ``model`` for image ``img``, with
-    the deployment's pre-processing."""
+    """The prediction (a data sample) of a PyTorch or backend ``model`` for image ``img``."""
     import torch
     from mmdeploy.utils import get_input_shape
     data, _ = task_processor.create_input(img, get_input_shape(task_processor.deploy_cfg))
@@ -116,8 +108,8 @@ def predict(task_processor, model, img):
 
 
 def draw(task_processor, img, prediction, out_file, show=False):
-    """Draw ``prediction`` on image file ``img`` into ``out_file`` (the task processor's
-    ``visualize``, except for segmentation, whose ``visualize`` ignores ``out_file``)."""
+    """Draw ``prediction`` on image file ``img`` into ``out_file`` (for segmentation not with
+    the task processor's ``visualize``, which ignores ``out_file``)."""
     import mmcv
     name = osp.splitext(osp.basename(out_file))[0]
     if 'pred_sem_seg' not in prediction:
@@ -144,37 +136,23 @@ def dataset_meta(model_cfg):
 
 def deploy(deploy_cfg, model_cfg, checkpoint, img, work_dir, device='cpu', precision=None,
            calib_dataset_cfg=None, calib_num=100):
-    """Convert ``checkpoint`` into the backend files of ``deploy_cfg`` in ``work_dir`` with
-    the SDK description (:func:`export`, the backend's converter, int8 calibration,
-    :func:`dump_info`): what ``tools/deployment/deploy.py`` does before it compares.
-
-    Args:
-        deploy_cfg (str | Config): Deploy config (``configs/mmdeploy/``); not changed.
-        model_cfg (str | Config): Model config, its options merged.
-        checkpoint (str): The trained checkpoint.
-        img (str): The image the export traces.
-        work_dir (str): Where the files are written.
-        device (str): Device of the conversion. Defaults to ``'cpu'``.
-        precision (str, optional): One of the backend's ``runtime.PRECISIONS``; defaults to
-            ``backend_config.precision``, else fp32. Errors name it as the tools'
-            ``--precision``.
-        calib_dataset_cfg (str, optional): Config whose training set calibrates int8; defaults
-            to ``model_cfg``.
-        calib_num (int): Calibration images for int8. Defaults to 100.
+    """Convert ``checkpoint`` into the backend files of ``deploy_cfg`` (not changed) in
+    ``work_dir`` with the SDK description, tracing image ``img``: ``deploy.py`` before it
+    compares. ``precision`` (one of the backend's ``runtime.PRECISIONS``, errors naming it
+    ``--precision``) defaults to ``backend_config.precision``, else fp32; int8 is calibrated on
+    ``calib_num`` training images of ``calib_dataset_cfg`` (default: ``model_cfg``).
 
     Returns:
         tuple[BaseTask, list[str], str]: mmdeploy's task processor, the backend files (the model
         first) and the precision.
     """
     from mmdeploy.apis.utils import to_backend
-    from mmdeploy.utils import get_backend, get_input_shape
-    from mmengine.config import Config
+    from mmdeploy.utils import get_backend, get_input_shape, load_config
 
     from .backends import MOBILE_BACKENDS, build_task_processor, register
     from .runtime import check_precision
-    model_cfg = Config.fromfile(model_cfg) if isinstance(model_cfg, str) else model_cfg
-    deploy_cfg = Config.fromfile(deploy_cfg) if isinstance(deploy_cfg, str) else \
-        copy.deepcopy(deploy_cfg)
+    deploy_cfg, model_cfg = load_config(deploy_cfg, model_cfg)
+    deploy_cfg = copy.deepcopy(deploy_cfg)
     register()  # the package's backends, LiteRT among them
     backend = get_backend(deploy_cfg).value
     precision = precision or deploy_cfg.backend_config.get('precision', 'fp32')
@@ -198,34 +176,26 @@ def deploy(deploy_cfg, model_cfg, checkpoint, img, work_dir, device='cpu', preci
         calib, _ = dataset_inputs(calib_dataset_cfg or model_cfg, 'train', calib_num,
                                   shape and tuple(reversed(shape)))
         print(f'calibrating int8 on {len(calib)} training images')
-    if backend in MOBILE_BACKENDS:
-        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
-                           device=device, calib_inputs=calib)
-    else:
-        files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
-                           device=device)
-        if calib is not None:
-            from .quantize import quantize
-            files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
+    # The mobile converters quantise; ONNX Runtime's and OpenVINO's files are quantised after.
+    mobile = backend in MOBILE_BACKENDS
+    files = to_backend(backend, [onnx_file], work_dir=work_dir, deploy_cfg=deploy_cfg,
+                       device=device, calib_inputs=calib if mobile else None)
+    if calib is not None and not mobile:
+        from .quantize import quantize
+        files = quantize(onnx_file, backend, 'int8', calib, work_dir)['files']
     dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, files, precision, device)
     print(f'{backend} {precision}: {", ".join(files)}')
     return task_processor, files, precision
 
 
 def evaluate(models, dataloader, model_cfg, reference=None):
-    """The model config's test evaluator for each of ``models`` on ``dataloader`` (the
-    deployment's pre-processing), every batch given to each model.
-
-    Args:
-        models (dict): Name -> PyTorch or mmdeploy backend model (``test_step``).
-        dataloader (DataLoader): The task processor's test dataloader.
-        model_cfg (Config): The model config (``test_evaluator``, ``default_scope``).
-        reference (str, optional): A name of ``models``: each other model's predictions are
-            compared with its image by image (:func:`.compare.difference`).
+    """The model config's test evaluator for each of ``models`` (name -> PyTorch or mmdeploy
+    backend model) on ``dataloader``, every batch given to each model.
 
     Returns:
-        tuple[dict, dict]: The metrics of each model, and the per-image differences of each
-        model but ``reference`` (empty without one).
+        tuple[dict, dict]: The metrics of each model, and the per-image differences
+        (:func:`.compare.difference`) of each model but ``reference`` (a name of ``models``)
+        with it (empty without one).
     """
     import torch
     from mmengine.evaluator import Evaluator
@@ -283,11 +253,9 @@ TASKS = {'mmpretrain': 'classification', 'mmdet': 'detection', 'mmseg': 'segment
 
 def find_deploy_config(model_cfg, backend, deploy_cfg_dir):
     """The static deploy config of ``backend`` in ``deploy_cfg_dir`` for ``model_cfg``: of its
-    task (the config's ``default_scope``; an mmdet evaluator of ``segm`` masks: instance-seg)
-    and model family (the config file's name up to its first ``_``, as ``rtmdet_tiny_...``,
-    ``ssdlite_...``, ``lraspp_...``) where the folder has configs of that family for any backend
-    (their post-processing is the family's), else the task's plain config, at the (H, W) of the
-    test pipeline's ``Resize`` where the config names a size.
+    task (``default_scope``; an mmdet ``segm`` evaluator: instance-seg) and model family (the
+    config file's name up to its first ``_``) where the folder has configs of that family, else
+    the task's plain config, at the (H, W) of the test pipeline's ``Resize`` where it names one.
 
     Raises:
         DeployError: no deploy config fits; the message names the one looked for.
@@ -304,16 +272,15 @@ def find_deploy_config(model_cfg, backend, deploy_cfg_dir):
         scale = transform.get('scale')
         if transform['type'].split('.')[-1] == 'Resize' and isinstance(scale, (tuple, list)):
             size = (scale[1], scale[0])  # mmdet and mmseg give (W, H)
-    names = [match.groups() for match in map(STATIC_DEPLOY_CFG.match, sorted(
-        map(osp.basename, glob.glob(osp.join(deploy_cfg_dir, '*.py'))))) if match]
+    files = sorted(map(osp.basename, glob.glob(osp.join(deploy_cfg_dir, '*.py'))))
+    names = {f: m.groups() for f, m in zip(files, map(STATIC_DEPLOY_CFG.match, files)) if m}
     family = osp.basename(model_cfg.filename or '').split('_')[0]
-    if family not in {model for name_task, model, *_ in names if name_task == task}:
+    if family not in {model for name_task, model, *_ in names.values() if name_task == task}:
         family = None
-    for name_task, model, name_backend, h, w in names:
+    for file, (name_task, model, name_backend, h, w) in names.items():
         if (name_task, model, name_backend) == (task, family, backend) and \
                 (h is None or (int(h), int(w)) == size):
-            return osp.join(deploy_cfg_dir, f'{task}{"-" + model if model else ""}_{backend}'
-                            f'_static{f"-{h}x{w}" if h else ""}.py')
+            return osp.join(deploy_cfg_dir, file)
     raise DeployError(
         f'{deploy_cfg_dir} has no deploy config {task}{"-" + family if family else ""}_'
         f'{backend}_static{"-%dx%d" % size if size else ""}.py for {model_cfg.filename}')

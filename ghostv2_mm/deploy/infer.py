@@ -1,22 +1,15 @@
-"""Run a deployed detector, segmentor or classifier on an image with only its runtime (ONNX Runtime,
-OpenVINO, ncnn or LiteRT), numpy and OpenCV (no PyTorch, no OpenMMLab library), and draw the
-result.
+"""Run a deployed detector, segmentor or classifier on an image with only its runtime, numpy and
+OpenCV (no PyTorch, no OpenMMLab library), and draw the result.
 
     python -m ghostv2_mm.deploy.infer WORK_DIR IMAGE [--out OUT.png] [--score-thr 0.3]
         [--threads N]
 
-WORK_DIR is a ``tools/deployment/deploy.py`` output: ``deploy.json`` names the model file and its
-backend, ``pipeline.json`` the pre-processing (mmdeploy's SDK format: resize, normalise, pad),
-which :class:`Deployment` applies with OpenCV. A detector's boxes are returned in the image's own
-pixels (an instance segmentor's masks too), a segmentor's label map at the image's size, a
-classifier's class scores and top-1 label (mmpretrain's ``pred_score`` and ``pred_label``); mask
-logits and segmentation logits are resized bilinearly before they are binarised or arg-maxed, as
-mmdet and mmseg do (:mod:`.backend_models`). An ncnn or LiteRT file needs its sidecar
-(``<file>.io.json``) beside it.
+WORK_DIR is a ``tools/deployment/deploy.py`` output (``deploy.json``, ``pipeline.json``, the
+model file and, for ncnn and LiteRT, its ``<file>.io.json``); docs/deployment.md is the manual.
 """
-import math
 import argparse
 import json
+import math
 import os.path as osp
 import sys
 
@@ -40,16 +33,14 @@ def _read_json(path):
 
 
 class Preprocess:
-    """mmdeploy's SDK pre-processing (``pipeline.json``'s ``Preprocess`` transforms) on a BGR
-    uint8 image: ``Resize``, ``CenterCrop``, ``Normalize``, ``Pad``, then HWC to a (1, 3, H, W)
-    float32 array.
+    """mmdeploy's SDK pre-processing (``pipeline.json``'s transforms) of a BGR uint8 image into a
+    (1, 3, H, W) float32 array.
 
     Args:
         transforms (list[dict]): The transforms of ``pipeline.json``.
     """
     IGNORED = ('LoadImageFromFile', 'DefaultFormatBundle', 'ImageToTensor', 'Collect',
                'PackDetInputs', 'PackSegInputs')
-    # pipeline.json's transform -> the method that applies it.
     METHODS = {'Resize': 'resize', 'CenterCrop': 'center_crop', 'Normalize': 'normalize',
                'Pad': 'pad'}
 
@@ -64,8 +55,7 @@ class Preprocess:
             self.steps.append((getattr(self, self.METHODS[kind]), t))
 
     def __call__(self, img):
-        """Returns the input array and the meta information (``ori_shape``, ``img_shape``,
-        ``scale_factor`` (w, h))."""
+        """Returns the input array and ``ori_shape``, ``img_shape``, ``scale_factor`` (w, h)."""
         meta = dict(ori_shape=img.shape[:2], img_shape=img.shape[:2], scale_factor=(1., 1.))
         for step, t in self.steps:
             img = step(img, t, meta)
@@ -82,8 +72,7 @@ class Preprocess:
             scale = max(size)
             new_w, new_h = (scale, int(scale * h / w)) if w < h else (int(scale * w / h), scale)
         elif t.get('keep_ratio', False):
-            # mmcv's rescale: the largest scale at which the long side fits max(size) and the
-            # short side min(size).
+            # mmcv's rescale: the long side fits max(size), the short side min(size).
             scale = min(max(size) / max(h, w), min(size) / min(h, w))
             new_w, new_h = int(w * scale + 0.5), int(h * scale + 0.5)
         else:
@@ -96,7 +85,6 @@ class Preprocess:
 
     @staticmethod
     def center_crop(img, t, meta):
-        """mmcv's ``CenterCrop``: ``crop_size`` an int or (w, h)."""
         size = t['crop_size']
         crop_w, crop_h = (size, size) if isinstance(size, int) else size
         h, w = img.shape[:2]
@@ -162,23 +150,12 @@ class Deployment:
 
     def run(self, x):
         """The raw outputs of the runtime for the input array ``x``, by output name."""
-        for axis, (have, want) in enumerate(zip(x.shape, self.input_shape)):
-            if isinstance(want, int) and have != want:
-                raise DeployError(
-                    f'input of shape {tuple(x.shape)} does not fit the static input '
-                    f'{tuple(self.input_shape)} of {self.model_file} (axis {axis}); deploy '
-                    'with a dynamic config or another input size')
         return self.model(x)
 
     def __call__(self, image):
-        """Predict on ``image``: a file name or a BGR uint8 (H, W, 3) array.
-
-        Returns:
-            dict: Detector: ``bboxes`` (N, 4) in image pixels, ``scores`` (N, ), ``labels``
-            (N, ), and for an instance segmentor ``masks`` (N, H, W) booleans. Segmentor:
-            ``sem_seg`` (H, W) labels. Classifier: ``pred_score`` (C, ) class scores (the
-            softmax), ``pred_label`` the top-1 class (int).
-        """
+        """Predict on ``image`` (a file name or a BGR uint8 (H, W, 3) array): a detector's
+        ``bboxes``, ``scores``, ``labels`` (and ``masks``) in image pixels, a segmentor's
+        ``sem_seg``, a classifier's ``pred_score`` and ``pred_label``."""
         x, meta = self.preprocess(read_image(image))
         return predictions(self.task, self.run(x), meta, self.postprocess)
 
@@ -233,8 +210,8 @@ class Deployment:
 
 
 def resize_maps(maps, size):
-    """(C, H, W) float maps resized bilinearly to ``size`` (h, w), as PyTorch's ``interpolate``
-    with ``align_corners=False`` (OpenCV takes at most 512 channels at a time)."""
+    """(C, H, W) float maps resized bilinearly to ``size`` (h, w) as PyTorch's ``interpolate``
+    (``align_corners=False``); OpenCV takes at most 512 channels at a time."""
     h, w = size
     if len(maps) == 0:
         return np.zeros((0, h, w), np.float32)
@@ -245,11 +222,9 @@ def resize_maps(maps, size):
 
 
 def predictions(task, outputs, meta, postprocess=None):
-    """The result of :meth:`Deployment.__call__` from the raw ``outputs`` (by name) of a
-    ``'Detector'`` (``dets``, ``labels``, an instance segmentor's mask logits ``masks``) or
-    ``'Segmentor'`` (its label map or logits) or ``'Classifier'`` (its class scores) for one image
-    of ``meta`` (``scale_factor`` (w, h), ``img_shape``, ``ori_shape``); ``postprocess``: the
-    model's ``test_cfg`` (``mask_thr_binary``)."""
+    """The result of :meth:`Deployment.__call__` from the raw ``outputs`` of a ``task`` for one
+    image of ``meta``; mask and segmentation logits are resized bilinearly before they are
+    binarised (``postprocess['mask_thr_binary']``) or arg-maxed, as mmdet and mmseg do."""
     if task == 'Classifier':
         scores = next(iter(outputs.values()))[0].astype(np.float32)
         return dict(pred_score=scores, pred_label=int(scores.argmax()))
@@ -274,14 +249,12 @@ def predictions(task, outputs, meta, postprocess=None):
         return dict(sem_seg=resize_maps(seg[:, :h, :w].astype(np.float32),
                                         (ori_h, ori_w)).argmax(0))
     seg = seg[0] if seg.ndim == 3 else seg
-    seg = cv2.resize(seg[:h, :w].astype(np.float32), (ori_w, ori_h),
-                     interpolation=cv2.INTER_NEAREST).astype(np.int64)
-    return dict(sem_seg=seg)
+    return dict(sem_seg=cv2.resize(seg[:h, :w].astype(np.float32), (ori_w, ori_h),
+                                   interpolation=cv2.INTER_NEAREST).astype(np.int64))
 
 
 def read_image(image, argument='IMAGE'):
-    """A BGR uint8 (H, W, 3) image from a file name or an array, or a one-line error naming
-    ``argument``."""
+    """A BGR uint8 (H, W, 3) image from a file name or an array; errors name ``argument``."""
     if isinstance(image, str):
         if not osp.isfile(image):
             raise DeployError(f'{argument} {image} does not exist')

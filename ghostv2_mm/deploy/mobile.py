@@ -1,20 +1,9 @@
-"""Static ONNX files converted for the mobile runtimes: ncnn (``.param`` and ``.bin``, by pnnx,
-the converter binary in its wheel) and LiteRT (``.tflite``, by onnx2tf in the converter
-environment ``tools/setup_env.sh`` creates, run as a subprocess). Both runtimes fix every size
-at conversion, so the ONNX file must be static (``export_onnx.py --static``).
-
-Neither converter may download, install or report anything: pnnx gets a temporary directory and
-the ONNX file only; onnx2tf, which fetches a sample-image ``.npy`` for its own check of the
-conversion unless a file of that name is in its working directory, gets one there, and a proxy
-that refuses every connection, so that any other attempt fails at once instead of leaving the
-machine. onnx2tf runs onnxsim from its PATH (and skips the simplification silently without it),
-so the converter environment's ``bin`` leads that PATH.
-
-Each converted file gets a sidecar ``<file>.io.json`` (:data:`.runtime.IO_SUFFIX`) naming the
-ONNX file's input and outputs, their shapes and where the runtime keeps them (ncnn's blob names,
-LiteRT's channels-last layout) and the post-processing the graph leaves to the runtime, so that
-:class:`.runtime.RuntimeModel` returns what ONNX Runtime returns for the same input.
+"""Static ONNX files converted for ncnn (by pnnx) and LiteRT (by onnx2tf, in the converter
+environment of ``tools/setup_env.sh``), each with a sidecar ``<file>.io.json``
+(:data:`.runtime.IO_SUFFIX`) from which :class:`.runtime.RuntimeModel` returns what ONNX Runtime
+returns. Neither converter may reach the network. docs/mobile.md is the manual.
 """
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -27,16 +16,14 @@ import numpy as np
 from ..errors import DeployError
 from ..utils import check_choice
 from .postprocess import METADATA_KEY, read_spec
-from .runtime import IO_SUFFIX, SETUP, NotInstalled
+from .runtime import INSTALL_MOBILE, IO_SUFFIX, SETUP, NotInstalled
 
-# onnx2tf's file names for each precision (``-oiqt`` writes the quantised ones; int8 is the file
-# whose every op, input and output is int8).
+# onnx2tf's file of each precision (``-oiqt`` writes the quantised ones).
 LITERT_FILES = {'fp32': 'float32', 'fp16': 'float16', 'int8': 'full_integer_quant'}
-# The int8 file of a graph with outputs that are not float (NMS's labels, an arg-max's label
-# map) or that the post-processing reads (boxes and scores before NMS): its ops are int8, its
-# input and outputs float, since the outputs are not activations that int8 I/O may quantise.
+# int8 ops, float input and outputs: for outputs that are not activations int8 I/O may quantise
+# (labels, or boxes and scores that the post-processing reads).
 LITERT_INT8_FLOAT_IO = 'integer_quant'
-# The sample images onnx2tf checks its conversion on, read from its working directory when there.
+# onnx2tf downloads the sample images it checks its conversion on unless this file is in its cwd.
 ONNX2TF_SAMPLE = 'calibration_image_sample_data_20x128x128x3_float32.npy'
 # A proxy nothing listens on: a download the converter attempts fails at once.
 NO_NETWORK = {name: 'http://127.0.0.1:9' for name in
@@ -44,8 +31,7 @@ NO_NETWORK = {name: 'http://127.0.0.1:9' for name in
 
 
 def cache_dir():
-    """The package's cache directory outside the clone (``GHOSTV2_MM_CACHE``, as the set-up
-    script resolves it)."""
+    """The package's cache directory (``GHOSTV2_MM_CACHE``, as the set-up script resolves it)."""
     return os.environ.get('GHOSTV2_MM_CACHE', osp.join(
         os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'ghostv2_mm'))
 
@@ -53,7 +39,6 @@ def cache_dir():
 def pnnx_binary():
     """The pnnx executable of the ``pnnx`` wheel (``GHOSTV2_MM_PNNX`` overrides), found without
     importing the package (which imports torch)."""
-    import importlib.util
     path = os.environ.get('GHOSTV2_MM_PNNX')
     if path is None:
         spec = importlib.util.find_spec('pnnx')
@@ -61,7 +46,7 @@ def pnnx_binary():
     if not path or not os.access(path, os.X_OK):
         raise NotInstalled(
             f'the ONNX -> ncnn converter pnnx is not installed{f" ({path})" if path else ""}: '
-            f'run {SETUP}, which installs requirements/mobile.txt into .venv')
+            f'{INSTALL_MOBILE}')
     return path
 
 
@@ -82,32 +67,26 @@ RUNTIME_MODULES = {'ncnn': 'ncnn', 'litert': 'ai_edge_litert'}
 
 
 def check_installed(backend):
-    """Raise :class:`.runtime.NotInstalled` naming the set-up step unless ``backend``'s
-    (``'ncnn'`` or ``'litert'``) converter and runtime are installed: checked before an export
-    whose file could not be converted or run."""
-    import importlib.util
+    """Raise :class:`.runtime.NotInstalled` unless ``backend``'s converter and runtime are
+    installed."""
     check_choice('backend', backend, RUNTIME_MODULES)
     (pnnx_binary if backend == 'ncnn' else onnx2tf_binary)()
     if importlib.util.find_spec(RUNTIME_MODULES[backend]) is None:
         raise NotInstalled(f'the {backend} runtime ({RUNTIME_MODULES[backend]}) is not '
-                           f'installed: run {SETUP}, which installs requirements/mobile.txt '
-                           'into .venv')
+                           f'installed: {INSTALL_MOBILE}')
 
 
 def fill_empty_resize_inputs(model):
-    """Give the empty roi and scales inputs of every ``Resize`` of ``model`` (an
-    ``onnx.ModelProto``, changed in place) an empty initializer: pnnx writes a ``Resize`` whose
-    optional inputs are empty names with an input count of -1, which ncnn refuses. Empty tensors
-    mean the same (ONNX: scales is empty when sizes is given). Returns how many inputs changed."""
+    """Give the empty roi and scales inputs of every ``Resize`` of ``model`` (changed in place)
+    an empty initializer, which means the same: pnnx writes them with an input count of -1,
+    which ncnn refuses. Returns how many inputs changed."""
     from onnx import TensorProto, helper
     names = {1: 'resize_empty_roi', 2: 'resize_empty_scales'}
     initializers = {i.name for i in model.graph.initializer}
     changed = 0
     for node in model.graph.node:
-        if node.op_type != 'Resize':
-            continue
         for index, name in names.items():
-            if index < len(node.input) and node.input[index] == '':
+            if node.op_type == 'Resize' and index < len(node.input) and node.input[index] == '':
                 node.input[index] = name
                 changed += 1
                 if name not in initializers:
@@ -118,34 +97,32 @@ def fill_empty_resize_inputs(model):
 
 
 def static_io(model, onnx_file):
-    """The input and outputs of ``model`` as ``{'name', 'shape', 'dtype'}`` dicts; the single
-    input must have a static shape (output dims that are not fixed are None)."""
+    """The single static input and the outputs of ``model`` as ``{'name', 'shape', 'dtype'}``
+    dicts (None for a dim that is not fixed)."""
     from onnx.helper import tensor_dtype_to_np_dtype
 
-    def shape(value):
-        return [d.dim_value if d.HasField('dim_value') else None
-                for d in value.type.tensor_type.shape.dim]
-
-    def dtype(value):
-        return str(tensor_dtype_to_np_dtype(value.type.tensor_type.elem_type))
+    def io(value):
+        tensor = value.type.tensor_type
+        return dict(name=value.name, shape=[d.dim_value if d.HasField('dim_value') else None
+                                            for d in tensor.shape.dim],
+                    dtype=str(tensor_dtype_to_np_dtype(tensor.elem_type)))
     initializers = {i.name for i in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in initializers]
     if len(inputs) != 1:
         raise DeployError(f'{onnx_file} has {len(inputs)} inputs; the mobile runtimes take '
                           'models of one image input')
-    inp = dict(name=inputs[0].name, shape=shape(inputs[0]), dtype=dtype(inputs[0]))
+    inp = io(inputs[0])
     if None in inp['shape'] or 0 in inp['shape']:
         raise DeployError(f'{onnx_file} has the dynamic input shape {inp["shape"]}; ncnn and '
                           'LiteRT fix every size at conversion: export with --static (a static '
                           'deploy config)')
-    return inp, [dict(name=o.name, shape=shape(o), dtype=dtype(o)) for o in model.graph.output]
+    return inp, [io(o) for o in model.graph.output]
 
 
 def _prepare(onnx_file, tmp, fix_resize=False):
-    """Load ``onnx_file``, check its input is static and write a copy to ``tmp`` (the converters
-    write beside their input, and onnx2tf's onnxsim overwrites it). Returns the copy's path, the
-    input, the outputs, the op types of the graph and the post-processing its metadata leaves to
-    the runtime (:mod:`.postprocess`; None when the graph has it)."""
+    """Check ``onnx_file`` and copy it to ``tmp`` (the converters write beside their input, and
+    onnx2tf's onnxsim overwrites it). Returns the copy's path, the input, the outputs, the op
+    types and the post-processing left to the runtime (:mod:`.postprocess`; None if none)."""
     import onnx
     if not osp.isfile(onnx_file):
         raise DeployError(f'ONNX file {onnx_file} does not exist')
@@ -167,7 +144,6 @@ def _run(cmd, cwd, what, timeout, env=None):
         lines = [line for line in (proc.stderr + proc.stdout).splitlines() if line.strip()]
         raise DeployError(f'{what} failed (exit status {proc.returncode}): '
                           f'{lines[-1].strip() if lines else "no output"}')
-    return proc
 
 
 def _write_io(path, backend, precision, inp, outputs, postprocess):
@@ -177,19 +153,8 @@ def _write_io(path, backend, precision, inp, outputs, postprocess):
 
 
 def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
-    """Convert the static ``onnx_file`` into ncnn's ``param_file`` and its weights (the same
-    name with ``.bin``), with pnnx.
-
-    Args:
-        onnx_file (str): A static ONNX file.
-        param_file (str): The ``.param`` file to write.
-        fp16 (bool): Store the weights in fp16 (half the file; ncnn's ``fp16`` precision).
-            Defaults to False: fp32 weights.
-        timeout (float): Seconds the converter may take.
-
-    Returns:
-        str: ``param_file``.
-    """
+    """Convert the static ``onnx_file`` with pnnx into ncnn's ``param_file`` and its ``.bin``
+    (fp16 weights when ``fp16``); returns ``param_file``."""
     if not param_file.endswith('.param'):
         raise DeployError(f'param_file must end with .param, but received {param_file!r}')
     binary = pnnx_binary()
@@ -198,11 +163,10 @@ def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
     with tempfile.TemporaryDirectory(prefix='ghostv2_ncnn_', dir=out_dir) as tmp:
         source, inp, outputs, _, postprocess = _prepare(onnx_file, tmp, fix_resize=True)
         shape = ','.join(map(str, inp['shape']))
-        files = {key: osp.join(tmp, name) for key, name in (
-            ('pnnxparam', 'model.pnnx.param'), ('pnnxbin', 'model.pnnx.bin'),
-            ('pnnxpy', 'model_pnnx.py'), ('pnnxonnx', 'model.pnnx.onnx'),
-            ('ncnnparam', 'model.ncnn.param'), ('ncnnbin', 'model.ncnn.bin'),
-            ('ncnnpy', 'model_ncnn.py'))}
+        files = {key: osp.join(tmp, name) for key, name in dict(
+            pnnxparam='model.pnnx.param', pnnxbin='model.pnnx.bin', pnnxpy='model_pnnx.py',
+            pnnxonnx='model.pnnx.onnx', ncnnparam='model.ncnn.param', ncnnbin='model.ncnn.bin',
+            ncnnpy='model_ncnn.py').items()}
         _run([binary, source, f'inputshape=[{shape}]f32', f'fp16={int(bool(fp16))}',
               *(f'{key}={path}' for key, path in files.items())],
              tmp, f'pnnx on {onnx_file}', timeout)
@@ -226,26 +190,14 @@ def convert_to_ncnn(onnx_file, param_file, fp16=False, timeout=600):
 
 def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=None,
                       timeout=1800, extra_args=()):
-    """Convert the static ``onnx_file`` into the LiteRT file ``tflite_file`` with onnx2tf, in
-    the converter environment. LiteRT runs channels-last: the file's input is NHWC (the runtime
-    transposes), its 4-D outputs NHWC (recorded in the sidecar).
+    """Convert the static ``onnx_file`` with onnx2tf into the LiteRT file ``tflite_file``
+    (channels-last: the sidecar records the layouts); returns ``tflite_file``.
 
     Args:
-        onnx_file (str): A static ONNX file with one float input.
-        tflite_file (str): The ``.tflite`` file to write.
-        precision (str): ``'fp32'``, ``'fp16'`` (fp16 weights, computed in fp32) or ``'int8'``
-            (every op, the input and the outputs int8; per-channel weights, activation ranges
-            from ``calib_inputs``). A graph with an output that is not float (labels after NMS
-            or an arg-max) keeps its input and outputs float in int8
-            (:data:`LITERT_INT8_FLOAT_IO`).
-        calib_inputs (Iterable[np.ndarray], optional): (N, 3, H, W) float32 arrays of the
-            model's input (``ghostv2_mm.deploy.quantize.dataset_inputs``); int8 only.
-        timeout (float): Seconds the converter may take.
-        extra_args (Sequence[str]): More onnx2tf arguments (a graph with NMS gets ``-onwdt``,
-            its dynamic number of boxes).
-
-    Returns:
-        str: ``tflite_file``.
+        precision (str): ``'fp32'``, ``'fp16'`` (fp16 weights, fp32 arithmetic) or ``'int8'``
+            (int8 I/O unless :data:`LITERT_INT8_FLOAT_IO` applies).
+        calib_inputs (Iterable[np.ndarray], optional): (N, 3, H, W) float32 inputs; int8 only.
+        extra_args (Sequence[str]): More onnx2tf arguments.
     """
     check_choice('precision', precision, LITERT_FILES)
     if (precision == 'int8') != (calib_inputs is not None):
@@ -275,6 +227,7 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
             # The inputs are pre-processed already: onnx2tf's normalisation is the identity.
             cmd += ['-oiqt', '-cind', inp['name'], 'calib.npy', str([[[[0.] * channels]]]),
                     str([[[[1.] * channels]]])]
+        # onnx2tf skips onnxsim silently unless it is on the PATH: the environment's bin leads.
         env = dict(os.environ, **NO_NETWORK, NO_PROXY='', no_proxy='', CUDA_VISIBLE_DEVICES='',
                    TF_CPP_MIN_LOG_LEVEL='2', KERAS_HOME=tmp,
                    PATH=os.pathsep.join([osp.dirname(binary), os.environ.get('PATH', '')]))
@@ -294,15 +247,14 @@ def convert_to_litert(onnx_file, tflite_file, precision='fp32', calib_inputs=Non
 
 
 def _litert_layouts(tflite_file, outputs):
-    """Record in ``outputs`` the LiteRT tensor of each (``'tensor'``) and whether LiteRT writes
-    it channels-last (``'layout'``). Where onnx2tf writes a signature (its quantised files, some
-    float ones), it keeps the ONNX file's outputs there, by their names or as ``output_0``, ...,
-    in order; the file's own output order may differ. Else the file's order is the ONNX file's."""
+    """Record in ``outputs`` the LiteRT tensor of each (``'tensor'``) and whether it is
+    channels-last (``'layout'``). A file's output order may differ from the ONNX file's; its
+    signature, where onnx2tf writes one, keeps that order."""
     from .runtime import litert_interpreter
     interpreter = litert_interpreter(tflite_file, 1)
     details = interpreter.get_output_details()
     if interpreter.get_signature_list() and len(outputs) > 1:
-        # The signature names its outputs as the ONNX file does, or output_0, output_1, ...
+        # By the ONNX file's names, or output_0, output_1, ...
         by_key = interpreter.get_signature_runner().get_output_details()
         keys = [o['name'] for o in outputs]
         if not set(keys) <= set(by_key):

@@ -23,18 +23,12 @@ def export_part(model, part):
 
 
 def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
-    """Export ``module`` (see :func:`export_part`) to ``path`` and check it with
-    ``onnx.checker``.
+    """Export ``module`` (see :func:`export_part`, in its export profile) to ``path`` and check
+    it with ``onnx.checker``; returns the names of the outputs.
 
-    With ``dynamic=False`` the graph is fixed to batch 1 and ``shape``, so that the sizes the
-    DFC gates are resized to become constants instead of being computed on every call. With
-    ``dynamic=True`` (the default) batch, height and width are dynamic, down to 2 pixels per
-    side at the deepest DFC layer: the tracer fixes the pooling kernel at 2x2, which the eager
-    model narrows for 1-pixel sides. What a runtime needs of the module is applied before, by
-    its export profile (``ghostv2_mm.deploy.profiles.resolve(...).apply(module)``).
-
-    Returns:
-        list[str]: The names of the outputs.
+    ``dynamic=False`` fixes batch 1 and ``shape``, so the sizes the DFC gates are resized to are
+    constants. Dynamic files take down to 2 pixels per side at the deepest DFC layer: the tracer
+    fixes the pooling kernel at 2x2, which the eager model narrows for 1-pixel sides.
     """
     import onnx
     module.eval()
@@ -43,13 +37,12 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
         outputs = module(x)
     num = len(outputs) if isinstance(outputs, (tuple, list)) else 1
     names = ['logits'] if part == 'classifier' else [f'feat{i}' for i in range(num)]
-    axes = {'input': {0: 'batch', 2: 'height', 3: 'width'}}
-    for name in names:
-        axes[name] = {0: 'batch'} if part == 'classifier' else \
-            {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'}
+    axes = {name: {0: 'batch'} if part == 'classifier' else
+            {0: 'batch', 2: f'{name}_height', 3: f'{name}_width'} for name in names}
+    axes['input'] = {0: 'batch', 2: 'height', 3: 'width'}
     with warnings.catch_warnings():
-        # The size checks in Python (channel slicing, pooling kernel, resizing to the same size)
-        # are fixed by tracing; the traced branches are the general ones, as documented above.
+        # Tracing fixes the size checks in Python (channel slicing, pooling kernel, resizing);
+        # the traced branches are the general ones.
         warnings.simplefilter('ignore', torch.jit.TracerWarning)
         torch.onnx.export(module, x, path, input_names=['input'], output_names=names,
                           dynamic_axes=axes if dynamic else None, opset_version=opset)
@@ -58,10 +51,9 @@ def export_onnx(module, path, part, shape=(224, 224), opset=17, dynamic=True):
 
 
 def randomize_for_check(model, seed=0):
-    """Give a model with fresh random weights outputs that depend on its input, so that a check
-    of an export against it can fail: every BN non-trivial statistics and affine parameters, and
-    the last linear layer (initialised with std 0.01, its logits hardly depend on the input)
-    weights of std 0.5. Returns the model in eval mode."""
+    """``model`` in eval mode with outputs that depend on its input, so that a check of its
+    export can fail: random BN statistics and affine parameters, and last linear weights of std
+    0.5 (initialised with std 0.01, its logits hardly depend on the input)."""
     from torch.nn.modules.batchnorm import _BatchNorm
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -1,33 +1,13 @@
-"""mmdet's detection post-processing in numpy, for graphs that end before it (the mobile
-runtimes: ncnn has no layers for top-k and NMS, and onnx2tf's int8 files neither keep NMS nor
-decode boxes in int8 as mmdet does): the graph outputs every prior's box regression and class
-scores (:mod:`.rewriters`, ``post_processing.in_graph=False``) and this module computes the
-detections the end-to-end graph would, from the model's head and ``test_cfg`` as the graph's
-metadata records it (:data:`METADATA_KEY`; the converters copy it into the sidecar). Only numpy
-and OpenCV: it runs where PyTorch is absent.
-
-The steps are mmdet's (``YOLOV3Head.predict_by_feat``, ``BaseDenseHead._predict_by_feat_single``
-and ``_bbox_post_process``):
-
-0. the boxes decoded by the head's coder from its priors (:func:`decode`: ``YOLOBBoxCoder``,
-   ``DistancePointBBoxCoder``, ``DeltaXYWHBBoxCoder``), clipped to the input where the coder
-   clips;
-1. YOLOv3: the boxes whose objectness is at least ``confidence_threshold``; over all of them, the
-   ``pre_top_k`` best (box, class) pairs whose class score exceeds ``score_threshold``, scored
-   class score x objectness. Dense heads (RTMDet, SSD): the same top-k per level
-   (``level_sizes`` priors each);
-2. boxes not wider and higher than ``min_bbox_size`` dropped (where it is >= 0);
-3. NMS per class at ``iou_threshold`` (mmdet's ``batched_nms``: OpenCV's ``NMSBoxesBatched``),
-   the ``keep_top_k`` best kept.
-
-The result is the end-to-end graph's: ``dets`` (1, keep_top_k, 5) and ``labels`` (1, keep_top_k),
-the rows after the last detection padded with score 0 and label -1.
+"""mmdet's detection post-processing (``YOLOV3Head.predict_by_feat``,
+``BaseDenseHead._predict_by_feat_single``, ``_bbox_post_process``) in numpy and OpenCV, for graphs
+that end before it (``post_processing.in_graph=False``: ncnn, LiteRT), from the head and
+``test_cfg`` the graph's metadata records (:data:`METADATA_KEY`). docs/mobile.md explains why.
 """
 import json
 
 import numpy as np
 
-# The ONNX metadata entry (and sidecar key) with the post-processing a graph leaves to the runtime.
+# The ONNX metadata entry (and sidecar key) with the post-processing left to the runtime.
 METADATA_KEY = 'ghostv2_mm.postprocess'
 OUTPUT_NAMES = ('dets', 'labels')
 WH_RATIO_CLIP = 16 / 1000  # DeltaXYWHBBoxCoder.decode's: the largest log scale of a box
@@ -61,7 +41,8 @@ def batched_nms(boxes, scores, labels, iou_thr):
 
 
 def decode(spec, deltas):
-    """Step 0 of the module docstring: the (N, 4) boxes of the (N, 4) regression ``deltas``."""
+    """The (N, 4) boxes of the (N, 4) regression ``deltas``, decoded from the priors by the
+    head's coder, clipped to the input where the coder clips."""
     priors = np.asarray(spec['priors'], np.float32)
     coder = spec['coder']
     if coder == 'YOLOBBoxCoder':
@@ -96,9 +77,10 @@ def decode(spec, deltas):
 
 
 def detections(outputs, spec):
-    """The end-to-end graph's ``dets`` and ``labels`` (module docstring) from the graph's
-    ``outputs`` (``deltas`` (1, N, 4), ``scores`` (1, N, C), YOLOv3's ``objectness`` (1, N)) and
-    its post-processing ``spec``."""
+    """The end-to-end graph's ``dets`` (1, keep_top_k, 5) and ``labels`` (1, keep_top_k), padded
+    with score 0 and label -1, from the graph's ``deltas``, ``scores`` (and YOLOv3's
+    ``objectness``): YOLOv3 ranks confident boxes by class score x objectness, the dense heads
+    rank per level; then ``min_bbox_size`` and class-wise NMS."""
     boxes, scores = decode(spec, outputs['deltas'][0]), outputs['scores'][0]
     thr, nms_pre = spec['score_threshold'], spec['pre_top_k']
     if spec['head'] == 'yolov3':
@@ -115,14 +97,11 @@ def detections(outputs, spec):
         pair_scores, index, labels = (np.concatenate(p) for p in zip(*parts))
     pair_boxes = boxes[index]
     if spec.get('min_bbox_size', -1) >= 0:
-        wide = (pair_boxes[:, 2] - pair_boxes[:, 0] > spec['min_bbox_size']) & \
-            (pair_boxes[:, 3] - pair_boxes[:, 1] > spec['min_bbox_size'])
+        wide = (pair_boxes[:, 2:] - pair_boxes[:, :2] > spec['min_bbox_size']).all(1)
         pair_scores, pair_boxes, labels = pair_scores[wide], pair_boxes[wide], labels[wide]
-    keep = batched_nms(pair_boxes, pair_scores, labels, spec['iou_threshold'])
-    keep = keep[:spec['keep_top_k']]
+    keep = batched_nms(pair_boxes, pair_scores, labels, spec['iou_threshold'])[:spec['keep_top_k']]
     dets = np.zeros((1, spec['keep_top_k'], 5), np.float32)
     kept_labels = np.full((1, spec['keep_top_k']), -1, np.int64)
-    dets[0, :len(keep), :4] = pair_boxes[keep]
-    dets[0, :len(keep), 4] = pair_scores[keep]
+    dets[0, :len(keep), :4], dets[0, :len(keep), 4] = pair_boxes[keep], pair_scores[keep]
     kept_labels[0, :len(keep)] = labels[keep]
     return dict(zip(OUTPUT_NAMES, (dets, kept_labels)))

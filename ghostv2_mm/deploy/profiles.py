@@ -1,10 +1,7 @@
-"""Export profiles: what each runtime gets of the inference structure.
-
-A deployment's profile, resolved once from (backend, precision, static or dynamic input) by
-:func:`resolve`, lists the module transforms applied to the inference structure before it is
-traced (:mod:`.transforms`) and the graph transforms applied to the ONNX file before it is
-quantised. :data:`TRANSFORMS` is the one table of which (backend, precision) gets which
-transform; a new runtime is a new row. docs/performance.md has the measurements behind it.
+"""Export profiles: what each runtime gets of the inference structure. :data:`TRANSFORMS` is the
+one table of which (backend, precision) gets which module transforms (:mod:`.transforms`, before
+tracing) and graph transforms (of the ONNX file a quantiser reads); :func:`resolve` makes a
+deployment's profile. docs/deployment.md and docs/performance.md have the reasons.
 """
 from collections import namedtuple
 
@@ -15,17 +12,11 @@ TRANSFORMS = {
     # Its int8 kernels run NHWC, where up-sampled gates only add work, and its int8 pooling is
     # slow; every conv gets its own parameters before quantisation.
     ('onnxruntime', 'int8'): ('pad_channels', 'conv_pooling', 'unshare_parameters'),
-    # OpenVINO runs these networks channels-last, where padding only adds work.
-    ('openvino', 'fp32'): (),
-    ('openvino', 'bf16'): (),
-    ('openvino', 'int8'): (),
-    # ncnn packs channels in blocks of its own and LiteRT (XNNPACK) runs channels-last: the
-    # unpadded file with the plain gates, as OpenVINO.
-    ('ncnn', 'fp32'): (),
-    ('ncnn', 'fp16'): (),
-    ('litert', 'fp32'): (),
-    ('litert', 'fp16'): (),
-    ('litert', 'int8'): (),
+    # OpenVINO and LiteRT (XNNPACK) run these networks channels-last, where padding only adds
+    # work, and ncnn packs channels in blocks of its own: the unpadded file, the plain gates.
+    **dict.fromkeys([('openvino', 'fp32'), ('openvino', 'bf16'), ('openvino', 'int8'),
+                     ('ncnn', 'fp32'), ('ncnn', 'fp16'),
+                     ('litert', 'fp32'), ('litert', 'fp16'), ('litert', 'int8')], ()),
     ('pytorch', 'fp32'): ('channels_last', ),
 }
 # Module transforms: functions of .transforms (pad_channels to 16: ONNX Runtime's AVX-512 block).
@@ -48,16 +39,14 @@ class Profile(namedtuple('Profile', 'backend precision static transforms')):
         return tuple(t for t in self.transforms if t in GRAPH_TRANSFORMS)
 
     def apply(self, model):
-        """``model``'s inference structure transformed for this profile (a model without a
-        GhostNetV2 passes through unchanged but for ``channels_last``)."""
+        """``model``'s inference structure transformed for this profile."""
         from . import transforms
         for name in self.module_transforms:
             model = getattr(transforms, name)(model)
         return model
 
     def apply_graph(self, onnx_model):
-        """Apply the graph transforms to ``onnx_model`` (an ``onnx.ModelProto``) in place;
-        returns whether it changed."""
+        """Apply the graph transforms to ``onnx_model`` in place; returns whether it changed."""
         from .quantize import groups
         changed = False
         for name in self.graph_transforms:

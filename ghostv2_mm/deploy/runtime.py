@@ -1,17 +1,7 @@
-"""Opening and running deployed models in ONNX Runtime, OpenVINO, ncnn and LiteRT: every part of
-the package that runs a deployed file opens it here, so that threads, spinning, the inference
-precision and static shapes are set in one place. Only numpy and the runtime itself are imported:
-this module runs where PyTorch is absent.
-
-OpenVINO runs float layers in bf16 by default on CPUs with AVX512-BF16 or AMX, so the precision
-is always given. An IR written for a deployment records the precision it was deployed for
-(:data:`PRECISION_KEY` in its runtime info, :func:`convert_to_openvino`), which
-:class:`RuntimeModel` uses when no precision is asked for.
-
-ncnn and LiteRT files come from :mod:`.mobile`, which writes beside each a sidecar
-(:data:`IO_SUFFIX`) with the ONNX file's input and output names and shapes: ncnn names its blobs
-``in0``/``out0`` and drops the batch axis, LiteRT runs channels-last, and :class:`RuntimeModel`
-returns what ONNX Runtime returns for the same input.
+"""Opening and running deployed files in ONNX Runtime, OpenVINO, ncnn and LiteRT, so that threads,
+spinning, the inference precision and static shapes are set in one place. Imports only numpy and
+the runtime: it runs where PyTorch is absent. docs/deployment.md and docs/mobile.md (the ncnn and
+LiteRT sidecars, :data:`IO_SUFFIX`) describe it.
 """
 import functools
 import json
@@ -34,25 +24,25 @@ from .postprocess import OUTPUT_NAMES as POSTPROCESS_OUTPUTS
 from .postprocess import detections, read_spec
 
 BACKENDS = ('onnxruntime', 'openvino', 'ncnn', 'litert')
-# The precisions of each backend: bf16 is OpenVINO's inference precision for a float file, int8
-# a quantised file (ghostv2_mm.deploy.quantize; LiteRT's by its converter, .mobile), fp16 ncnn's
-# storage and arithmetic precision (from fp16 or fp32 weights) or a LiteRT file of fp16 weights.
+# bf16: OpenVINO's inference precision for a float file; int8: a quantised file; fp16: ncnn's
+# storage and arithmetic or a LiteRT file of fp16 weights.
 PRECISIONS = {'onnxruntime': ('fp32', 'int8'), 'openvino': ('fp32', 'bf16', 'int8'),
               'ncnn': ('fp32', 'fp16'), 'litert': ('fp32', 'fp16', 'int8')}
 SUFFIXES = {'onnxruntime': '.onnx', 'openvino': '.xml', 'ncnn': '.param', 'litert': '.tflite'}
 # The sidecar of an ncnn or LiteRT file: its input and outputs as the ONNX file had them.
 IO_SUFFIX = '.io.json'
 SETUP = 'tools/setup_env.sh'
-# OpenVINO's names of the inference precisions. An int8 file runs its float layers in f32: they
-# are float because they are sensitive.
+INSTALL_MOBILE = f'run {SETUP}, which installs requirements/mobile.txt into .venv'
+# OpenVINO's inference precisions: an int8 file's float layers stay f32 (they are sensitive).
+# OpenVINO would run float layers in bf16 on CPUs with AVX512-BF16 or AMX: the hint is always set.
 OPENVINO_HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
-# Where an IR keeps its inference precision (OpenVINO's section for runtime options).
+# Where an IR records the precision it was deployed for (RuntimeModel's default).
 PRECISION_KEY = ['runtime_options', 'INFERENCE_PRECISION_HINT']
 
 
 def check_precision(backend, precision, argument='precision', backend_argument='backend'):
-    """Raise ``DeployError`` (a ``ValueError``) naming ``backend_argument`` or ``argument``
-    unless ``backend`` is known and has ``precision``."""
+    """Raise ``DeployError`` naming ``backend_argument`` or ``argument`` unless ``backend`` is
+    known and has ``precision``."""
     if backend not in BACKENDS:
         raise DeployError(f'{backend_argument} must be one of {BACKENDS}, but received '
                           f'{backend!r}')
@@ -68,7 +58,7 @@ class NotInstalled(DeployError):
 
 def check_input(x, input_shape, path):
     """Raise ``DeployError`` unless ``x`` is a real-valued array that fits ``input_shape`` (None:
-    any size on that axis) of the model file ``path``; the same one line for every backend."""
+    any size) of the model file ``path``."""
     x = np.asarray(x)
     if x.dtype.kind not in 'fiu':
         raise DeployError(f'input must be a real-valued (float) array, but received dtype '
@@ -84,38 +74,24 @@ def check_input(x, input_shape, path):
 
 
 def cpu_count():
-    """The cores this process may run on."""
     return len(os.sched_getaffinity(0))
-
-
-def read_io(path):
-    """The sidecar (:data:`IO_SUFFIX`) of the ncnn or LiteRT file ``path``."""
-    sidecar = path + IO_SUFFIX
-    if not osp.isfile(sidecar):
-        raise DeployError(f'{sidecar} does not exist: ncnn and LiteRT files are converted by '
-                          'ghostv2_mm.deploy.mobile, which writes it beside the file')
-    with open(sidecar) as f:
-        return json.load(f)
 
 
 @functools.cache
 def import_ncnn():
-    """The ``ncnn`` module. Its OpenMP threads keep libgomp's default wait policy (they spin a
-    moment after each layer): with ``OMP_WAIT_POLICY=PASSIVE`` every layer pays for waking them,
-    and GhostNetV2 1.0x took 5.4x longer with 2 threads on an idle AMD EPYC
-    (docs/performance.md)."""
+    """The ``ncnn`` module; its OpenMP threads keep libgomp's default wait policy (PASSIVE made
+    GhostNetV2 5.4x slower, docs/performance.md)."""
     try:
         import ncnn
     except ImportError:
-        raise NotInstalled(f'the ncnn runtime is not installed: run {SETUP}, which installs '
-                           'requirements/mobile.txt into .venv') from None
+        raise NotInstalled(f'the ncnn runtime is not installed: {INSTALL_MOBILE}') from None
     return ncnn
 
 
 def ncnn_net(param_file, precision='fp32', threads=None):
-    """The ``ncnn.Net`` of ``param_file`` and its ``.bin`` on the CPU, with ``threads`` threads
-    (all cores when None). ncnn stores and computes in fp16 where the CPU can unless told
-    otherwise: fp32 turns that off, so that the file computes what ONNX Runtime does."""
+    """The ``ncnn.Net`` of ``param_file`` and its ``.bin`` on the CPU. fp32 turns off the fp16
+    storage and arithmetic ncnn uses by default, so that the file computes what ONNX Runtime
+    does."""
     ncnn = import_ncnn()
     check_choice('precision', precision, PRECISIONS['ncnn'])
     net = ncnn.Net()
@@ -135,13 +111,12 @@ def ncnn_net(param_file, precision='fp32', threads=None):
 
 
 def litert_interpreter(path, threads=None):
-    """A LiteRT interpreter of ``path`` (XNNPACK on the CPU) with ``threads`` threads (all cores
-    when None), its tensors allocated."""
+    """A LiteRT interpreter of ``path`` (XNNPACK on the CPU), its tensors allocated."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise NotInstalled(f'the LiteRT runtime (ai-edge-litert) is not installed: run {SETUP}, '
-                           'which installs requirements/mobile.txt into .venv') from None
+        raise NotInstalled('the LiteRT runtime (ai-edge-litert) is not installed: '
+                           f'{INSTALL_MOBILE}') from None
     try:
         interpreter = Interpreter(model_path=path, num_threads=int(threads or cpu_count()))
     except ValueError as e:
@@ -150,28 +125,10 @@ def litert_interpreter(path, threads=None):
     return interpreter
 
 
-def _quantize(x, detail):
-    """``x`` in the dtype of the LiteRT tensor ``detail`` (an int8 tensor's scale and zero
-    point)."""
-    if np.issubdtype(detail['dtype'], np.integer):
-        scale, zero = detail['quantization']
-        info = np.iinfo(detail['dtype'])
-        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(detail['dtype'])
-    return x.astype(detail['dtype'], copy=False)
-
-
-def _dequantize(y, detail):
-    if np.issubdtype(detail['dtype'], np.integer) and detail['quantization'][0]:
-        scale, zero = detail['quantization']
-        return (y.astype(np.float32) - zero) * np.float32(scale)
-    return y
-
-
 def onnxruntime_session(model, threads=None, profile_prefix=None):
-    """An ONNX Runtime CPU session of ``model`` (a path or serialised bytes) with ``threads``
-    intra-op threads (all cores when None) that do not spin while idle: spinning threads slow
-    down whatever else the process runs and the latencies measured beside them.
-    ``profile_prefix`` turns ONNX Runtime's profiler on."""
+    """An ONNX Runtime CPU session of ``model`` (a path or bytes) whose threads do not spin
+    while idle: spinning slows down whatever else the process runs and the latencies measured
+    beside it. ``profile_prefix`` turns ONNX Runtime's profiler on."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.inter_op_num_threads = 1
@@ -186,28 +143,17 @@ def onnxruntime_session(model, threads=None, profile_prefix=None):
 
 @functools.cache
 def openvino_core():
-    """The process's ``openvino.Core``: one per process, since each Core has its own thread
-    pools, which would compete for the cores."""
+    """One ``openvino.Core`` per process: each Core's thread pools would compete for the
+    cores."""
     import openvino as ov
     return ov.Core()
 
 
 def openvino_compile(model, precision=None, threads=None, shape=None, perf_count=False):
-    """``model`` (an IR or ONNX path, or an ``openvino.Model``) compiled for the CPU, for the
-    latency of one request at a time (``PERFORMANCE_HINT`` ``LATENCY``).
-
-    Args:
-        precision (str, optional): 'fp32', 'bf16' or 'int8' (:data:`OPENVINO_HINTS`). None: the
-            precision the IR records, else fp32.
-        threads (int, optional): Inference threads (all cores when None).
-        shape (Sequence[int], optional): Reshape the input to this static shape first (lets
-            OpenVINO fold the shape arithmetic of a dynamic file).
-        perf_count (bool): Collect per-layer times (``PERF_COUNT``).
-
-    Returns:
-        tuple[openvino.CompiledModel, str]: The compiled model and its OpenVINO precision
-        (``'f32'`` or ``'bf16'``).
-    """
+    """``model`` (an IR or ONNX path, or an ``openvino.Model``) compiled for the CPU's latency
+    and its OpenVINO precision (``'f32'`` or ``'bf16'``). ``precision`` None: the IR's, else fp32;
+    ``shape``: a static input shape to reshape to first (folds a dynamic file's shape arithmetic);
+    ``perf_count``: per-layer times."""
     core = openvino_core()
     if isinstance(model, str):
         if not osp.isfile(model):
@@ -230,12 +176,8 @@ def openvino_compile(model, precision=None, threads=None, shape=None, perf_count
 
 
 def convert_to_openvino(onnx_file, xml_file, precision='fp32'):
-    """Convert ``onnx_file`` into the OpenVINO IR ``xml_file`` (and its ``.bin``), weights kept
-    in fp32, recording ``precision`` (``'fp32'`` or ``'bf16'``) as its inference precision.
-
-    Returns:
-        str: ``xml_file``.
-    """
+    """Convert ``onnx_file`` into the IR ``xml_file`` (fp32 weights) recording ``precision``
+    (``'fp32'`` or ``'bf16'``); returns ``xml_file``."""
     import openvino as ov
     check_choice('precision', precision, ('fp32', 'bf16'))
     model = ov.convert_model(onnx_file)
@@ -248,20 +190,16 @@ class RuntimeModel:
     """A deployed file opened in its runtime.
 
     Args:
-        path (str): ``.onnx`` for ONNX Runtime; ``.xml`` (or ``.onnx``) for OpenVINO; ncnn's
-            ``.param`` (its ``.bin`` beside it) or a ``.tflite`` file, each with its sidecar
-            (:data:`IO_SUFFIX`).
+        path (str): ``.onnx``, ``.xml`` (OpenVINO), ``.param`` (its ``.bin`` beside it) or
+            ``.tflite``; ncnn and LiteRT files with their sidecar (:data:`IO_SUFFIX`).
         backend (str): One of :data:`BACKENDS`.
-        precision (str, optional): One of the backend's :data:`PRECISIONS`; for OpenVINO it
-            sets the inference precision (None: what the IR records), for ncnn fp32 or fp16
-            storage and arithmetic (None: the precision it was converted for). A LiteRT file
-            has the precision it was converted to.
+        precision (str, optional): One of the backend's :data:`PRECISIONS`; None: the precision
+            the file was deployed for. A LiteRT file has only that one.
         threads (int, optional): Runtime threads; all cores when None.
         shape (Sequence[int], optional): OpenVINO: compile for this static input shape.
 
-    A detector's graph that ends before the post-processing (ncnn's) records the rest in its
-    ONNX metadata or sidecar (:mod:`.postprocess`): the model then returns the end-to-end
-    graph's ``dets`` and ``labels``, computed from the graph's outputs.
+    A graph that ends before the post-processing returns the end-to-end graph's ``dets`` and
+    ``labels`` (:mod:`.postprocess`).
 
     Attributes:
         input_name (str), input_shape (list[int | None]), output_names (list[str]),
@@ -275,7 +213,12 @@ class RuntimeModel:
         self.backend, self.path = backend, path
         spec = None
         if backend in ('ncnn', 'litert'):
-            self.io = read_io(path)
+            if not osp.isfile(path + IO_SUFFIX):
+                raise DeployError(f'{path}{IO_SUFFIX} does not exist: ncnn and LiteRT files are '
+                                  'converted by ghostv2_mm.deploy.mobile, which writes it beside '
+                                  'the file')
+            with open(path + IO_SUFFIX) as f:
+                self.io = json.load(f)
             if self.io.get('backend') != backend:
                 raise DeployError(f'{path} is a {self.io.get("backend")} file, not {backend}')
             self.input_name = self.io['input']['name']
@@ -317,22 +260,22 @@ class RuntimeModel:
             self.output_names = list(POSTPROCESS_OUTPUTS)
 
     def __call__(self, x):
-        """The outputs for the float32 input array ``x``, by output name. OpenVINO's arrays are
-        views of the runtime's buffers, valid until the next call (:meth:`run` copies)."""
-        outputs = self._forward(x)
-        return detections(outputs, self.postprocess) if self.postprocess else outputs
-
-    def _forward(self, x):
+        """The outputs for the input array ``x``, by output name. OpenVINO's arrays are views of
+        the runtime's buffers, valid until the next call (:meth:`run` copies)."""
         check_input(x, self.input_shape, self.path)
         x = np.ascontiguousarray(x, dtype=np.float32)
         if self.backend == 'ncnn':
-            return self._run_ncnn(x)
-        if self.backend == 'litert':
-            return self._run_litert(x)
-        if self.backend == 'onnxruntime':
-            return dict(zip(self.output_names, self.session.run(None, {self.input_name: x})))
-        self.request.infer({self.input_name: x})
-        return {o.get_any_name(): self.request.get_tensor(o).data for o in self.compiled.outputs}
+            outputs = self._run_ncnn(x)
+        elif self.backend == 'litert':
+            outputs = self._run_litert(x)
+        elif self.backend == 'onnxruntime':
+            names = [o.name for o in self.session.get_outputs()]  # the graph's, not dets/labels
+            outputs = dict(zip(names, self.session.run(None, {self.input_name: x})))
+        else:
+            self.request.infer({self.input_name: x})
+            outputs = {o.get_any_name(): self.request.get_tensor(o).data
+                       for o in self.compiled.outputs}
+        return detections(outputs, self.postprocess) if self.postprocess else outputs
 
     def run(self, x):
         """The outputs for ``x`` as a list of arrays of their own, in the model's order."""
@@ -356,19 +299,26 @@ class RuntimeModel:
     def _run_litert(self, x):
         if self.io['input'].get('layout') == 'NHWC':
             x = x.transpose(0, 2, 3, 1)
-        self.interpreter.set_tensor(self.input_detail['index'],
-                                    np.ascontiguousarray(_quantize(x, self.input_detail)))
+        detail = self.input_detail
+        if np.issubdtype(detail['dtype'], np.integer):  # an int8 input: its scale and zero point
+            scale, zero = detail['quantization']
+            info = np.iinfo(detail['dtype'])
+            x = np.clip(np.round(x / scale) + zero, info.min, info.max)
+        self.interpreter.set_tensor(detail['index'],
+                                    np.ascontiguousarray(x.astype(detail['dtype'], copy=False)))
         self.interpreter.invoke()
         outputs = {}
         for output, detail in zip(self.io['outputs'], self.output_details):
-            y = _dequantize(self.interpreter.get_tensor(detail['index']), detail)
+            y = self.interpreter.get_tensor(detail['index'])
+            if np.issubdtype(detail['dtype'], np.integer) and detail['quantization'][0]:
+                scale, zero = detail['quantization']
+                y = (y.astype(np.float32) - zero) * np.float32(scale)
             outputs[output['name']] = y.transpose(0, 3, 1, 2) if output.get('layout') == 'NHWC' \
                 else y
         return outputs
 
 
-# One inference of a model in a fresh interpreter, so that a crash in the runtime's kernels ends
-# that process and not the caller.
+# One inference in a fresh interpreter: a crash in the runtime's kernels ends that process only.
 _CHECK_SCRIPT = '''
 import sys
 import numpy as np
@@ -379,19 +329,14 @@ RuntimeModel(path, backend, precision)(np.load(sample))
 
 
 def check_runs(path, backend, precision, sample, timeout=600):
-    """Run ``path`` once on ``sample`` (a (1, 3, H, W) float32 array) in a subprocess: a runtime
-    whose kernels crash on a model (docs/quantization.md) kills the process that runs it, which
-    here is not the caller.
-
-    Raises:
-        RuntimeCrash: the process died of a signal; the message names the file, the signal and
-            the CPU's instruction sets.
-    """
+    """Run ``path`` once on ``sample`` (a (1, 3, H, W) array) in a subprocess, since a runtime
+    whose kernels crash on a model (docs/quantization.md) kills its process. Raises
+    ``RuntimeCrash`` (naming the file, the signal and the CPU's instruction sets) on a signal."""
     with tempfile.TemporaryDirectory(prefix='ghostv2_check_') as tmp:
         np.save(osp.join(tmp, 'sample.npy'), np.asarray(sample, np.float32))
         package_root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [package_root] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+            filter(None, [package_root, os.environ.get('PYTHONPATH')])))
         proc = subprocess.run([sys.executable, '-c', _CHECK_SCRIPT, osp.abspath(path), backend,
                                precision, osp.join(tmp, 'sample.npy')], env=env,
                               capture_output=True, text=True, timeout=timeout)
@@ -407,10 +352,9 @@ def check_runs(path, backend, precision, sample, timeout=600):
 
 
 def interleaved(fns, x, repeats, warmup, block=5):
-    """Median seconds of each callable: ``warmup`` + ``repeats`` rounds, in each of which every
-    callable runs ``block`` times in a row (the order of the callables shuffled every round with a
-    fixed seed); the first call of a block, which pays for the switch from another model's
-    weights and threads, is not counted."""
+    """Median seconds of each callable over ``repeats`` rounds (after ``warmup``), in each of
+    which every callable, in a shuffled order, runs ``block`` times in a row after one uncounted
+    call that pays for the switch from another model's weights and threads."""
     times = {name: [] for name in fns}
     order = list(fns)
     rng = random.Random(0)
@@ -426,8 +370,7 @@ def interleaved(fns, x, repeats, warmup, block=5):
 
 
 def cpu_summary():
-    """The CPU model and its AVX-512 VNNI/BF16 and AMX features, as ``/proc/cpuinfo`` names
-    them."""
+    """The CPU model and its AVX-512 VNNI/BF16 and AMX flags (``/proc/cpuinfo``)."""
     try:
         with open('/proc/cpuinfo') as f:
             first = f.read().split('\n\n')[0]  # the first core's block

@@ -1,18 +1,13 @@
 """Export transforms: the inference structure of GhostNetV2 (BN folded, ``switch_to_deploy``) in
-the forms a runtime runs fastest. Each transform takes a model, changes it in place where it can
-and returns the model to export (a module returns its replacement); all are exact. Which runtime
-gets which transform is one table, :data:`ghostv2_mm.deploy.profiles.TRANSFORMS`.
+the forms a runtime runs fastest, all exact. Each takes a model, changes it in place where it can
+and returns the model to export. Which runtime gets which is
+:data:`ghostv2_mm.deploy.profiles.TRANSFORMS`; docs/deployment.md and docs/performance.md say why.
 
-- :func:`pad_channels`: every Ghost module's halves padded with zero channels to whole blocks of
-  16. ONNX Runtime's CPU provider runs a conv (and a ``Concat``) in its fast blocked layout
-  (NCHWc) only when the channels are multiples of the block; a Ghost module's ``ceil(c / 2)``
-  intrinsic channels (8, 12, 20, ...) would leave most layers in the plain layout with a reorder
-  before and after each. The added channels hold exact zeros.
-- :func:`blocked_gates`: the SE and DFC gates in forms ONNX Runtime keeps in that layout (it
-  keeps it only through ops with blocked kernels, e.g. a nearest ``Resize`` by constant integer
-  scales, or a ``Mul`` of two tensors of one shape). Static-shape files only: they fix sizes.
-- :func:`conv_pooling`: the DFC 2x2 average pooling as a depthwise conv, for the files ONNX
-  Runtime quantises: its int8 depthwise conv is optimised, its int8 pooling is not.
+- :func:`pad_channels`: Ghost modules' halves (``ceil(c / 2)`` channels) padded with zeros to
+  blocks of 16: ONNX Runtime runs a conv or ``Concat`` in its blocked layout (NCHWc) only then.
+- :func:`blocked_gates`: SE and DFC gates through ops it keeps in that layout (a nearest
+  ``Resize`` by constant integer scales, a ``Mul`` of two tensors of one shape); static files.
+- :func:`conv_pooling`: the DFC average pooling as a depthwise conv (ONNX Runtime int8).
 - :func:`channels_last`: weights in the NHWC layout oneDNN's CPU convs work in (PyTorch).
 """
 import torch
@@ -161,8 +156,8 @@ class SelectOutputs(nn.Module):
 
 def pad_channels(model, multiple=16):
     """Pad the Ghost modules of the deployed GhostNetV2 in ``model`` to multiples of
-    ``multiple`` channels (see the module's docstring); returns the model, whose backbone is
-    now a :class:`SelectOutputs`. A model without a GhostNetV2 is returned as it is."""
+    ``multiple`` channels; returns the model, whose backbone is now a :class:`SelectOutputs`
+    (a model without a GhostNetV2 as it is)."""
     if not (isinstance(multiple, int) and not isinstance(multiple, bool) and multiple >= 2):
         raise ValueError(f'multiple must be an int >= 2, but received {multiple!r}')
     backbone = find_backbone(model)
@@ -202,11 +197,10 @@ MAX_UPSAMPLED_GATE = 16
 def nearest_resize(x, size):
     """``F.interpolate(x, size, mode='nearest')`` through resizes by whole factors only.
 
-    Nearest resizing from h to H takes source row ``floor(i * h / H)`` for output row i: row
-    ``i * h`` of x up-sampled by H, so an up-sampling by (H, W) followed by a 1x1 max pooling of
-    stride (h, w) gives the same values. For H = 2h + 1 (odd-sized maps, whose 2x2 pooling
-    dropped the last row) row i is row ``max(i - 1, 0) // 2`` of x up-sampled by 2: an edge
-    padding of one row and column at the start, without the (h * H, w * W) map."""
+    Output row i is source row ``floor(i * h / H)``: row ``i * h`` of x up-sampled by H, so an
+    up-sampling by (H, W) and a 1x1 max pooling of stride (h, w) give the same values. For
+    H = 2h + 1 (odd-sized maps, whose 2x2 pooling dropped the last row) it is row
+    ``max(i - 1, 0) // 2`` of x up-sampled by 2: an edge padding of one row and column."""
     h, w = (int(s) for s in x.shape[-2:])
     height, width = (int(s) for s in size)
     if (h, w) == (height, width):
@@ -223,8 +217,8 @@ def nearest_resize(x, size):
 
 
 class BlockedSqueezeExcite(SqueezeExcite):
-    """:class:`SqueezeExcite` whose (N, C, 1, 1) gate is up-sampled to the features' size
-    before the multiply (nearest from 1x1: the same values; the same layers and names).
+    """:class:`SqueezeExcite` whose gate is up-sampled to the features' size before the
+    multiply (the same values, layers and names).
 
     Args:
         se (SqueezeExcite): The module to convert.
@@ -240,11 +234,7 @@ class BlockedSqueezeExcite(SqueezeExcite):
 
 
 class _DFCForm(DeployDFCAttention):
-    """Another form of a :class:`DeployDFCAttention`, sharing its settings and layers.
-
-    Args:
-        attn (DeployDFCAttention): The module to convert.
-    """
+    """Another form of a :class:`DeployDFCAttention` ``attn``, sharing its settings and layers."""
 
     def __init__(self, attn):
         nn.Module.__init__(self)
@@ -253,9 +243,8 @@ class _DFCForm(DeployDFCAttention):
 
 
 class BlockedDFCAttention(_DFCForm):
-    """:class:`DeployDFCAttention` whose nearest up-sampling of the gate goes through whole
-    factors only (:func:`nearest_resize`); the scaling function is element-wise, so it can come
-    first."""
+    """:class:`DeployDFCAttention` whose gate is up-sampled by :func:`nearest_resize` (after the
+    element-wise scaling function)."""
 
     def forward(self, x, size=None):
         size = x.shape[-2:] if size is None else size
@@ -281,8 +270,8 @@ class ConvPoolDFCAttention(_DFCForm):
 
 
 def _swap(model, swaps):
-    """Replace each module of ``model``'s GhostNetV2 whose exact type is a key of ``swaps`` by
-    ``swaps[type](module)``; returns ``model``."""
+    """``model`` with each module of its GhostNetV2 of exact type T replaced by
+    ``swaps[T](module)``."""
     backbone = find_backbone(model)
     for module in list(backbone.modules()) if backbone is not None else []:
         for name, child in module.named_children():
@@ -292,21 +281,22 @@ def _swap(model, swaps):
 
 
 def blocked_gates(model):
-    """Every SE and deployed DFC attention of ``model``'s GhostNetV2 in its blocked-layout form
-    (:class:`BlockedSqueezeExcite`; :class:`BlockedDFCAttention` where the gate is up-sampled
-    by nearest resizing); returns the model."""
-    blocked_dfc = lambda a: BlockedDFCAttention(a) if a.up_mode == 'nearest' else a
+    """``model`` with its GhostNetV2's SE (and DFC attention that up-samples by nearest
+    resizing) as :class:`BlockedSqueezeExcite` (:class:`BlockedDFCAttention`)."""
+    def blocked_dfc(attn):
+        return BlockedDFCAttention(attn) if attn.up_mode == 'nearest' else attn
     return _swap(model, {SqueezeExcite: BlockedSqueezeExcite, DeployDFCAttention: blocked_dfc})
 
 
 def conv_pooling(model):
-    """Every deployed DFC attention of ``model``'s GhostNetV2 that average-pools computes its
-    pooling as a depthwise conv (:class:`ConvPoolDFCAttention`); returns the model."""
-    conv_pool = lambda a: ConvPoolDFCAttention(a) if a.down_mode == 'avg' else a
+    """``model`` with its GhostNetV2's average-pooling DFC attention as
+    :class:`ConvPoolDFCAttention`."""
+    def conv_pool(attn):
+        return ConvPoolDFCAttention(attn) if attn.down_mode == 'avg' else attn
     return _swap(model, {DeployDFCAttention: conv_pool})
 
 
 def channels_last(model):
-    """``model``'s weights in the channels-last (NHWC) layout, the one oneDNN's CPU convs work
-    in (inputs in that layout keep it through the network); returns the model."""
+    """``model`` with its weights in the channels-last (NHWC) layout (inputs in that layout
+    keep it through the network)."""
     return model.to(memory_format=torch.channels_last)

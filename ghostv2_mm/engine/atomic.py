@@ -1,12 +1,6 @@
-"""Files written so that a kill at any moment leaves either the old file or the new one under the
-final name, never a part of one: the bytes go to ``<name>.partial``, are flushed and fsynced, and
-the temporary file is renamed into place (``os.replace`` is atomic on POSIX and Windows); the
-folder is fsynced too so the rename survives a power cut. A write that fails for lack of space
-(or a file size limit) removes its temporary file and raises ``DiskFullError``.
-
-``GHOSTV2_MM_SLOW_WRITE=SECONDS`` makes every such write pause half-way (fault injection for
-tools/misc/fault_test.py: a kill then lands inside a checkpoint write).
-"""
+"""Atomic file writes: a kill at any moment leaves the old file or the new one under the final
+name, never a part of one (docs/faults.md). ``GHOSTV2_MM_SLOW_WRITE=SECONDS`` pauses every write
+half-way, so that tools/misc/fault_test.py can kill inside one."""
 import errno
 import glob
 import io
@@ -22,12 +16,8 @@ SLOW_WRITE_ENV = 'GHOSTV2_MM_SLOW_WRITE'
 
 
 def atomic_write(data, path):
-    """Write ``data`` (bytes or str) to ``path`` atomically.
-
-    Args:
-        data (bytes | str): The content; a str is encoded as UTF-8.
-        path (str): The final file name. Its folder is created if needed.
-    """
+    """Write ``data`` (bytes, or str as UTF-8) to ``path`` through ``<path>.partial``, fsynced and
+    renamed into place; raises ``DiskFullError`` for lack of space or a file size limit."""
     if isinstance(data, str):
         data = data.encode('utf-8')
     path = os.fspath(path)
@@ -37,12 +27,12 @@ def atomic_write(data, path):
     delay = float(os.environ.get(SLOW_WRITE_ENV, 0) or 0)
     try:
         with open(partial, 'wb') as f:
-            half = len(data) // 2 if delay else len(data)
+            half = len(data) // 2
             f.write(data[:half])
             if delay:
                 f.flush()
                 time.sleep(delay)
-                f.write(data[half:])
+            f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
@@ -55,7 +45,7 @@ def atomic_write(data, path):
             f'{shutil.disk_usage(folder).free} bytes are free on its file system); '
             'the file it would replace is unchanged') from None
     os.replace(partial, path)
-    _fsync_folder(folder)
+    _fsync_folder(folder)  # so that the rename survives a power cut
 
 
 def atomic_torch_save(obj, path):

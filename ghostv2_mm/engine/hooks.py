@@ -1,11 +1,11 @@
-"""Training hooks that keep a run's results safe: atomic checkpoints, random numbers that do not
-depend on where a run was resumed, a stop at the first invalid loss, and a check of the heads'
-``num_classes`` against the dataset. They are registered in
-mmengine's root ``HOOKS`` registry, so a plain ``type='AtomicCheckpointHook'`` builds under the
-default scopes of mmdet, mmseg and mmpretrain."""
+"""Training hooks that keep a run's results safe (docs/faults.md). They are in mmengine's root
+``HOOKS`` registry, so plain names build under the default scopes of mmdet, mmseg and mmpretrain.
+"""
 import math
 import os.path as osp
+import random
 
+import numpy as np
 import torch
 from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
@@ -29,19 +29,9 @@ class AtomicLocalBackend(LocalBackend):
 
 @HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
-    """mmengine's ``CheckpointHook`` made safe against kills at any moment.
-
-    - Checkpoints (periodic, best and ``last_checkpoint``) are written to a temporary file,
-      fsynced and renamed into place, so no final name ever holds a partial file.
-    - With ``max_keep_ckpts``, mmengine removes the oldest checkpoint *before* writing the new
-      one, so a kill during the write leaves no checkpoint at all and ``last_checkpoint``
-      naming a deleted file. Here the new checkpoint and ``last_checkpoint`` are written first
-      and the oldest file is removed last.
-    - ``*.partial`` files a killed run left behind are removed before training.
-
-    Takes the arguments of ``CheckpointHook``; local folders use the atomic backend unless
-    ``backend_args`` names another one (object stores replace whole objects anyway).
-    """
+    """mmengine's ``CheckpointHook`` (same arguments) with atomic writes to local folders, the
+    oldest checkpoint removed only after the new one and ``last_checkpoint`` are in place, and
+    ``*.partial`` files of a killed run removed before training."""
 
     def __init__(self, *args, backend_args=None, file_client_args=None, **kwargs):
         out_dir = kwargs.get('out_dir')
@@ -63,8 +53,8 @@ class AtomicCheckpointHook(CheckpointHook):
         self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
         stale = None
-        # The same bookkeeping as mmengine (the ids go into the checkpoint's message hub), but
-        # the oldest file is only removed once the new one is in place.
+        # mmengine's bookkeeping (the ids go into the checkpoint's message hub), but the oldest
+        # file is removed last: mmengine removes it first, so a kill then leaves no checkpoint.
         if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
                                             self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
@@ -89,21 +79,13 @@ class AtomicCheckpointHook(CheckpointHook):
 
 @HOOKS.register_module()
 class StepSeedHook(Hook):
-    """Seed Python's, NumPy's and PyTorch's random generators from the run's seed and the
-    iteration number before every training iteration, so that a run resumed from any checkpoint
-    draws the same random numbers (dropout, batch augmentations) as an uninterrupted run.
-
-    mmengine seeds once at start-up and does not store the generators' states in checkpoints,
-    so after a resume a model with dropout trains on other random numbers. Dataloader workers
-    are seeded by mmengine's ``worker_init_fn`` and samplers by seed and epoch already.
-    """
+    """Seed Python, NumPy and PyTorch from the run's seed and the iteration before each training
+    iteration, so a resumed run draws the same random numbers as an uninterrupted one (mmengine
+    does not store the generators; it seeds workers and samplers by seed and epoch already)."""
 
     priority = 'VERY_HIGH'
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        import random
-
-        import numpy as np
         seed = (runner.seed + runner.iter) % 2**32
         random.seed(seed)
         np.random.seed(seed)
@@ -116,33 +98,25 @@ class InvalidLossError(GhostV2Error, RuntimeError):
 
 @HOOKS.register_module()
 class InvalidLossHook(Hook):
-    """Stop training at the first iteration whose loss is NaN or infinite.
-
-    Unlike mmdet's ``CheckInvalidLossHook`` (every ``interval`` iterations, total loss only), every
-    iteration is checked and the error names the iteration and every loss term with its value.
-    The hook runs before the checkpoint and logger hooks (priority ``VERY_HIGH``), so no
-    checkpoint is written after the invalid step and the last one saved stays the last good one.
-    In distributed training the ranks agree (one all-reduce per iteration) and all stop.
-
-    Raises:
-        InvalidLossError: ``loss became nan at iteration 12 (epoch 2): loss_cls=nan,
-            loss_bbox=0.41; the last checkpoint is work_dirs/x/epoch_1.pth``.
-    """
+    """Stop training at the first iteration whose loss or any loss term is NaN or infinite, with
+    an ``InvalidLossError`` naming the iteration and every term. It runs before the checkpoint
+    hook, so nothing is saved after the bad step; the ranks agree through one all-reduce."""
 
     priority = 'VERY_HIGH'
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None):
         if not outputs:
             return
-        values = {k: float(v) for k, v in outputs.items() if _is_scalar(v)}
-        invalid = sum(not math.isfinite(v) for v in values.values())
+        values = {k: float(v) for k, v in outputs.items() if isinstance(v, (int, float))
+                  or isinstance(v, torch.Tensor) and v.numel() == 1}
+        bad = [v for v in values.values() if not math.isfinite(v)]
+        invalid = len(bad)
         if get_world_size() > 1:
             count = torch.tensor(float(invalid))
             all_reduce(count)
             invalid = int(count.item())
         if not invalid:
             return
-        bad = [v for v in values.values() if not math.isfinite(v)]
         kind = ('nan' if any(math.isnan(v) for v in bad) else 'inf') if bad else \
             'invalid on another rank'
         terms = ', '.join(f'{k}={v:.4g}' for k, v in values.items() if k.startswith('loss'))
@@ -152,27 +126,16 @@ class InvalidLossHook(Hook):
                                f'(epoch {runner.epoch + 1}): {terms}; training stopped, {kept}')
 
 
-def _is_scalar(value):
-    if isinstance(value, torch.Tensor):
-        return value.numel() == 1
-    return isinstance(value, (int, float))
-
-
 class NumClassesError(ConfigError):
     """A head's ``num_classes`` differs from its dataset's number of classes."""
 
 
 @HOOKS.register_module()
 class ClassesCheckHook(Hook):
-    """Stop before training (or testing) when a head's ``num_classes`` differs from the number
-    of classes of the dataset it trains or tests on; mmdet's ``NumClassesCheckHook`` asserts this
-    for detectors only, this hook also covers segmentors and classifiers.
-
-    Heads are the model's direct children with an integer ``num_classes`` (``bbox_head``,
-    ``decode_head``, ``auxiliary_head``, ``head``); datasets without ``classes`` in their
-    ``metainfo`` are not checked. mmseg's binary heads (``out_channels=1``) keep
-    ``num_classes=2`` and match two classes.
-    """
+    """Stop before training (or testing) when a head (a direct child of the model with an integer
+    ``num_classes``) differs from its dataset's ``metainfo`` classes in number; mmdet's
+    ``NumClassesCheckHook`` covers detectors only. mmseg's binary heads keep ``num_classes=2``
+    and match two classes."""
 
     priority = 'VERY_HIGH'
 
@@ -193,8 +156,7 @@ class ClassesCheckHook(Hook):
             return
         model = getattr(runner.model, 'module', runner.model)
         for head_name, head in model.named_children():
-            heads = head if isinstance(head, torch.nn.ModuleList) else [head]
-            for head in heads:
+            for head in head if isinstance(head, torch.nn.ModuleList) else [head]:
                 num = getattr(head, 'num_classes', None)
                 if isinstance(num, int) and num != len(classes):
                     raise NumClassesError(

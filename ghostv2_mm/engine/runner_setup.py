@@ -43,14 +43,9 @@ def load_config(args):
 
 
 def check_data(cfg, loaders):
-    """Fail early, naming the path, when a dataset's ``data_root``, annotation file or image /
-    label folder does not exist (the libraries otherwise fail deep inside a dataloader); then
-    check the annotations (:func:`ghostv2_mm.datasets.checks.check_annotations`).
-
-    Raises:
-        DataError: ``'<loader>: data_root <root> does not exist'``,
-            ``'<loader>: <path> does not exist (data_root=<root>)'``, or bad annotations.
-    """
+    """Raise ``DataError`` naming the path when a dataset's ``data_root``, annotation file or
+    image / label folder does not exist (the libraries fail deep inside a dataloader), or
+    :func:`~ghostv2_mm.datasets.checks.check_annotations` finds bad annotations."""
     from ..datasets.checks import check_annotations
     for loader in loaders:
         if cfg.get(loader) is None:
@@ -61,12 +56,9 @@ def check_data(cfg, loaders):
         root = dataset.get('data_root') or ''
         if root and not osp.isdir(root):
             raise DataError(f'{loader}: data_root {root} does not exist')
-        paths = []
-        if dataset.get('ann_file'):
-            paths.append(dataset['ann_file'])
         prefix = dataset.get('data_prefix') or {}
-        paths += [prefix] if isinstance(prefix, str) else [p for p in prefix.values() if p]
-        for path in paths:
+        prefixes = [prefix] if isinstance(prefix, str) else prefix.values()
+        for path in filter(None, [dataset.get('ann_file'), *prefixes]):
             full = osp.join(root, path)
             if not osp.exists(full):
                 raise DataError(f'{loader}: {full} does not exist (data_root={root!r})')
@@ -74,10 +66,9 @@ def check_data(cfg, loaders):
 
 
 def _use_cpu_distributed(cfg):
-    """mmengine's launcher binds a CUDA device and DDP gets ``device_ids``; on a CPU-only machine
-    start the process group with gloo here (the Runner then keeps it) and wrap without devices.
-    A collective that waits longer than ``env_cfg.dist_cfg.timeout`` seconds (mmengine's key;
-    default 1800) fails instead of hanging."""
+    """On a CPU-only machine, start the process group with gloo here (the Runner keeps it; its
+    launcher would bind a CUDA device) and wrap DDP without ``device_ids``. A collective waiting
+    longer than ``env_cfg.dist_cfg.timeout`` seconds (default 1800) fails instead of hanging."""
     from datetime import timedelta
 
     import torch

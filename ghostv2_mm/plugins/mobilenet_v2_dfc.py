@@ -19,8 +19,7 @@ class MobileNetV2DFC(MobileNetV2):
     def __init__(self, dfc_cfg=None, **kwargs):
         super().__init__(**kwargs)
         dfc_cfg = dict(conv_cfg=self.conv_cfg, norm_cfg=self.norm_cfg, **(dfc_cfg or {}))
-        blocks = [m for m in self.modules() if isinstance(m, InvertedResidual)]
-        for block in blocks:
+        for block in [m for m in self.modules() if isinstance(m, InvertedResidual)]:
             first = block.conv[0]
             block.conv[0] = DFCGate(first, first.conv.in_channels, first.conv.out_channels,
                                     **dfc_cfg)

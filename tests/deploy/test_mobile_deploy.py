@@ -108,6 +108,16 @@ def test_deploy_outputs_and_parity(deployed, parity, kind, backend):
         assert per_image['boxes_pytorch'] > 0 and per_image['same_box_count'] == 1, per_image
         assert per_image['matched'] == 1 and per_image['mean_iou'] > 0.999, per_image
         assert per_image['max_score_diff'] < 1e-4, per_image
+        # The ONNX file before conversion carries the same post-processing metadata: ONNX Runtime
+        # finishes it the same way.
+        from ghostv2_mm.deploy.runtime import RuntimeModel
+        onnx_model = RuntimeModel(osp.join(work_dir, 'end2end.onnx'), 'onnxruntime')
+        mobile = RuntimeModel(osp.join(work_dir, model_file), backend)
+        x = np.random.default_rng(0).uniform(-2, 2, mobile.input_shape).astype(np.float32)
+        expected, got = mobile(x), onnx_model(x)
+        assert onnx_model.output_names == mobile.output_names == ['dets', 'labels']
+        np.testing.assert_allclose(got['dets'], expected['dets'], rtol=1e-3, atol=1e-3)
+        np.testing.assert_array_equal(got['labels'], expected['labels'])
     elif kind == 'seg':
         assert per_image['min_pixel_agreement'] > 0.999, per_image
     else:

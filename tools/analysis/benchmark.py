@@ -1,15 +1,10 @@
-"""Latency of GhostNetV2 next to its peers (MODELS) in PyTorch (training and inference structure),
-ONNX Runtime, OpenVINO, ncnn and LiteRT (these two: the classifiers and bare backbones), batch 1,
-random weights, and its training throughput; each runtime in a process of its own. Prints the
-CPU, the table and the target ratios; writes ``benchmark.csv``,
-``benchmark.json`` and ``accuracy_vs_latency.png`` (published top-1 against latency: the paper's
-Figure 2 on this CPU). docs/performance.md describes the method.
+"""Latency of GhostNetV2 next to its peers (MODELS) in PyTorch, ONNX Runtime, OpenVINO, ncnn and
+LiteRT (these two: classifiers and bare backbones), batch 1, random weights, each runtime in a
+process of its own, and its training throughput. Writes ``benchmark.csv``, ``benchmark.json`` and
+``accuracy_vs_latency.png``; docs/performance.md describes the method.
 
-    python tools/analysis/benchmark.py [--tasks cls det320 det416 seg512 rtmdet640 ssdlite320
-        lraspp512x1024]
-        [--runtimes eager deploy onnxruntime onnxruntime-int8 openvino-fp32 openvino-bf16
-         openvino-int8 ncnn ncnn-fp16 litert litert-int8] [--threads 2] [--repeats 20]
-        [--warmup 5] [--train-batch 32] [--out-dir work_dirs/benchmark]
+    python tools/analysis/benchmark.py [--tasks TASK ...] [--runtimes RUNTIME ...] [--threads 2]
+        [--repeats 20] [--warmup 5] [--train-batch 32] [--out-dir work_dirs/benchmark]
 """
 import argparse
 import contextlib
@@ -20,6 +15,8 @@ import os
 import os.path as osp
 import subprocess
 import sys
+
+import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs')
@@ -79,8 +76,7 @@ DEPLOY_CFGS = {'det320': 'detection_{}_static-320x320.py',
                'lraspp512x1024': 'segmentation-lraspp_{}_static-512x1024.py'}
 RUNTIMES = ('eager', 'deploy', 'onnxruntime', 'onnxruntime-int8', 'openvino-fp32',
             'openvino-bf16', 'openvino-int8', 'ncnn', 'ncnn-fp16', 'litert', 'litert-int8')
-# Backends whose files convert the static ONNX file (ghostv2_mm.deploy.mobile): the classifiers
-# and bare backbones here.
+# Backends that convert the static ONNX file (ghostv2_mm.deploy.mobile): classifiers, backbones.
 MOBILE = ('ncnn', 'litert')
 # The ratios the performance targets are stated in: label -> (task, model, model, target).
 CHECKS = {
@@ -117,9 +113,8 @@ def model_config(task, name):
 
 
 def build(task, name, profile=None):
-    """The PyTorch model ``name`` of ``task`` in eval mode, random weights, and its forward
-    (``mode='tensor'``: no NMS, logits not resized; with an export ``profile``: GhostNetV2's
-    inference structure in that profile's forms)."""
+    """The PyTorch model in eval mode, random weights, and its forward (``mode='tensor'``; with an
+    export ``profile``: the inference structure in that profile's forms)."""
     if name.startswith('timm'):
         import timm
         model = timm.create_model('ghostnetv2_100').eval()
@@ -136,18 +131,21 @@ def build(task, name, profile=None):
 
 
 def source(runtime):
-    """(backend, precision) of ``runtime`` (``onnxruntime-int8`` -> ('onnxruntime', 'int8');
-    PyTorch's ``eager`` and ``deploy`` run fp32)."""
+    """``onnxruntime-int8`` -> ('onnxruntime', 'int8'); ``eager`` -> ('pytorch', 'fp32')."""
     backend, _, precision = runtime.partition('-')
     return ('pytorch' if backend in ('eager', 'deploy') else backend), precision or 'fp32'
 
 
+def random_inputs(shape, num):
+    rng = np.random.RandomState(0)
+    return [rng.randn(*shape).astype(np.float32) for _ in range(num)]
+
+
 def export_all(tasks, onnx_dir, backend, precision='fp32'):
-    """Export every model of ``tasks`` once for ``backend`` and ``precision`` (the inference
-    structure in its export profile's forms, as the deployment tools write it; profiles with the
-    same transforms share a file); returns task -> name -> ONNX file."""
+    """Export every model of ``tasks`` once for ``backend`` and ``precision``, as the deployment
+    tools write it (a file exported before is reused: delete the folder after changing the model
+    code); returns task -> name -> file."""
     import cv2
-    import numpy as np
     import torch
     from mmengine.config import Config
 
@@ -155,6 +153,7 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
     from ghostv2_mm.deploy.profiles import resolve
     profile = resolve(backend, precision, static=True)
+    # Static input, as mmdeploy's static configs; profiles with the same transforms share a file.
     suffix = '_static_' + ('_'.join(profile.module_transforms) or 'plain') + '.onnx'
     files = {}
     for task in tasks:
@@ -164,40 +163,34 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
                 if name.startswith('backbone') else None
             if backend in MOBILE and part is None:
                 continue  # whole models: tools/deployment/deploy.py (docs/mobile.md)
-            # Static input, as mmdeploy's static configs deploy (a file exported before is reused:
-            # delete the folder after changing the model code).
             stem = osp.join(onnx_dir, task, name.replace(' ', '_'))
-            files.setdefault(task, {})[name] = stem + suffix
-            if not osp.exists(stem + suffix) and part is not None:
+            onnx_file = stem + suffix
+            if not osp.exists(onnx_file):
                 torch.manual_seed(0)
-                model, _ = build(task, name, profile)
-                module = model if name.startswith('timm') else export_part(model, part)
-                export_onnx(module, stem + suffix, part, SIZES[task], dynamic=False)
-            if backend in MOBILE:
-                files[task][name] = convert_mobile(stem + suffix, backend, precision,
-                                                   SIZES[task])
-            if osp.exists(stem + suffix):
-                continue
-            torch.manual_seed(0)
-            # Whole detectors and segmentors through mmdeploy, from a random-weights checkpoint.
-            work = f'{stem}_{backend}'
-            os.makedirs(work, exist_ok=True)
-            ckpt, img = osp.join(work, 'random.pth'), osp.join(work, 'image.png')
-            torch.save(dict(state_dict=build(task, name)[0].state_dict()), ckpt)
-            cv2.imwrite(img, np.random.RandomState(0).randint(0, 255, SIZES[task] + (3, ),
-                                                              dtype=np.uint8))
-            deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
-                                                  DEPLOY_CFGS[task].format(backend)))
-            export(img, work, deploy_cfg, model_config(task, name), ckpt, precision=precision)
-            os.replace(osp.join(work, 'end2end.onnx'), stem + suffix)
+                if part is not None:
+                    model, _ = build(task, name, profile)
+                    module = model if name.startswith('timm') else export_part(model, part)
+                    export_onnx(module, onnx_file, part, SIZES[task], dynamic=False)
+                else:  # whole detectors and segmentors through mmdeploy, random weights
+                    work = f'{stem}_{backend}'
+                    os.makedirs(work, exist_ok=True)
+                    ckpt, img = osp.join(work, 'random.pth'), osp.join(work, 'image.png')
+                    torch.save(dict(state_dict=build(task, name)[0].state_dict()), ckpt)
+                    cv2.imwrite(img, np.random.RandomState(0).randint(
+                        0, 255, SIZES[task] + (3, ), dtype=np.uint8))
+                    deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
+                                                          DEPLOY_CFGS[task].format(backend)))
+                    export(img, work, deploy_cfg, model_config(task, name), ckpt,
+                           precision=precision)
+                    os.replace(osp.join(work, 'end2end.onnx'), onnx_file)
+            files.setdefault(task, {})[name] = convert_mobile(
+                onnx_file, backend, precision, SIZES[task]) if backend in MOBILE else onnx_file
     return files
 
 
 def convert_mobile(onnx_file, backend, precision, size):
-    """``onnx_file`` converted for ncnn (``.param``) or LiteRT (``.tflite``; int8 calibrated on 4
-    random inputs, as the other backends' int8 here), once."""
-    import numpy as np
-
+    """``onnx_file`` converted once for ncnn (``.param``) or LiteRT (``.tflite``; int8 calibrated
+    on 4 random inputs, as the other backends' int8 here)."""
     from ghostv2_mm.deploy import mobile
     stem = f'{osp.splitext(onnx_file)[0]}.{backend}-{precision}'
     if backend == 'ncnn':
@@ -205,51 +198,40 @@ def convert_mobile(onnx_file, backend, precision, size):
             mobile.convert_to_ncnn(onnx_file, stem + '.param', fp16=precision == 'fp16')
         return stem + '.param'
     if not osp.exists(stem + '.tflite'):
-        rng = np.random.RandomState(0)
-        calib = [rng.randn(1, 3, *size).astype(np.float32) for _ in range(4)] \
-            if precision == 'int8' else None
+        calib = random_inputs((1, 3, *size), 4) if precision == 'int8' else None
         mobile.convert_to_litert(onnx_file, stem + '.tflite', precision, calib)
     return stem + '.tflite'
 
 
-def torch_callables(runtime, task, threads):
-    """Forwards of the models of ``task`` in PyTorch (``deploy``: the inference structure in its
-    profile; timm's network has none of this project), and an input."""
-    import torch
-
-    from ghostv2_mm.deploy.profiles import resolve
-    torch.set_num_threads(threads)
-    profile = resolve('pytorch', 'fp32') if runtime == 'deploy' else None
-    fns = {name: build(task, name, profile)[1] for name in MODELS[task]
-           if profile is None or not name.startswith('timm')}
-    return fns, torch.randn(1, 3, *SIZES[task])
-
-
-def runtime_callables(runtime, task, files, threads, calib_dir):
-    """The ONNX ``files`` (name -> path) of ``task`` in ONNX Runtime or OpenVINO (int8: quantised
-    first), and an input."""
-    import numpy as np
-
-    from ghostv2_mm.deploy.runtime import RuntimeModel
+def callables(runtime, task, plan):
+    """Forwards of the models of ``task`` in ``runtime`` (``deploy``: the inference structure,
+    which timm's network lacks; int8: quantised first), and an input."""
     backend, precision = source(runtime)
     shape = (1, 3, *SIZES[task])
+    if backend == 'pytorch':
+        import torch
+
+        from ghostv2_mm.deploy.profiles import resolve
+        torch.set_num_threads(plan['threads'])
+        profile = resolve('pytorch', 'fp32') if runtime == 'deploy' else None
+        return {name: build(task, name, profile)[1] for name in MODELS[task]
+                if profile is None or not name.startswith('timm')}, torch.randn(*shape)
+    from ghostv2_mm.deploy.runtime import RuntimeModel
     fns = {}
-    for name, path in files.items():
+    for name, path in plan['files'][f'{backend}-{precision}'][task].items():
         if precision == 'int8' and backend not in MOBILE:  # LiteRT's int8 file is converted
             from ghostv2_mm.deploy.quantize import quantize
-            work = osp.join(calib_dir, runtime, task, name.replace(' ', '_'))
+            work = osp.join(plan['calib_dir'], runtime, task, name.replace(' ', '_'))
             os.makedirs(work, exist_ok=True)
-            rng = np.random.RandomState(0)
-            calib = [rng.randn(*shape).astype(np.float32) for _ in range(4)]
-            path = quantize(path, backend, 'int8', calib, work)['files'][0]
-        fns[name] = RuntimeModel(path, backend, precision, threads,
+            path = quantize(path, backend, 'int8', random_inputs(shape, 4), work)['files'][0]
+        fns[name] = RuntimeModel(path, backend, precision, plan['threads'],
                                  shape if backend == 'openvino' else None)
-    return fns, np.random.RandomState(0).randn(*shape).astype(np.float32)
+    return fns, random_inputs(shape, 1)[0]
 
 
 def worker(runtime, plan):
-    """One runtime in this process: latency (ms) of every model of the plan's tasks (``train``:
-    the training throughput)."""
+    """Latency (ms) of every model of the plan's tasks in ``runtime`` (``train``: the training
+    throughput)."""
     if runtime == 'train':
         return train_throughput(plan['train_batch'], plan['train_repeats'], plan['threads'])
     pytorch = runtime in ('eager', 'deploy')
@@ -261,12 +243,7 @@ def worker(runtime, plan):
         for task in plan['tasks']:
             # Only one task's models are loaded at a time: compiled models of other tasks would
             # hold their weights, buffers and thread pools while this task is measured.
-            if pytorch:
-                fns, x = torch_callables(runtime, task, plan['threads'])
-            else:
-                files = plan['files']['-'.join(source(runtime))][task]
-                fns, x = runtime_callables(runtime, task, files, plan['threads'],
-                                           plan['calib_dir'])
+            fns, x = callables(runtime, task, plan)
             medians = interleaved(fns, x, plan['repeats'], plan['warmup'])
             results[task] = {name: t * 1e3 for name, t in medians.items()}
             del fns
@@ -275,8 +252,7 @@ def worker(runtime, plan):
 
 
 def train_throughput(batch, repeats, threads):
-    """Images/s of forward + backward at ``batch``x3x224x224 in NCHW and channels-last (median of
-    ``repeats`` steps after one not counted)."""
+    """Images/s of forward + backward at ``batch``x3x224x224, NCHW and channels-last."""
     import torch
 
     from ghostv2_mm.deploy.runtime import interleaved
@@ -295,8 +271,7 @@ def train_throughput(batch, repeats, threads):
 
 
 def summarise(table):
-    """Each ratio of :data:`CHECKS` per runtime where both models were measured (same runtime
-    and precision on both sides), with its target."""
+    """Each ratio of :data:`CHECKS` with its target, per runtime that measured both models."""
     summary = {}
     for label, (task, a, b, target) in CHECKS.items():
         summary[label] = dict(target=target)
@@ -334,9 +309,8 @@ def main():
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--tasks', nargs='+', choices=list(MODELS), default=list(MODELS))
     parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=list(RUNTIMES))
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--repeats', type=int, default=20)
-    parser.add_argument('--warmup', type=int, default=5)
+    for flag, default in (('--threads', 2), ('--repeats', 20), ('--warmup', 5)):
+        parser.add_argument(flag, type=int, default=default)
     parser.add_argument('--train-batch', type=int, default=32,
                         help='batch of the training throughput (0: not measured)')
     parser.add_argument('--train-repeats', type=int, default=3)
@@ -359,9 +333,7 @@ def main():
     files = {f'{backend}-{precision}': export_all(args.tasks, osp.join(out, 'onnx'), backend,
                                                   precision)
              for backend, precision in sources}
-    plan = dict(tasks=args.tasks, files=files, threads=args.threads, repeats=args.repeats,
-                warmup=args.warmup, calib_dir=osp.join(out, 'int8'),
-                train_batch=args.train_batch, train_repeats=args.train_repeats)
+    plan = dict(vars(args), files=files, calib_dir=osp.join(out, 'int8'))
     plan_file = osp.join(out, 'plan.json')
     with open(plan_file, 'w') as f:
         json.dump(plan, f)

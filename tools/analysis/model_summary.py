@@ -1,14 +1,7 @@
-"""Parameters and FLOPs (multiply-accumulates, the paper's convention) of the GhostNetV2 models,
-next to the paper's tables, counted by mmengine's FlopAnalyzer on models built from the configs.
+"""Parameters and FLOPs (multiply-accumulates) of the GhostNetV2 models built from the configs,
+next to the paper's Tables 2-8; docs/paper_tables.md has the output and how to read it.
 
     python tools/analysis/model_summary.py [--tables cls det seg dfc]
-
-cls: ImageNet classifiers and their backbones at 224x224 (Table 2).
-det: backbones of the YOLOv3 configs at 320x320 and 416x416 (Table 3).
-seg: backbones of the DeepLabV3 configs at 224x224 (the paper's column is the ImageNet model's
-     FLOPs) and at 512x512 with the dilated, output-stride-8 backbone actually used (Table 5).
-dfc: the 1.0x classifier with DFC attention on the expanded features, the output features, both,
-     or neither (Table 8); in one stage only (Table 7); with per-stage kernel sizes (Table 6).
 """
 import argparse
 import os.path as osp
@@ -76,7 +69,6 @@ def classifier_rows():
 
 
 def _backbone(config, overrides=None):
-    """The backbone of ``config``, built only (no weights loaded)."""
     return build_model(osp.join(CFG, config), overrides).backbone
 
 
@@ -104,25 +96,21 @@ def segmentor_rows():
     return rows
 
 
-def _variant_stats(**backbone):
-    """Classifier parameters and FLOPs (M) of GhostNetV2 1.0x with backbone overrides."""
-    stats = _classifier_stats(overrides={f'model.backbone.{k}': v for k, v in backbone.items()})
-    return {k: stats[k] for k in ('params (M)', 'FLOPs (M)')}
-
-
 def dfc_rows():
     """Tables 8, 7 and 6: where DFC attention goes and its kernel sizes."""
+    variants = [(8, name, overrides, paper) for name, overrides, *paper in DFC_POSITIONS]
+    variants += [(7, f'stage {stage} (bottlenecks {layers[0]}-{layers[-1]})',
+                  {'dfc_layers': layers}, paper)
+                 for (stage, *paper), layers in zip(DFC_STAGES, GhostNetV2.paper_stages)]
+    variants += [(6, f'kernel sizes {kernels}', {'dfc_kernel_sizes': kernels}, ())
+                 for kernels in DFC_KERNELS]
     rows = []
-    for name, overrides, paper_params, paper_flops in DFC_POSITIONS:
-        rows.append({'table': 8, 'variant': name, **_variant_stats(**overrides),
-                     'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops})
-    for (stage, paper_params, paper_flops), layers in zip(DFC_STAGES, GhostNetV2.paper_stages):
-        rows.append({'table': 7, 'variant': f'stage {stage} (bottlenecks {layers[0]}-{layers[-1]})',
-                     **_variant_stats(dfc_layers=layers),
-                     'paper params (M)': paper_params, 'paper FLOPs (M)': paper_flops})
-    for kernels in DFC_KERNELS:
-        rows.append({'table': 6, 'variant': f'kernel sizes {kernels}',
-                     **_variant_stats(dfc_kernel_sizes=kernels)})
+    for table, name, backbone, paper in variants:
+        stats = _classifier_stats(
+            overrides={f'model.backbone.{k}': v for k, v in backbone.items()})
+        rows.append({'table': table, 'variant': name, 'params (M)': stats['params (M)'],
+                     'FLOPs (M)': stats['FLOPs (M)'],
+                     **dict(zip(('paper params (M)', 'paper FLOPs (M)'), paper))})
     return rows
 
 
@@ -138,26 +126,27 @@ def format_table(rows):
     return '\n'.join(lines)
 
 
+TABLES = {
+    'cls': ('ImageNet classifiers, 1000 classes, 224x224 (paper Table 2)', classifier_rows),
+    'det': ('YOLOv3 backbones (paper Table 3)', detector_rows),
+    'seg': ('DeepLabV3 backbones (paper Table 5 quotes the ImageNet models\' FLOPs at 224)',
+            segmentor_rows),
+    'dfc': ('GhostNetV2 1.0x classifier: DFC on which Ghost module (Table 8), in which stage '
+            '(Table 7), with which kernel sizes (Table 6)', dfc_rows),
+}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--tables', nargs='+', choices=['cls', 'det', 'seg', 'dfc'],
-                        default=['cls', 'det', 'seg', 'dfc'])
+    parser.add_argument('--tables', nargs='+', choices=list(TABLES), default=list(TABLES),
+                        help='cls: Table 2, det: Table 3, seg: Table 5, dfc: Tables 6-8')
     args = parser.parse_args()
     print('FLOPs are multiply-accumulates of conv and linear layers (mmengine FlopAnalyzer).')
-    if 'cls' in args.tables:
-        print('\nImageNet classifiers, 1000 classes, 224x224 (paper Table 2)')
-        print(format_table(classifier_rows()))
-    if 'det' in args.tables:
-        print('\nYOLOv3 backbones (paper Table 3)')
-        print(format_table(detector_rows()))
-    if 'seg' in args.tables:
-        print('\nDeepLabV3 backbones (paper Table 5 quotes the ImageNet models\' FLOPs at 224)')
-        print(format_table(segmentor_rows()))
-    if 'dfc' in args.tables:
-        print('\nGhostNetV2 1.0x classifier: DFC on which Ghost module (Table 8), in which stage '
-              '(Table 7), with which kernel sizes (Table 6)')
-        print(format_table(dfc_rows()))
+    for name, (title, rows) in TABLES.items():
+        if name in args.tables:
+            print(f'\n{title}')
+            print(format_table(rows()))
 
 
 if __name__ == '__main__':

@@ -1,25 +1,14 @@
-"""Per-layer profile of ONNX models in OpenVINO (``PERF_COUNT``), ONNX Runtime (its profiler),
-ncnn (each layer timed alone) or LiteRT (which ops XNNPACK takes), summed by operator type:
-where a deployed network spends its time.
+"""Per-layer profile of ONNX files summed by operator type: OpenVINO (``PERF_COUNT``), ONNX
+Runtime (its profiler), ncnn (each layer timed alone) or LiteRT (which ops XNNPACK takes: its
+Python package has no per-op times). docs/performance.md describes the method.
 
     python tools/analysis/profile_onnx.py ONNX [ONNX ...]
         [--runtime openvino|onnxruntime|ncnn|litert] [--precision fp32|bf16] [--shape H W]
         [--threads 2] [--runs 50] [--top 15] [--out FILE.json]
 
-Each file runs on a random batch-1 input of its static shape (or ``--shape``), 10 warm-up runs
-then ``--runs`` profiled ones, the files in turn so that drifts of the machine hit them alike.
-OpenVINO reports the layers of its compiled graph (``exec type`` names the kernel; ``ref`` is a
-reference implementation), ONNX Runtime the nodes of its optimised graph. The median wall-clock
-time of a call (profiling on) minus the summed layer time is the runtime's cost between layers.
-
-ncnn and LiteRT get the file converted as the deployment does (``ghostv2_mm.deploy.mobile``:
-pnnx, onnx2tf, about a minute a file; static files only). ncnn's Python package has no per-layer
-profiler: each profiled run times every layer alone, its inputs extracted first in the same
-``ncnn.Extractor`` (which keeps them), then its output, less the time of extracting that output
-again (kept by then: the copy into the caller's layout); a layer's figure is the median over the
-runs and still holds the extraction's own cost, what a ``Split`` (a reference copy) takes. LiteRT's
-Python package has no per-op times either: its profile counts the ops by type, the ones XNNPACK
-takes (in how many partitions) and those it leaves to TFLite's own kernels.
+The files run in turn on a random batch-1 input, 10 warm-up runs then ``--runs`` profiled ones;
+ncnn and LiteRT get each (static) file converted as the deployment does. "median call" minus the
+summed layer time is what the runtime spends between layers.
 """
 import argparse
 import collections
@@ -32,7 +21,6 @@ import time
 import numpy as np
 
 WARMUP = 10
-MOBILE = ('ncnn', 'litert')
 # LiteRT's op details name an op XNNPACK took by the partition replacing it.
 XNNPACK, TFLITE = 'XNNPACK', 'TFLite kernel'
 
@@ -50,15 +38,22 @@ def make_input(path, shape=None):
     return np.random.default_rng(0).standard_normal(dims).astype(np.float32)
 
 
-class OpenVINOProfile:
-    """One file compiled by OpenVINO (static shape, ``PERF_COUNT``); :meth:`record` adds each
-    executed layer's time of the last run."""
+class Profile:
+    """One file in its runtime: :meth:`run` calls it, :meth:`record` notes the layer times of the
+    last run, :meth:`layers` lists [(layer name, type, where it ran, ms)]."""
 
-    def __init__(self, path, x, precision, threads):
+    def record(self):
+        pass  # ONNX Runtime's profiler times every run; LiteRT has no per-op times
+
+
+class OpenVINOProfile(Profile):
+
+    def __init__(self, path, args):
         from ghostv2_mm.deploy.runtime import openvino_compile
-        compiled, _ = openvino_compile(path, precision, threads, x.shape, perf_count=True)
+        self.x = make_input(path, args.shape)
+        compiled, _ = openvino_compile(path, args.precision, args.threads, self.x.shape,
+                                       perf_count=True)
         self.request = compiled.create_infer_request()
-        self.x = x
         self.totals = collections.defaultdict(float)
         self.kinds = {}
 
@@ -72,28 +67,23 @@ class OpenVINOProfile:
                 self.kinds[info.node_name] = (info.node_type, info.exec_type)
 
     def layers(self, runs):
-        """[(layer name, layer type, exec type, mean ms)] of the compiled graph."""
+        """The compiled graph's layers, exec type and mean ms."""
         return [(name, *self.kinds[name], t / runs) for name, t in self.totals.items()]
 
 
-class OnnxRuntimeProfile:
-    """One file in an ONNX Runtime session with its profiler on."""
+class OnnxRuntimeProfile(Profile):
 
-    def __init__(self, path, x, threads):
+    def __init__(self, path, args):
         from ghostv2_mm.deploy.runtime import onnxruntime_session
         self.session = onnxruntime_session(
-            path, threads, osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'p'))
-        self.feed = {self.session.get_inputs()[0].name: x}
+            path, args.threads, osp.join(tempfile.mkdtemp(prefix='ort_profile_'), 'p'))
+        self.feed = {self.session.get_inputs()[0].name: make_input(path, args.shape)}
 
     def run(self):
         self.session.run(None, self.feed)
 
-    def record(self):
-        pass  # the profiler times every run
-
     def layers(self, runs):
-        """[(node name, op type, execution provider, mean ms)] of the optimised graph, from the
-        profiler's trace: every run times each node once, the last ``runs`` follow the warm-up."""
+        """The optimised graph's nodes, execution provider and mean ms of the last ``runs``."""
         trace_file = self.session.end_profiling()
         with open(trace_file) as f:
             events = json.load(f)
@@ -109,19 +99,18 @@ class OnnxRuntimeProfile:
         return [(node, *kinds[node], float(np.mean(t[-runs:]))) for node, t in times.items()]
 
 
-class MobileProfile:
-    """One static file converted for ncnn or LiteRT (in a temporary directory) and opened as
-    the deployment opens it; a run is a call of :class:`~ghostv2_mm.deploy.runtime.RuntimeModel`.
-    """
+class MobileProfile(Profile):
+    """The file converted for ``runtime`` (in a temporary directory) and run as deployed."""
+    runtime = None
 
-    def __init__(self, path, runtime, threads):
+    def __init__(self, path, args):
         from ghostv2_mm.deploy import mobile
         from ghostv2_mm.deploy.runtime import RuntimeModel
-        self.tmp = tempfile.TemporaryDirectory(prefix=f'{runtime}_profile_')
+        self.tmp = tempfile.TemporaryDirectory(prefix=f'{self.runtime}_profile_')
         converted = mobile.convert_to_ncnn(path, osp.join(self.tmp.name, 'model.param')) \
-            if runtime == 'ncnn' else \
+            if self.runtime == 'ncnn' else \
             mobile.convert_to_litert(path, osp.join(self.tmp.name, 'model.tflite'))
-        self.model = RuntimeModel(converted, runtime, 'fp32', threads)
+        self.model = RuntimeModel(converted, self.runtime, 'fp32', args.threads)
         self.x = make_input(path)
 
     def run(self):
@@ -129,10 +118,13 @@ class MobileProfile:
 
 
 class NcnnProfile(MobileProfile):
-    """ncnn: every profiled run times each layer alone in an extractor of its own."""
+    """Each profiled run times every layer alone: its inputs extracted first in the same
+    extractor (which keeps them), then its output, less the time of extracting it again (kept by
+    then: the copy into the caller's layout). A ``Split`` shows the extraction's own cost."""
+    runtime = 'ncnn'
 
-    def __init__(self, path, threads):
-        super().__init__(path, 'ncnn', threads)
+    def __init__(self, path, args):
+        super().__init__(path, args)
         with open(self.model.path) as f:  # magic, counts, then: type name #in #out in.. out..
             rows = [line.split() for line in f.read().splitlines()[2:]]
         self.graph = [(row[1], row[0], row[4:4 + int(row[2])], row[4 + int(row[2])])
@@ -151,21 +143,22 @@ class NcnnProfile(MobileProfile):
             start = time.perf_counter()
             extractor.extract(top)
             computed = time.perf_counter()
-            extractor.extract(top)  # kept now: what handing the output over costs
+            extractor.extract(top)
             end = time.perf_counter()
             self.times[name].append(((computed - start) - (end - computed)) * 1e3)
 
     def layers(self, runs):
-        """[(layer name, layer type, 'ncnn', median ms)] of the ``.param`` file."""
+        """The ``.param`` file's layers and their median ms."""
         return [(name, kind, 'ncnn', float(np.median(self.times[name])))
                 for name, kind, _, _ in self.graph]
 
 
 class LiteRTProfile(MobileProfile):
-    """LiteRT with XNNPACK: no per-op times; which ops the XNNPACK partitions replaced."""
+    """Which ops the XNNPACK partitions replaced (ms: None)."""
+    runtime = 'litert'
 
-    def __init__(self, path, threads):
-        super().__init__(path, 'litert', threads)
+    def __init__(self, path, args):
+        super().__init__(path, args)
         interpreter = self.model.interpreter
         # The package's only view of the graph: the file's ops, then a DELEGATE per partition.
         ops = interpreter._get_ops_details()
@@ -184,12 +177,12 @@ class LiteRTProfile(MobileProfile):
             self.ops.insert(0, (f'{op["op_name"]}:{op["index"]}', op['op_name'],
                                 TFLITE if own else XNNPACK, None))
 
-    def record(self):
-        pass
-
     def layers(self, runs):
-        """[(op name:index, op name, XNNPACK or TFLite kernel, None)]: no per-op times."""
         return self.ops
+
+
+PROFILES = dict(openvino=OpenVINOProfile, onnxruntime=OnnxRuntimeProfile, ncnn=NcnnProfile,
+                litert=LiteRTProfile)
 
 
 def by_type(layers):
@@ -225,8 +218,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('onnx', nargs='+', help='ONNX file(s) with a static input shape')
-    parser.add_argument('--runtime', choices=('openvino', 'onnxruntime', *MOBILE),
-                        default='openvino')
+    parser.add_argument('--runtime', choices=PROFILES, default='openvino')
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',
                         help="OpenVINO's inference precision (the others: fp32 only)")
     parser.add_argument('--shape', nargs=2, type=int, metavar=('H', 'W'),
@@ -239,7 +231,7 @@ def main():
     args = parser.parse_args()
     if args.runtime != 'openvino' and args.precision != 'fp32':
         raise SystemExit(f'--precision bf16: only OpenVINO runs bf16 here, not {args.runtime}')
-    if args.runtime in MOBILE and args.shape:
+    if args.runtime in ('ncnn', 'litert') and args.shape:
         raise SystemExit(f'--shape: {args.runtime} fixes the input size at conversion; give a '
                          'static file (export_onnx.py --static)')
     from ghostv2_mm.errors import DeployError
@@ -248,13 +240,7 @@ def main():
         if not osp.isfile(path):
             raise SystemExit(f'ONNX {path} does not exist')
         try:
-            if args.runtime in MOBILE:
-                kind = NcnnProfile if args.runtime == 'ncnn' else LiteRTProfile
-                profiles[path] = kind(path, args.threads)
-                continue
-            x = make_input(path, args.shape)
-            profiles[path] = OpenVINOProfile(path, x, args.precision, args.threads) \
-                if args.runtime == 'openvino' else OnnxRuntimeProfile(path, x, args.threads)
+            profiles[path] = PROFILES[args.runtime](path, args)
         except DeployError as e:
             raise SystemExit(str(e)) from None
     wall = {path: [] for path in args.onnx}

@@ -1,17 +1,11 @@
-"""Draw the DFC attention maps of GhostNetV2 layers over an image (paper Figure 6).
+"""Draw the DFC attention maps of GhostNetV2 bottlenecks over an image (paper Figure 6; see
+docs/backbone.md): per layer ``layer{i}_horizontal.png`` (after the 1 x k FC, channel mean),
+``layer{i}_vertical.png`` (after the k x 1 FC and the gate) and ``layer{i}_full.png`` (for the
+pixel, the weights of Eq. 3's full FC layer: the gradient of its attention value with respect to
+the DFC input, every position that feeds it).
 
     python tools/analysis/visualize_dfc.py CONFIG CHECKPOINT IMAGE [--layers 4 9 14]
         [--pixel Y X] [--out-dir DIR]
-
-For every chosen bottleneck (flat index 0-15, one that carries DFC attention) it writes:
-- ``layer{i}_horizontal.png``: the features after the horizontal FC (1 x k), averaged over channels;
-- ``layer{i}_vertical.png``: the attention map after the vertical FC (k x 1) and the gate, the
-  map that scales the Ghost module's output;
-- ``layer{i}_full.png``: for the chosen pixel, the weights of the equivalent full FC layer of
-  Eq. 3, F[hw, h'w'] (summed over channels), computed directly as the gradient of the attention
-  value at that pixel with respect to the DFC input Z: every position that feeds it, not only its
-  row and column.
-Maps are upsampled to the image and drawn over it; the pixel is marked with a cross.
 """
 import argparse
 import os
@@ -28,20 +22,8 @@ from ghostv2_mm.checkpoint import load_weights
 from ghostv2_mm.visualization import dfc_maps, overlay
 
 
-def load_model(config, checkpoint):
-    """The config and the GhostNetV2 backbone of its model, with the checkpoint's weights."""
-    cfg = Config.fromfile(config)
-    model = build_model(cfg, {'model.backbone.init_cfg': None})
-    load_weights(model, checkpoint, strict=False)
-    model.eval()
-    backbone = getattr(model, 'backbone', model)
-    if not isinstance(backbone, GhostNetV2):
-        raise SystemExit(f'{config}: the backbone is {type(backbone).__name__}, not GhostNetV2')
-    return cfg, backbone
-
-
 def preprocess(cfg, image):
-    """The BGR ``image`` normalised as the config's data preprocessor does, (1, 3, H, W)."""
+    """The BGR ``image`` as the config's data preprocessor gives it, (1, 3, H, W)."""
     pre = cfg.model.get('data_preprocessor', {})
     mean = np.array(pre.get('mean', [123.675, 116.28, 103.53]), np.float32)
     std = np.array(pre.get('std', [58.395, 57.12, 57.375]), np.float32)
@@ -66,7 +48,13 @@ def main():
     image = cv2.imread(args.image)
     if image is None:
         raise SystemExit(f'cannot read image {args.image}')
-    cfg, backbone = load_model(args.config, args.checkpoint)
+    cfg = Config.fromfile(args.config)
+    model = build_model(cfg, {'model.backbone.init_cfg': None})
+    load_weights(model, args.checkpoint, strict=False)
+    backbone = getattr(model.eval(), 'backbone', model)
+    if not isinstance(backbone, GhostNetV2):
+        raise SystemExit(f'{args.config}: the backbone is {type(backbone).__name__}, '
+                         'not GhostNetV2')
     blocks = [b for stage in backbone.blocks[:-1] for b in stage]
     for i in args.layers:
         if not 0 <= i < len(blocks) or blocks[i].ghost1.short_conv is None:

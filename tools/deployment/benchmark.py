@@ -1,24 +1,13 @@
 """Benchmark a trained model in every deployment format, as ``yolo benchmark`` does for
-ultralytics: deploy it to each backend and precision, evaluate each on the test set of MODEL_CFG
-with its evaluator, time each, and print one table.
+ultralytics: deploy it to each backend and precision, evaluate each on the test set of MODEL_CFG,
+time each and print one table (a format that fails is a row with its one-line error). Writes
+DIR/benchmark.csv, DIR/benchmark.json and DIR/metric_vs_latency.png; docs/deployment.md
+(section 6) has the manual.
 
     python tools/deployment/benchmark.py MODEL_CFG CHECKPOINT
         [--backends onnxruntime openvino ncnn litert] [--precisions fp32 fp16 bf16 int8]
         [--deploy-cfg-dir configs/mmdeploy] [--work-dir DIR] [--threads 2] [--repeats 20]
         [--warmup 5] [--calib-num 100] [--cfg-options KEY=VALUE ...]
-
-Each (backend, precision) of ``ghostv2_mm.deploy.runtime.PRECISIONS`` that both lists allow is
-deployed as ``deploy.py`` does (``ghostv2_mm.deploy.convert.deploy``; int8 calibrated on
-``--calib-num`` training images) into DIR/<backend>-<precision>/, with the static deploy config
-of the model's task, family and input size (``convert.find_deploy_config``), and evaluated as
-``parity.py`` does (``convert.evaluate``). Latency: the deployed file in its runtime
-(``RuntimeModel``) with ``--threads`` threads, and the PyTorch checkpoint (``mode='predict'``,
-its post-processing included, as the exported graph has it) with as many torch threads, on the
-first pre-processed test image, batch 1: the median over ``--repeats`` rounds after ``--warmup``,
-every model run in each round, in shuffled order (``ghostv2_mm.deploy.runtime.interleaved``,
-as tools/analysis/benchmark.py times), so that other load on the machine falls on all alike. A
-format that fails is a row with its one-line error. Writes DIR/benchmark.csv, DIR/benchmark.json
-and DIR/metric_vs_latency.png.
 """
 import argparse
 import copy
@@ -30,7 +19,6 @@ import os.path as osp
 import traceback
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-# The metric of the table: the first of these the evaluator gives, else its first number.
 METRICS = ('accuracy/top1', 'coco/segm_mAP', 'coco/bbox_mAP', 'mIoU')
 
 
@@ -60,6 +48,7 @@ def parse_args():
 
 
 def main_metric(metrics):
+    """The first of :data:`METRICS` in ``metrics``, else its first number."""
     return next((key for key in METRICS if key in metrics),
                 next(k for k, v in metrics.items() if isinstance(v, (int, float))))
 
@@ -71,7 +60,6 @@ def size_mb(files):
 
 
 def print_table(rows, metric):
-    """One line a format; a column as wide as its widest cell."""
     columns = {'backend': 'backend', 'precision': 'precision', 'file': 'file',
                'size_mb': 'size (MB)', 'value': metric, 'difference': 'difference',
                'ms': 'ms/image', 'speedup': 'speed-up', 'status': 'status'}
@@ -183,16 +171,15 @@ def main():
                        difference=metrics[name][metric] - rows['pytorch']['value'])
             timed[name] = RuntimeModel(files[0], backend, precision, args.threads)
         except Exception as e:  # a failed format is a row
+            message = (str(e).strip().splitlines() or [''])[0]
             if not isinstance(e, GhostV2Error):
                 traceback.print_exc()
-            message = (str(e).strip().splitlines() or [''])[0]
-            row['status'] = f'failed: {message}' if isinstance(e, GhostV2Error) else \
-                f'failed: {type(e).__name__}: {message}'
+                message = f'{type(e).__name__}: {message}'
+            row['status'] = f'failed: {message}'
             print(f'[{name}] {row["status"]}', flush=True)
         model = None
         gc.collect()
 
-    # Interleaved, so that the load of the machine falls on every format alike.
     print(f'timing {", ".join(timed)} ...', flush=True)
     with torch.no_grad():
         seconds = interleaved(timed, x, args.repeats, args.warmup)

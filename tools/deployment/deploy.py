@@ -1,27 +1,15 @@
 """Deploy a detector, segmentor or classifier with mmdeploy into ONNX Runtime, OpenVINO, ncnn or
-LiteRT, and compare the deployed model with PyTorch on an image (mmdeploy's tools/deploy.py, for
-this project's models and backends).
+LiteRT, and compare the deployed model with PyTorch on an image (mmdeploy's tools/deploy.py for
+this project's models and backends; docs/deployment.md, docs/mobile.md).
 
     python tools/deployment/deploy.py DEPLOY_CFG MODEL_CFG CHECKPOINT IMAGE --work-dir DIR
-        [--test-img IMG ...] [--device cpu] [--precision fp32|fp16|bf16|int8]
-        [--calib-dataset-cfg CFG] [--calib-num N] [--cfg-options KEY=VALUE ...] [--show]
+        [--precision fp32|fp16|bf16|int8] [options]
 
-DEPLOY_CFG is one of configs/mmdeploy/ (mmdeploy's format). A GhostNetV2 backbone is exported in
-its inference structure: CHECKPOINT is converted into DIR/<name>_deploy.pth and exported with
-``model.backbone.deploy=True``, in the export profile of (backend, precision, static or dynamic
-DEPLOY_CFG) (``ghostv2_mm.deploy.profiles``). DIR receives ``end2end.onnx`` (ONNX Runtime),
-``end2end.xml``/``.bin`` (OpenVINO), ``end2end.param``/``.bin`` (ncnn), ``end2end.tflite``
-(LiteRT; ncnn and LiteRT files with their ``.io.json`` sidecars), ``end2end_<precision>.*`` for
-the other precisions, mmdeploy's ``deploy.json``/``pipeline.json``/``detail.json`` (what
-``python -m ghostv2_mm.deploy.infer`` reads), and ``output_pytorch.jpg`` and
-``output_<backend>.jpg``: both models' predictions on IMAGE (or each ``--test-img``), also printed
-with their difference.
-
-``--precision`` (default: the deploy config's ``backend_config.precision``, else fp32): bf16 is
-OpenVINO's inference precision, recorded in the IR; fp16 is ncnn's fp16 weights and arithmetic,
-or LiteRT's fp16 weights; int8 is post-training quantisation (``ghostv2_mm.deploy.quantize``;
-LiteRT's by its converter, ``ghostv2_mm.deploy.mobile``) calibrated on ``--calib-num`` images of
-the training set of MODEL_CFG, or of ``--calib-dataset-cfg``.
+A GhostNetV2 backbone is exported in its inference structure (DIR/<name>_deploy.pth) in the
+export profile of (backend, precision, static or dynamic DEPLOY_CFG). DIR receives the backend's
+``end2end[_<precision>].*`` files, mmdeploy's ``deploy.json``/``pipeline.json``/``detail.json``,
+and ``output_pytorch.jpg`` and ``output_<backend>.jpg``: both models' predictions on IMAGE (or
+each ``--test-img``), also printed with their difference.
 """
 import argparse
 import logging
@@ -31,7 +19,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 
-def parse_args():
+def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
@@ -42,7 +30,9 @@ def parse_args():
     parser.add_argument('--work-dir', default=os.getcwd(), help='where the files are written')
     parser.add_argument('--device', default='cpu', help='device of the conversion')
     parser.add_argument('--precision', choices=['fp32', 'fp16', 'bf16', 'int8'],
-                        help='backend precision (default: backend_config.precision or fp32)')
+                        help='backend precision (default: backend_config.precision or fp32): '
+                        'bf16 for OpenVINO, fp16 for ncnn and LiteRT, int8 by post-training '
+                        'quantisation (docs/quantization.md)')
     parser.add_argument('--calib-dataset-cfg',
                         help='config whose train_dataloader calibrates int8 (default: MODEL_CFG)')
     parser.add_argument('--calib-num', type=int, default=100,
@@ -52,11 +42,7 @@ def parse_args():
     parser.add_argument('--show', action='store_true', help='show the drawn predictions')
     parser.add_argument('--log-level', default='INFO', choices=list(logging._nameToLevel),
                         help='log level')
-    return parser.parse_args()
-
-
-def main():
-    args = parse_args()
+    args = parser.parse_args()
     from mmdeploy.utils import get_backend, get_root_logger
 
     from ghostv2_mm.deploy import compare, convert

@@ -1,27 +1,15 @@
-"""Export a GhostNetV2 classifier or multi-scale backbone to ONNX and check it with onnxruntime.
+"""Export a GhostNetV2 classifier or multi-scale backbone to ONNX and check it with onnxruntime
+(docs/deployment.md).
 
     python tools/deployment/export_onnx.py CONFIG [--checkpoint CKPT] [--part classifier|backbone]
-        [--out FILE] [--shape H W] [--static] [--check-shapes N H W [N H W ...]]
-        [--tolerance 1e-4] [--opset 17] [--no-deploy]
-        [--backend onnxruntime|openvino] [--precision fp32|int8|bf16] [--cfg-options KEY=VALUE ...]
+        [--out FILE] [--shape H W] [--static] [options]
 
-CONFIG is any mmpretrain/mmdet/mmseg config of this project. ``--part classifier`` (the default
-for mmpretrain configs) exports image -> logits, ``--part backbone`` (the default otherwise)
-image -> the backbone's ``out_indices`` features. Batch, height and width are dynamic or, with
-``--static``, fixed to 1 and ``--shape`` (as mmdeploy's static configs deploy; compared at that
-shape only). The input is the normalised image tensor (the data preprocessor is not part of the
-graph). Unless ``--no-deploy``, the backbone's inference structure (``switch_to_deploy``; a
-deploy checkpoint loads with ``--cfg-options model.backbone.deploy=True``) is exported in the
-forms of the export profile of ``--backend`` and ``--precision`` (``ghostv2_mm.deploy.profiles``;
-default onnxruntime fp32: channels padded to 16 and, with ``--static``, the blocked-layout
-gates). Without ``--checkpoint`` the weights are random, with randomised BN statistics and a head
-of useful scale, so that the outputs depend on the input.
-
-The file is checked with ``onnx.checker``, then ONNX Runtime's outputs are compared with the
-PyTorch model's (before any folding) on two random inputs of every ``--check-shapes`` size
-(default 1x224x224, 2x224x224, 1x256x352 and 1x97x131); the tool fails when a difference exceeds
-``--tolerance`` or 1% of the outputs' input-dependent scale (the largest difference between
-PyTorch's outputs for the two inputs).
+The graph maps the normalised image to the logits or the backbone's ``out_indices`` features,
+with the backbone's inference structure in the export profile of ``--backend`` and
+``--precision`` (``ghostv2_mm.deploy.profiles``). Without ``--checkpoint`` the weights are random
+(with randomised BN statistics). ONNX Runtime's outputs are compared with PyTorch's on two random
+inputs of every ``--check-shapes`` size; the tool fails when a difference exceeds ``--tolerance``
+or 1% of the outputs' input-dependent scale.
 """
 import argparse
 import os
@@ -35,7 +23,8 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config')
-    parser.add_argument('--checkpoint', help='weights to load (default: random weights)')
+    parser.add_argument('--checkpoint', help='weights to load (default: random weights; a deploy '
+                        'checkpoint loads with --cfg-options model.backbone.deploy=True)')
     parser.add_argument('--part', choices=['classifier', 'backbone'],
                         help='what to export (default: classifier for mmpretrain configs, '
                         'backbone otherwise)')

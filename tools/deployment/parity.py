@@ -1,17 +1,12 @@
 """Parity of a deployed model with its PyTorch checkpoint on MODEL_CFG's test set: both metrics of
-the config's evaluator (top-1, COCO bbox mAP, mIoU) side by side, and the per-image differences.
+the config's evaluator (top-1, COCO bbox mAP, mIoU) side by side, and the per-image differences
+(``ghostv2_mm.deploy.compare.difference``; docs/deployment.md).
 
-    python tools/deployment/parity.py DEPLOY_CFG MODEL_CFG CHECKPOINT --model FILE
-        [--work-dir DIR] [--cfg-options KEY=VALUE ...] [--device cpu]
+    python tools/deployment/parity.py DEPLOY_CFG MODEL_CFG CHECKPOINT --model FILE [options]
 
-Every test image goes through the deployment's pre-processing once, and the same batch is given
-to the PyTorch model of CHECKPOINT (the training structure, as ``tools/test.py`` loads it) and to
-the backend model of FILE (ONNX Runtime, OpenVINO, ncnn or LiteRT, at the precision the file
-was deployed for). Per image
-(``ghostv2_mm.deploy.compare.difference``): detectors, the fraction of PyTorch's boxes matched
-(same label, IoU >= 0.5), their IoU and score differences, and the box count; segmentors, the
-pixel agreement; classifiers, top-1 agreement and the largest score difference. Results are
-printed and written to WORK_DIR/parity.json.
+Each test batch, pre-processed once, goes to the PyTorch model of CHECKPOINT (the training
+structure) and to the backend model of FILE. Results are printed and written to
+WORK_DIR/parity.json.
 """
 import json
 import os
@@ -30,11 +25,10 @@ def main():
         args.deploy_cfg, args.model_cfg, args.model, args.cfg_options, args.device)
     models = dict(pytorch=processor.build_pytorch_model(args.checkpoint), deployed=deployed)
     metrics, diffs = evaluate(models, dataloader, model_cfg, reference='pytorch')
-    models['deployed'].destroy()
+    deployed.destroy()
 
     per_image = summarize(diffs['deployed'])
-    label = f'{backend} {osp.basename(args.model[0])}'
-    print(f'\nmetric: PyTorch | {label} | difference')
+    print(f'\nmetric: PyTorch | {backend} {osp.basename(args.model[0])} | difference')
     for key, value in metrics['pytorch'].items():
         other = metrics['deployed'].get(key)
         if isinstance(value, (int, float)) and isinstance(other, (int, float)):

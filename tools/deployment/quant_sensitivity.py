@@ -1,28 +1,16 @@
-"""Per-layer int8 sensitivity of a deployed model, and its int8/bf16 report.
+"""Per-layer int8 sensitivity of a deployed model, and its int8/bf16 report; docs/quantization.md
+has the manual and the measurements.
 
     python tools/deployment/quant_sensitivity.py ONNX CONFIG [--backend onnxruntime|openvino]
         [--calib 32] [--val 64] [--groups GROUP ...] [--work-dir DIR]
     python tools/deployment/quant_sensitivity.py ONNX CONFIG --report [--backend ...]
         [--sensitive LAYER ...] [--float-max-side N] [--calib 32] [--val N] [--threads 2]
 
-ONNX is an exported model (``end2end.onnx`` of tools/deployment/deploy.py, or export_onnx.py's
-classifier), CONFIG its config. The calibration images are the first of the training set, spread
-evenly (``--calib``), the evaluation images the validation set's (``--val``, default all for
-``--report``), both through the config's test pipeline and data pre-processor.
-
-Sensitivity (default): the graph's layers are sorted into structural groups
-(``ghostv2_mm.deploy.quantize.GROUPS``). For each group the model is quantised twice, with the
-group alone in int8 ("only") and with everything but the group in int8 ("exclude"); each row
-gives the fidelity to the float model (top-1 agreement, mean IoU of matched boxes or pixel
-agreement) and, for classifiers, the relative error of the scores. A group whose "only" row
-loses fidelity, or whose "exclude" row regains it, is sensitive.
-
-``--report``: the metric of the config's evaluator on the validation images, the fidelity to
-fp32 and the latency (batch 1, ``--threads``, each runtime in a process of its own) for fp32,
-bf16 (OpenVINO only) and int8 with the ``--sensitive`` layers (default: the package's list) kept
-in float. ``--float-max-side``: keep float the layers on feature maps of at most this side
-(default: the package's rule, ``ghostv2_mm.deploy.quantize.OPENVINO_FLOAT_MAX_SIDE`` for
-OpenVINO; 0 quantises them).
+ONNX is an exported model, CONFIG its config: calibration images from its training set, evaluation
+images from its validation set. Sensitivity (default): per structural group
+(``ghostv2_mm.deploy.quantize.GROUPS``) the fidelity to the float model with the group alone in
+int8 ("only") and with everything but the group in int8 ("exclude"). ``--report``: the metric,
+fidelity and latency (each runtime in a process of its own) of fp32, bf16 (OpenVINO) and int8.
 """
 import argparse
 import json
@@ -30,7 +18,7 @@ import os.path as osp
 import subprocess
 import sys
 import tempfile
-import time
+import timeit
 
 import numpy as np
 
@@ -58,8 +46,8 @@ def score_error(task, reference, candidate):
 
 
 def evaluate(config, task, samples, outputs):
-    """The metric of ``config``'s evaluator for runtime ``outputs`` (one per sample); boxes and
-    label maps are post-processed as ``python -m ghostv2_mm.deploy.infer`` does."""
+    """The metric of ``config``'s evaluator for runtime ``outputs`` (one per sample),
+    post-processed as ``python -m ghostv2_mm.deploy.infer`` does."""
     import importlib
 
     import torch
@@ -108,13 +96,7 @@ def latency(path, backend, precision, threads, shape, runs=50):
 def bench(args):
     runner = RuntimeModel(args.onnx, args.backend, args.bench, args.threads).run
     x = np.random.default_rng(0).standard_normal((1, 3, *args.shape)).astype(np.float32)
-    for _ in range(5):
-        runner(x)
-    times = []
-    for _ in range(args.runs):
-        start = time.perf_counter()
-        runner(x)
-        times.append(time.perf_counter() - start)
+    times = timeit.repeat(lambda: runner(x), number=1, repeat=5 + args.runs)[5:]  # 5 warm-up
     print(f'{np.median(times) * 1e3:.3f}')
 
 
@@ -135,7 +117,7 @@ def parse_args():
                         f'(default per backend: {DEFAULT_SENSITIVE_LAYERS})')
     parser.add_argument('--float-max-side', type=int,
                         help='keep layers on maps of at most this side float (default: the '
-                        'package\'s rule per backend)')
+                        'package\'s rule per backend; 0 quantises them)')
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--work-dir', help='where the quantised models and results.json go '
                         '(default: a temporary folder, results not kept)')

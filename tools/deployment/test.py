@@ -1,16 +1,11 @@
 """Evaluate deployed files (ONNX Runtime's .onnx, OpenVINO's .xml, ncnn's .param, LiteRT's .tflite)
-on the test set of MODEL_CFG with its evaluator (COCO mAP, mIoU, top-1), and their latency
-(mmdeploy's tools/test.py, for this project's models and backends).
+on the test set of MODEL_CFG with its evaluator, and their latency (mmdeploy's tools/test.py, for
+this project's models and backends; docs/deployment.md).
 
-    python tools/deployment/test.py DEPLOY_CFG MODEL_CFG --model FILE [--work-dir DIR]
-        [--speed-test] [--warmup 10] [--log-interval 100]
-        [--cfg-options KEY=VALUE ...] [--show-dir DIR] [--log2file FILE]
+    python tools/deployment/test.py DEPLOY_CFG MODEL_CFG --model FILE [--speed-test] [options]
 
-The metrics are logged as by tools/test.py. ``--speed-test`` logs the backend's latency (the
-model call only, after ``--warmup`` images) with mmdeploy's ``TimeCounter`` (``[onnxruntime]``,
-``[openvino.Core]``, ``[ncnn.Net]``, ``[litert.Interpreter]``). The runtimes use all cores; a
-file runs at the precision it was deployed for (``deploy.py --precision``: an OpenVINO IR
-records it, an ncnn or LiteRT file's sidecar).
+``--speed-test`` logs the backend call's latency with mmdeploy's ``TimeCounter``. A file runs at
+the precision it was deployed for (an OpenVINO IR records it, an ncnn or LiteRT file's sidecar).
 """
 import os
 from contextlib import nullcontext

@@ -1,29 +1,14 @@
 """Fault a short training, resume it with ``--resume``, and check that it ends with the same
-weights as an uninterrupted run.
+weights as an uninterrupted run (manual: docs/faults.md).
 
     python tools/misc/fault_test.py CONFIG [--mode kill|disk-full|dead-rank] [--kills N]
         [--work-dir DIR] [--seed S] [--slow-write SECONDS] [--exit-within S] [--json OUT]
         [--cfg-options k=v ...]
 
-``--mode kill`` (default) SIGKILLs the run ``--kills`` times (below). ``--mode disk-full`` stops the
-run after its first checkpoint and resumes it under a file size limit of half a checkpoint
-(``RLIMIT_FSIZE``): the run must stop with one line naming the file and the bytes it needed,
-leaving the checkpoints and ``last_checkpoint`` as they were, and a resume without the limit must
-end bit-identical. ``--mode dead-rank`` runs ``tools/dist_train.sh CONFIG 2`` (gloo on CPUs),
-SIGKILLs rank 1 after the first checkpoint, requires the other process and the launcher to exit
-within ``--exit-within`` seconds, and resumes with 2 processes to weights bit-identical to an
-uninterrupted 2-process run.
-
-The kills cycle through three kinds:
-  time        a random moment of the run (start-up, training, validation, saving)
-  save        inside a checkpoint write (``GHOSTV2_MM_SLOW_WRITE`` makes every write pause half-way,
-              so the kill lands in it); which of the remaining saves is hit is random
-  after-save  0-0.5 s after a checkpoint file appeared (``last_checkpoint`` update, removal of
-              the oldest checkpoint)
-After every kill the work dir is checked: every ``*.pth`` under its final name is intact and
-``last_checkpoint`` names an intact file. A run that finishes before its kill ends the sequence;
-the remaining kills go to a new sequence. Every sequence must end with weights bit-identical to
-the reference run. Exits non-zero on any damaged file or difference.
+kill: SIGKILL the run --kills times, cycling through a random moment, inside a checkpoint write
+and just after one; every file under a final name must stay intact. disk-full: resume under a
+file size limit of half a checkpoint, which must stop in one line and change no file. dead-rank:
+SIGKILL rank 1 of a 2-process run, which must exit within --exit-within seconds.
 """
 import argparse
 import glob
@@ -38,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from ghostv2_mm.checkpoint import checkpoint_damage, load_checkpoint_file, state_dict_of
 from ghostv2_mm.engine.atomic import PARTIAL_SUFFIX, SLOW_WRITE_ENV
@@ -71,9 +57,10 @@ class Training:
 
     def __init__(self, args, work_dir, resume, log, slow_write=0.0, max_file_size=None,
                  processes=1):
-        cmd = [sys.executable, TRAIN] if processes == 1 else [
-            'bash', osp.join(TOOLS, 'dist_train.sh')]
-        cmd += [args.config] + ([] if processes == 1 else [str(processes)])
+        if processes == 1:
+            cmd = [sys.executable, TRAIN, args.config]
+        else:
+            cmd = ['bash', osp.join(TOOLS, 'dist_train.sh'), args.config, str(processes)]
         cmd += ['--work-dir', work_dir] + (['--resume'] if resume else [])
         cmd += ['--cfg-options', *args.cfg_options] if args.cfg_options else []
         env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
@@ -91,12 +78,14 @@ class Training:
 
     def kill(self):
         os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
+        self.wait()
 
-    def wait(self):
+    def wait(self, what=None):
+        """The exit code; with ``what`` (the run's name), a non-zero one exits naming the log."""
         code = self.proc.wait()
         self.log.close()
+        if what and code != 0:
+            sys.exit(f'{what} failed: see {self.log_file}')
         return code
 
 
@@ -123,6 +112,12 @@ def rank_pid(run, rank):
     return None
 
 
+def pointed(work_dir):
+    """The file ``last_checkpoint`` names ('' when empty), or None when there is none."""
+    pointer = Path(work_dir, 'last_checkpoint')
+    return pointer.read_text().strip() if pointer.exists() else None
+
+
 def wait_for_checkpoint(run, work_dir):
     """Wait until ``run`` wrote its first checkpoint (``last_checkpoint`` exists)."""
     while run.running() and not osp.exists(osp.join(work_dir, 'last_checkpoint')):
@@ -134,17 +129,12 @@ def wait_for_checkpoint(run, work_dir):
 def snapshot(work_dir):
     """Content of the checkpoint files and ``last_checkpoint`` of ``work_dir``."""
     files = glob.glob(osp.join(work_dir, '*.pth*')) + [osp.join(work_dir, 'last_checkpoint')]
-    result = {}
-    for path in files:
-        with open(path, 'rb') as f:
-            result[osp.basename(path)] = hash(f.read())
-    return result
+    return {osp.basename(p): hash(Path(p).read_bytes()) for p in files}
 
 
 def last_line(path):
-    with open(path) as f:
-        lines = [line.strip() for line in f if line.strip()]
-    return lines[-1] if lines else ''
+    lines = Path(path).read_text().strip().splitlines()
+    return lines[-1].strip() if lines else ''
 
 
 def disk_full(args, root, figures):
@@ -154,8 +144,7 @@ def disk_full(args, root, figures):
     wait_for_checkpoint(first, work_dir)
     first.kill()
     before = snapshot(work_dir)
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        size = osp.getsize(f.read().strip())
+    size = osp.getsize(pointed(work_dir))
     limited = Training(args, work_dir, True, work_dir + '_2.log', max_file_size=size // 2)
     code = limited.wait()
     message = last_line(work_dir + '_2.log')
@@ -198,35 +187,29 @@ def dead_rank(args, root, figures):
     return work_dir
 
 
-def step_of(path):
-    match = re.search(r'_(\d+)\.pth$', path or '')
-    return int(match.group(1)) if match else 0
-
-
 def last_step(work_dir):
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if not osp.exists(pointer):
-        return 0
-    with open(pointer) as f:
-        return step_of(f.read().strip())
+    match = re.search(r'_(\d+)\.pth$', pointed(work_dir) or '')
+    return int(match.group(1)) if match else 0
 
 
 def check_work_dir(work_dir):
     """Damaged files under final names: ``*.pth`` and the target of ``last_checkpoint``."""
     problems = [f'{p} {d}' for p in glob.glob(osp.join(work_dir, '*.pth'))
                 if (d := checkpoint_damage(p))]
-    pointer = osp.join(work_dir, 'last_checkpoint')
-    if osp.exists(pointer):
-        with open(pointer) as f:
-            target = f.read().strip()
+    target = pointed(work_dir)
+    if target is not None:
         damage = checkpoint_damage(target) if target else 'is empty'
         if damage:
             problems.append(f'last_checkpoint -> {target!r} {damage}')
     return problems
 
 
-def checkpoint_files(work_dir):
-    return {p: osp.getmtime(p) for p in glob.glob(osp.join(work_dir, '*.pth'))}
+def watched(work_dir, kind):
+    """Checkpoint writes under way (save) or checkpoint files with their times (after-save): a new
+    item is the event a kill of ``kind`` waits for."""
+    if kind == 'save':
+        return set(glob.glob(osp.join(work_dir, '*.pth' + PARTIAL_SUFFIX)))
+    return {(p, osp.getmtime(p)) for p in glob.glob(osp.join(work_dir, '*.pth'))}
 
 
 def wait_and_kill(run, kind, rng, budget, work_dir, saves_left):
@@ -236,27 +219,17 @@ def wait_and_kill(run, kind, rng, budget, work_dir, saves_left):
         deadline = run.start + rng.uniform(0.05, 0.7) * budget
         while run.running() and time.monotonic() < deadline:
             time.sleep(poll)
-    elif kind == 'save':
-        target, seen, inside = rng.randint(1, max(1, saves_left)), 0, False
+    else:  # a random one of the saves left, while it is written or just after
+        # (save) a .partial file the last kill left counts as the first write
+        before = set() if kind == 'save' else watched(work_dir, kind)
+        target, seen = rng.randint(1, max(1, saves_left)), 0
         while run.running():
-            writing = bool(glob.glob(osp.join(work_dir, '*.pth' + PARTIAL_SUFFIX)))
-            if writing and not inside:
-                seen += 1
-                if seen == target:
-                    time.sleep(rng.uniform(0, 0.8) * poll * 5)
-                    break
-            inside = writing
-            time.sleep(poll)
-    else:
-        before, target = checkpoint_files(work_dir), rng.randint(1, max(1, saves_left))
-        seen = 0
-        while run.running():
-            now = checkpoint_files(work_dir)
-            if any(before.get(p) != t for p, t in now.items()):
-                seen, before = seen + 1, now
-                if seen == target:
-                    time.sleep(rng.uniform(0, 0.5))
-                    break
+            now = watched(work_dir, kind)
+            seen += bool(now - before)
+            before = now
+            if seen == target:
+                time.sleep(rng.uniform(0, 0.08 if kind == 'save' else 0.5))
+                break
             time.sleep(poll)
     if not run.running():
         return 'finished' if run.wait() == 0 else 'failed'
@@ -265,16 +238,14 @@ def wait_and_kill(run, kind, rng, budget, work_dir, saves_left):
 
 
 def final_state(work_dir):
-    with open(osp.join(work_dir, 'last_checkpoint')) as f:
-        path = f.read().strip()
+    path = Path(work_dir, 'last_checkpoint').read_text().strip()
     return path, state_dict_of(load_checkpoint_file(path), path)
 
 
 def compare(reference, other):
     import torch
-    if reference.keys() != other.keys():
-        return 0, len(reference)
-    same = sum(torch.equal(reference[k], other[k]) for k in reference)
+    same = sum(torch.equal(v, other[k]) for k, v in reference.items()) \
+        if reference.keys() == other.keys() else 0
     return same, len(reference)
 
 
@@ -303,16 +274,14 @@ def main(argv=None):
     ref_dir = osp.join(root, 'reference')
     print(f'reference run ({processes} process(es)): {ref_dir}', flush=True)
     ref = Training(args, ref_dir, False, osp.join(root, 'reference.log'), processes=processes)
-    if ref.wait() != 0:
-        sys.exit(f'the uninterrupted run failed: see {osp.join(root, "reference.log")}')
+    ref.wait('the uninterrupted run')
     ref_time = time.monotonic() - ref.start
     ref_path, ref_state = final_state(ref_dir)
     if args.mode != 'kill':
         figures = dict(config=args.config, mode=args.mode, reference_s=round(ref_time, 1))
         work_dir = (disk_full if args.mode == 'disk-full' else dead_rank)(args, root, figures)
-        final = Training(args, work_dir, True, work_dir + '_final.log', processes=processes)
-        if final.wait() != 0:
-            sys.exit(f'the resume failed: see {work_dir}_final.log')
+        Training(args, work_dir, True, work_dir + '_final.log', processes=processes).wait(
+            'the resume')
         same, count = compare(ref_state, final_state(work_dir)[1])
         figures.update(identical=same == count, tensors=count, identical_tensors=same)
         print(f'resumed: {same}/{count} tensors bit-identical to the uninterrupted run')
@@ -325,18 +294,18 @@ def main(argv=None):
 
     figures = dict(config=args.config, kills=0, kinds={k: 0 for k in KINDS}, resumes=0,
                    sequences=[], damaged=[], reference_s=round(ref_time, 1))
-    kills_left, sequence, idle = args.kills, 0, 0
-    while kills_left > 0:
+    sequence, idle = 0, 0
+    while figures['kills'] < args.kills:
         sequence += 1
         if idle == 3:
             sys.exit('three sequences in a row finished before their kill: lengthen the run')
         work_dir = osp.join(root, f'faulted_{sequence}')
-        attempt, resume, outcome = 0, False, 'killed'
-        while kills_left > 0 and outcome == 'killed':
+        attempt, outcome = 0, 'killed'
+        while figures['kills'] < args.kills and outcome == 'killed':
             attempt += 1
-            kind = KINDS[(args.kills - kills_left) % len(KINDS)]
+            kind = KINDS[figures['kills'] % len(KINDS)]
             done = last_step(work_dir)
-            run = Training(args, work_dir, resume, osp.join(work_dir + f'_{attempt}.log'),
+            run = Training(args, work_dir, attempt > 1, f'{work_dir}_{attempt}.log',
                            args.slow_write)
             # The run's remaining share of the reference time, plus its start-up.
             budget = ref_time * (0.25 + 0.75 * (total - done) / total)
@@ -345,7 +314,6 @@ def main(argv=None):
             if outcome == 'failed':
                 sys.exit(f'attempt {attempt} failed: see {work_dir}_{attempt}.log')
             if outcome == 'killed':
-                kills_left -= 1
                 figures['kills'] += 1
                 figures['kinds'][kind] += 1
                 problems = check_work_dir(work_dir)
@@ -353,13 +321,10 @@ def main(argv=None):
                 print(f'sequence {sequence} kill {figures["kills"]} ({kind}) at '
                       f'{time.monotonic() - run.start:.1f} s, last checkpoint step {done} -> '
                       f'{last_step(work_dir)}, damaged files: {len(problems)}', flush=True)
-                resume = True
         idle = idle + 1 if attempt == 1 and outcome == 'finished' else 0
         if outcome == 'killed':  # the last kill: finish the run
             figures['resumes'] += 1
-            final = Training(args, work_dir, True, osp.join(work_dir + '_final.log'))
-            if final.wait() != 0:
-                sys.exit(f'the final resume failed: see {work_dir}_final.log')
+            Training(args, work_dir, True, work_dir + '_final.log').wait('the final resume')
         figures['resumes'] += attempt - 1
         path, state = final_state(work_dir)
         same, count = compare(ref_state, state)

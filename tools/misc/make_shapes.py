@@ -1,10 +1,6 @@
-"""Generate the shapes datasets (cached outside the repository) and link them under data/.
-
-    python tools/misc/make_shapes.py [cls] [det] [seg]     (default: all three)
-
-data/shapes_cls (ImageNet folders), data/shapes_det (COCO), data/shapes_seg (ADE20K layout) are
-what the *_shapes.py configs read.
-"""
+"""Generate the shapes datasets (cached outside the repository) and link them under data/,
+where the *_shapes.py configs read them: data/shapes_cls (ImageNet folders), data/shapes_det
+(COCO), data/shapes_seg (ADE20K layout)."""
 import argparse
 
 from ghostv2_mm.synthetic import MAKERS, link

@@ -1,7 +1,6 @@
 """Convert an official GhostNetV2 checkpoint (``ck_ghostnetv2_10.pth.tar``, ``_13``, ``_16``) or a
 timm ``ghostnetv2_*`` state dict (``.pth``/``.pth.tar`` or ``.safetensors``) into an mmpretrain
-checkpoint for configs/mmpretrain/. The source is loaded without running code from it
-(``ghostv2_mm.checkpoint``); ``--trust-checkpoint`` loads a pickle you trust in full.
+checkpoint for configs/mmpretrain/, loaded without running code from it (``ghostv2_mm.checkpoint``).
 
     python tools/model_converters/ghostnetv2_to_mmpretrain.py SRC DST [--widen-factor 1.0]
         [--trust-checkpoint]
@@ -27,10 +26,8 @@ def main(argv=None):
     if args.trust_checkpoint:
         os.environ[TRUST_ENV] = '1'
     try:
-        # Damaged files are named with what is wrong (truncated, not a checkpoint, ...).
-        checkpoint = load_checkpoint_file(args.src)
-        result = convert_to_mmpretrain(checkpoint, args.widen_factor)
-    except Exception as e:  # any load or format error becomes a one-line message
+        result = convert_to_mmpretrain(load_checkpoint_file(args.src), args.widen_factor)
+    except Exception as e:  # any load or format error (named) becomes a one-line message
         sys.exit(f'error: cannot convert {args.src}: {e}')
     atomic_torch_save(result, args.dst)  # a kill leaves no partial file under DST
     arch = result['meta']['arch']

@@ -1,12 +1,8 @@
 """Convert a trained checkpoint into a deploy checkpoint (the backbone's inference structure:
-BN folded, DFC attention as plain convs), as mmpretrain's tool of this name does.
+BN folded, DFC attention as plain convs), as mmpretrain's tool of this name does; OUT loads into
+CONFIG with ``--cfg-options model.backbone.deploy=True`` (docs/configs.md).
 
     python tools/model_converters/reparameterize_model.py CONFIG CHECKPOINT OUT [--shape H W]
-
-OUT loads into CONFIG with ``--cfg-options model.backbone.deploy=True`` (e.g. ``tools/test.py
-CONFIG OUT --cfg-options model.backbone.deploy=True``). The tool checks the written file: loaded
-into a deploy model it must give the trained model's outputs on a random input (--tolerance,
-relative to the largest output).
 """
 import argparse
 import sys
@@ -24,7 +20,9 @@ def main():
     parser.add_argument('out', help='deploy checkpoint to write')
     parser.add_argument('--shape', type=int, nargs=2, default=[224, 224], metavar=('H', 'W'),
                         help='input size of the check')
-    parser.add_argument('--tolerance', type=float, default=1e-5)
+    parser.add_argument('--tolerance', type=float, default=1e-5,
+                        help='largest difference of OUT, loaded into a deploy model, to the '
+                        'trained model on a random input, relative to the largest output')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config settings')
     args = parser.parse_args()

@@ -1,9 +1,7 @@
 """Post-training int8 quantisation of deployed ONNX models with the runtimes' own tools: ONNX
-Runtime's ``quantize_static`` (QDQ, :mod:`.onnxruntime_qdq`) into ``end2end_int8.onnx``, NNCF
-(:mod:`.openvino_nncf`) into ``end2end_int8.xml/.bin``. Both are calibrated on the inputs given
-(:mod:`.calibration`) and keep in float the layers a list names by the graph's structure
-(:mod:`.groups`); :mod:`.fidelity` measures how closely the quantised outputs follow the float
-ones. Only numpy and onnx are imported here; each runtime when used.
+Runtime's QDQ (``end2end_int8.onnx``) and OpenVINO's NNCF (``end2end_int8.xml/.bin``), the layers
+named by the graph's structure (:mod:`.groups`); see docs/quantization.md. Only numpy and onnx are
+imported here; each runtime when used.
 """
 import os
 import os.path as osp
@@ -16,61 +14,45 @@ from .. import profiles
 from ..runtime import check_runs
 from .calibration import dataset_inputs, samples
 from .fidelity import fidelity, matched_box_iou, pixel_agreement, top1_agreement
-from .groups import (COMPUTE_OPS, GROUPS, input_name, layer_groups, name_nodes, select_nodes,
+from .groups import (COMPUTE_OPS, GROUPS, graph_input, layer_groups, name_nodes, select_nodes,
                      small_map_nodes, unshare_parameters)
 from .onnxruntime_qdq import prepare, quantize_qdq
 from .openvino_nncf import quantize_nncf
 
-# Layers kept in float unless told otherwise, per backend (tools/deployment/quant_sensitivity.py,
-# docs/quantization.md): the stem (the most sensitive group) and the output layers, both cheap in
-# float; for ONNX Runtime the DFC branch's convs too, which its int8 kernels run no faster.
+# Layers kept in float by default (measured with tools/deployment/quant_sensitivity.py): the stem
+# and the output layers, cheap in float; for ONNX Runtime the DFC convs too, no faster in int8.
 DEFAULT_SENSITIVE_LAYERS = {
     'onnxruntime': ('dfc.proj', 'dfc.hfc', 'dfc.vfc', 'output'),
     'openvino': ('stem', 'output'),
 }
-# OpenVINO's int8 kernels for Intel's AMX tiles crash (SIGSEGV) on GhostNetV2's layers at small
-# feature maps (docs/quantization.md). Its int8 files keep the layers on maps of at most this side
-# in float on every CPU, so that a file written on one CPU runs on the others.
+# OpenVINO's int8 AMX kernels crash (SIGSEGV) on layers at maps of at most this side: kept float.
 OPENVINO_FLOAT_MAX_SIDE = 4
 
 __all__ = ['quantize', 'DEFAULT_SENSITIVE_LAYERS', 'OPENVINO_FLOAT_MAX_SIDE', 'COMPUTE_OPS',
            'GROUPS', 'layer_groups', 'name_nodes', 'select_nodes', 'small_map_nodes',
            'unshare_parameters', 'dataset_inputs', 'fidelity', 'matched_box_iou',
            'pixel_agreement', 'top1_agreement']
-# The backends quantised here (ONNX Runtime's QDQ, OpenVINO's NNCF); LiteRT quantises in its
-# converter (ghostv2_mm.deploy.mobile).
+# LiteRT quantises in its converter (ghostv2_mm.deploy.mobile).
 QUANTIZERS = ('onnxruntime', 'openvino')
 
 
 def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_layers=None,
              quantize_only=None, float_max_side=None):
-    """Quantise an exported ONNX model with the runtime's own post-training quantisation.
+    """Quantise ``onnx_file`` (exported with the backend's int8 profile) to ``precision`` int8 in
+    ``work_dir`` with ``backend``'s post-training quantisation, calibrated on ``calib_inputs``
+    ((N, 3, H, W) float32 arrays, pre-processed).
 
     Args:
-        onnx_file (str): The float model (e.g. mmdeploy's ``end2end.onnx``), exported with the
-            backend's int8 profile (:func:`..profiles.resolve`).
-        backend (str): ``'onnxruntime'`` (``end2end_int8.onnx``, QDQ) or ``'openvino'``
-            (``end2end_int8.xml/.bin``, NNCF).
-        precision (str): ``'int8'`` (bf16 is OpenVINO's inference precision, no new file).
-        calib_inputs (Iterable[np.ndarray]): Pre-processed (N, 3, H, W) float32 inputs,
-            e.g. from :func:`dataset_inputs` on training images.
-        work_dir (str): Where the files are written.
-        sensitive_layers (Iterable[str], optional): Layers kept in float, as
-            :func:`select_nodes` takes them. None: ``DEFAULT_SENSITIVE_LAYERS[backend]``; ``[]``:
-            quantise every layer (the post-processing stays float).
-        quantize_only (Iterable[str], optional): Quantise only these layers (same forms), for
-            sensitivity analysis; the others stay float. Defaults to None (all but
-            ``sensitive_layers``).
-        float_max_side (int, optional): Keep float the layers on feature maps of at most this
-            side (:func:`small_map_nodes`, at the calibration inputs' size) whatever the other
-            arguments say. None: :data:`OPENVINO_FLOAT_MAX_SIDE` for OpenVINO, 0 for ONNX
-            Runtime.
+        sensitive_layers (Iterable[str], optional): Layers kept in float (:func:`select_nodes`).
+            None: ``DEFAULT_SENSITIVE_LAYERS[backend]``; ``[]``: quantise every layer.
+        quantize_only (Iterable[str], optional): Quantise only these layers (same forms).
+        float_max_side (int, optional): Keep float the layers on maps of at most this side
+            (:func:`small_map_nodes`). None: :data:`OPENVINO_FLOAT_MAX_SIDE` for OpenVINO, else 0.
 
     Returns:
-        dict: ``files`` (the files written), ``ignored`` (the names of the ONNX nodes kept in
-        float because of ``sensitive_layers`` or ``quantize_only``), ``postprocess`` (the
-        post-processing nodes, always float) and ``small_maps`` (the other nodes kept float
-        because they compute on maps of at most ``float_max_side``).
+        dict: ``files`` (written), ``ignored`` (nodes kept float by ``sensitive_layers`` or
+        ``quantize_only``), ``postprocess`` (always float) and ``small_maps`` (the other nodes kept
+        float by ``float_max_side``), node names in graph order.
 
     Raises:
         RuntimeCrash: OpenVINO crashed running the int8 file once on this CPU (in a subprocess).
@@ -92,22 +74,23 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         onnx.save(model, source)
         temporary.append(source)
     groups = layer_groups(model)
-    postprocess = groups['postprocess']
+    names = [n.name for n in model.graph.node]
+    postprocess = set(groups['postprocess'])
     if quantize_only is not None:
-        kept = set(select_nodes(model, quantize_only, groups))
-        ignored = [n.name for n in model.graph.node if n.name not in kept]
+        ignored = set(names) - set(select_nodes(model, quantize_only, groups))
     else:
-        layers = DEFAULT_SENSITIVE_LAYERS[backend] if sensitive_layers is None \
-            else sensitive_layers
-        ignored = select_nodes(model, layers, groups)
+        if sensitive_layers is None:
+            sensitive_layers = DEFAULT_SENSITIVE_LAYERS[backend]
+        ignored = set(select_nodes(model, sensitive_layers, groups))
+    ignored -= postprocess
     if float_max_side is None:
         float_max_side = OPENVINO_FLOAT_MAX_SIDE if backend == 'openvino' else 0
-    small_maps = small_map_nodes(model, calib[0].shape, float_max_side, groups) \
-        if float_max_side else []
-    excluded = set(ignored) | set(postprocess) | set(small_maps)
-    excluded = [n.name for n in model.graph.node if n.name in excluded]
+    small_maps = set(small_map_nodes(model, calib[0].shape, float_max_side, groups)
+                     if float_max_side else ()) - ignored - postprocess
+    excluded = [name for name in names if name in ignored | postprocess | small_maps]
     if backend == 'onnxruntime':
-        files = [quantize_qdq(source, input_name(model), calib, excluded, work_dir, postprocess)]
+        files = [quantize_qdq(source, graph_input(model).name, calib, excluded, work_dir,
+                              groups['postprocess'])]
     else:
         files = quantize_nncf(source, calib, excluded, work_dir)
         try:
@@ -117,6 +100,6 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
                                'without AMX (ONEDNN_MAX_CPU_ISA=AVX512_CORE_VNNI)') from None
     for path in temporary:
         os.remove(path)
-    ignored = [name for name in ignored if name not in set(postprocess)]
-    small_maps = [name for name in small_maps if name not in set(ignored) | set(postprocess)]
-    return dict(files=files, ignored=ignored, postprocess=postprocess, small_maps=small_maps)
+    return dict(files=files, ignored=[name for name in names if name in ignored],
+                postprocess=groups['postprocess'],
+                small_maps=[name for name in names if name in small_maps])

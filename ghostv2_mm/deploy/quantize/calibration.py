@@ -6,16 +6,14 @@ from ...errors import DeployError
 
 
 def innermost_dataset(dataset_cfg):
-    """The dataset a config's ``dataset`` entry wraps (``RepeatDataset`` and other wrappers take
-    theirs as ``dataset``)."""
+    """The dataset that wrappers (``RepeatDataset``, ...) of ``dataset_cfg`` wrap."""
     while 'dataset' in dataset_cfg:
         dataset_cfg = dataset_cfg['dataset']
     return dataset_cfg
 
 
 def samples(inputs):
-    """One (1, 3, H, W) float32 image at a time of (N, 3, H, W) arrays (static exports take batch
-    1; the statistics are the same)."""
+    """One (1, 3, H, W) float32 image at a time of (N, 3, H, W) arrays (for static exports)."""
     for batch in inputs:
         batch = np.asarray(batch, dtype=np.float32)
         for i in range(batch.shape[0]):
@@ -23,20 +21,10 @@ def samples(inputs):
 
 
 def dataset_inputs(config, split='train', num=None, shape=None):
-    """Pre-processed inputs of a model config's dataset, as the deployed model takes them: the
-    test pipeline (no augmentation) and the model's data pre-processor (normalisation, BGR to
-    RGB, padding), one image per array. Needs PyTorch and the config's OpenMMLab library.
-
-    Args:
-        config (str | Config): An mmpretrain/mmdet/mmseg config.
-        split (str): ``'train'`` (calibration) or ``'val'``. Defaults to ``'train'``.
-        num (int, optional): How many images (spread evenly over the set). Defaults to all.
-        shape (tuple[int, int], optional): Pad or check to this (H, W), for static exports.
-
-    Returns:
-        tuple[list[np.ndarray], list[dict]]: The (1, 3, H, W) float32 inputs and each image's
-        ``data_samples`` (ground truth and meta information) for evaluation.
-    """
+    """``num`` images (default: all, else spread evenly) of the ``split`` (``'train'`` or
+    ``'val'``) set of an mmpretrain/mmdet/mmseg ``config``, as the deployed model takes them (test
+    pipeline, data pre-processor, padded to ``shape`` (H, W) if given), and their
+    ``data_samples``: a list of (1, 3, H, W) float32 arrays and one of dicts. Needs PyTorch."""
     import importlib
 
     import torch
@@ -48,7 +36,7 @@ def dataset_inputs(config, split='train', num=None, shape=None):
     cfg = Config.fromfile(config) if isinstance(config, str) else config.copy()
     scope = cfg.get('default_scope', 'mmengine')
     registry = importlib.import_module(f'{scope}.registry')
-    with DefaultScope.overwrite_default_scope(scope):
+    with DefaultScope.overwrite_default_scope(scope), torch.no_grad():
         loader = cfg.get(f'{split}_dataloader')
         if loader is None:
             raise DeployError(f'the config has no {split}_dataloader to take images from')
@@ -62,11 +50,10 @@ def dataset_inputs(config, split='train', num=None, shape=None):
             np.linspace(0, len(dataset) - 1, min(num, len(dataset))).round().astype(int)
         inputs, samples = [], []
         for i in indices:
-            with torch.no_grad():
-                data = preprocessor(pseudo_collate([dataset[int(i)]]), False)
+            data = preprocessor(pseudo_collate([dataset[int(i)]]), False)
             x = data['inputs']
-            if shape is not None and tuple(x.shape[-2:]) != tuple(shape):
-                h, w = x.shape[-2:]
+            h, w = x.shape[-2:]
+            if shape is not None and (h, w) != tuple(shape):
                 if h > shape[0] or w > shape[1]:
                     raise ValueError(f'image {i} is {h}x{w} after pre-processing, larger than '
                                      f'the static input {shape}')

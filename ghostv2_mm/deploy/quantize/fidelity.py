@@ -15,17 +15,10 @@ def top1_agreement(reference, candidate):
 
 
 def matched_box_iou(reference, candidate, score_thr=0.3):
-    """Mean IoU of matched boxes: in each image, the boxes scoring at least ``score_thr`` are
-    matched one to one, greedily by IoU, to boxes of the same class; a box left without a match
-    in either set counts as IoU 0, so missing and extra boxes both lower the figure.
-
-    Args:
-        reference, candidate (list[tuple[np.ndarray, np.ndarray]]): Per image, (N, 5) boxes
-            ``x1, y1, x2, y2, score`` and (N,) labels (mmdeploy's ``dets`` and ``labels``).
-
-    Returns:
-        float: In [0, 1]; 1 when neither has a box.
-    """
+    """Mean IoU of boxes scoring at least ``score_thr``, matched one to one greedily by IoU within
+    each image and class; an unmatched box in either set counts as IoU 0, no box at all as 1.
+    ``reference`` and ``candidate`` hold per image (N, 5) ``x1, y1, x2, y2, score`` boxes and (N,)
+    labels (mmdeploy's ``dets`` and ``labels``)."""
     total, slots = 0., 0
     for (rd, rl), (cd, cl) in zip(reference, candidate):
         rd, rl, cd, cl = map(np.asarray, (rd, rl, cd, cl))
@@ -35,7 +28,7 @@ def matched_box_iou(reference, candidate, score_thr=0.3):
         if not len(rd) or not len(cd):
             continue
         iou = box_iou(rd[:, :4], cd[:, :4]) * (rl[:, None] == cl[None])
-        while iou.size and iou.max() > 0:
+        while iou.max() > 0:
             i, j = np.unravel_index(iou.argmax(), iou.shape)
             total += iou[i, j]
             iou[i, :] = 0
@@ -53,17 +46,16 @@ def pixel_agreement(reference, candidate):
 
 
 def fidelity(task, reference, candidate, **kwargs):
-    """How closely ``candidate`` outputs follow ``reference`` ones: top-1 agreement of logits
-    (classification), mean IoU of matched boxes (detection, :func:`matched_box_iou`) or pixel
-    agreement of label maps (segmentation). The outputs are per image, as the runtimes return
-    them (lists of output arrays of batch 1, or arrays stacked over the images)."""
+    """How closely ``candidate`` outputs follow ``reference`` ones, per ``task``: top-1 agreement,
+    :func:`matched_box_iou` or :func:`pixel_agreement`. The outputs are per image, as the
+    runtimes return them (lists of output arrays of batch 1, or arrays stacked over the images)."""
     check_choice('task', task, TASKS)
-    if task == 'classification':
-        return top1_agreement(_stack(reference), _stack(candidate))
-    if task == 'segmentation':
-        return pixel_agreement(_stack(reference), _stack(candidate))
-    per_image = lambda outs: [(o[0][0], o[1][0]) for o in outs]
-    return matched_box_iou(per_image(reference), per_image(candidate), **kwargs)
+    if task == 'detection':
+        reference, candidate = ([(o[0][0], o[1][0]) for o in outs]  # each image's (dets, labels)
+                                for outs in (reference, candidate))
+        return matched_box_iou(reference, candidate, **kwargs)
+    metric = top1_agreement if task == 'classification' else pixel_agreement
+    return metric(_stack(reference), _stack(candidate))
 
 
 def _stack(outputs):

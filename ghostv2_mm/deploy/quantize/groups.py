@@ -1,8 +1,6 @@
-"""The structure of a deployed ONNX graph, as quantisation names it: every node sorted into a
-structural group (:data:`GROUPS`), found by the graph's shape rather than by node names, so that
-one list of layers serves every task whatever its exporter calls the nodes. GhostNetV2's DFC
-branch, for example, is pooling -> 1x1 conv -> depthwise ``(1, k)`` conv -> depthwise ``(k, 1)``
-conv -> gate (sigmoid, resize) -> multiply. Only onnx is imported."""
+"""The nodes of a deployed ONNX graph sorted into structural groups (:data:`GROUPS`) by the
+graph's shape, not by node names, so that one list of layers serves every task
+(docs/quantization.md). Only onnx is imported."""
 import re
 from collections import defaultdict
 
@@ -11,30 +9,17 @@ _GATE_OPS = ('Sigmoid', 'HardSigmoid', 'Clip', 'Resize')
 _DOWN_OPS = ('AveragePool', 'MaxPool', 'Resize')
 _SELECT_OPS = ('TopK', 'NonMaxSuppression')
 
-# The groups :func:`layer_groups` sorts the nodes of a graph into, in order of precedence.
-GROUPS = (
-    'postprocess',  # after the last compute layers: decoding, NMS, arg-max (never quantised)
-    'output',       # the last compute layers, whose outputs are the raw predictions
-    'dfc.down',     # DFC attention: down-sampling of the input (pooling, or a conv of it)
-    'dfc.proj',     # DFC attention: 1x1 conv to the attention's channels
-    'dfc.hfc',      # DFC attention: depthwise (1, k) conv, the horizontal FC
-    'dfc.vfc',      # DFC attention: depthwise (k, 1) conv, the vertical FC
-    'dfc.gate',     # DFC attention: scaling function, up-sampling and the multiply
-    'se',           # squeeze-and-excitation: global pool, two 1x1 convs, gate, multiply
-    'stem',         # compute layers reading the network input
-    'depthwise',    # other depthwise convs (Ghost modules' cheap operations, strided dw convs)
-    'conv',         # other convs (pointwise and dense, in backbone, neck and head)
-    'add',          # residual and other additions
-    'other',        # everything else (activations, concatenation, pooling, resizing)
-)
+# The groups of :func:`layer_groups` in order of precedence (docs/quantization.md has a table):
+# 'output' is the last compute layers, 'postprocess' all after them (never quantised); the DFC
+# attention is down-sampling -> 1x1 projection -> depthwise (1, k) and (k, 1) convs -> gate.
+GROUPS = ('postprocess', 'output', 'dfc.down', 'dfc.proj', 'dfc.hfc', 'dfc.vfc', 'dfc.gate', 'se',
+          'stem', 'depthwise', 'conv', 'add', 'other')
 
 
 def _attr(node, name, default=None):
     import onnx
-    for a in node.attribute:
-        if a.name == name:
-            return onnx.helper.get_attribute_value(a)
-    return default
+    return next((onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == name),
+                default)
 
 
 def _kernel_shape(node, initializers):
@@ -49,15 +34,14 @@ def _is_depthwise(node):
 
 
 def _is_pooling_conv(node, initializers):
-    """A depthwise conv whose stride is its kernel, 2x2: GhostNetV2's DFC pooling as ONNX
-    Runtime's quantised files take it (``ghostv2_mm.deploy.transforms.conv_pooling``)."""
+    """A 2x2 depthwise conv of stride 2: the DFC pooling as ``transforms.conv_pooling`` has it."""
     return _is_depthwise(node) and _kernel_shape(node, initializers) == (2, 2) and \
         tuple(_attr(node, 'strides', ())) == (2, 2)
 
 
 def name_nodes(model):
-    """Give every unnamed node of ``model`` (an ``onnx.ModelProto``, changed in place) a unique
-    name: the tools select nodes by name. Returns whether any was named."""
+    """Give every unnamed node of ``model`` (changed in place) a unique name, as nodes are
+    selected by name. Returns whether any was named."""
     names = {n.name for n in model.graph.node}
     unnamed = [(i, node) for i, node in enumerate(model.graph.node) if not node.name]
     for i, node in unnamed:
@@ -70,15 +54,8 @@ def name_nodes(model):
 
 
 def layer_groups(model):
-    """Sort the nodes of an ONNX graph into the structural :data:`GROUPS`.
-
-    Args:
-        model (onnx.ModelProto): A graph with named nodes (:func:`name_nodes`).
-
-    Returns:
-        dict[str, list[str]]: The node names of each group, in graph order; every node is in
-        exactly one group.
-    """
+    """The node names of each of the :data:`GROUPS` of ``model`` (named, :func:`name_nodes`), in
+    graph order; every node is in exactly one group."""
     graph = model.graph
     nodes = list(graph.node)
     producer = {out: n for n in nodes for out in n.output}
@@ -86,8 +63,6 @@ def layer_groups(model):
     for n in nodes:
         for inp in n.input:
             consumers[inp].append(n)
-    # Consumers of the values, not of the shapes (dynamic exports read sizes with Shape).
-    users = lambda tensor: [c for c in consumers[tensor] if c.op_type != 'Shape']
     initializers = {t.name: t for t in graph.initializer}
     graph_inputs = {i.name for i in graph.input} - set(initializers)
 
@@ -111,13 +86,11 @@ def layer_groups(model):
     group = {n.name: 'output' if network(n) else 'postprocess'
              for n in nodes if n.name not in feeds_compute}
 
-    def conv_producer(node):
-        """The Conv producing ``node``'s first (activation) input if it feeds ``node`` only."""
-        src = producer.get(node.input[0])
-        if src is not None and src.op_type == 'Conv' and all(len(users(o)) == 1
-                                                             for o in src.output):
-            return src
-        return None
+    def single_use(node, ops):
+        """Whether ``node`` is one of ``ops`` whose value (not shape: dynamic exports read sizes
+        with Shape) feeds one node."""
+        return node is not None and node.op_type in ops and \
+            sum(c.op_type != 'Shape' for c in consumers[node.output[0]]) == 1
 
     # Attention branches end in a Mul of the features with a gate: walk back from each Mul.
     for mul in nodes:
@@ -125,13 +98,13 @@ def layer_groups(model):
             continue
         for inp in mul.input:
             gate, src = [], producer.get(inp)
-            while src is not None and src.op_type in _GATE_OPS and len(users(src.output[0])) == 1:
+            while single_use(src, _GATE_OPS):
                 gate.append(src)
                 src = producer.get(src.input[0])
-            if not gate or src is None or src.op_type != 'Conv' or len(users(src.output[0])) != 1:
+            if not gate or not single_use(src, ('Conv', )):
                 continue
             convs = [src]
-            while (prev := conv_producer(convs[-1])) is not None:
+            while single_use(prev := producer.get(convs[-1].input[0]), ('Conv', )):
                 convs.append(prev)
             pooling_conv = len(convs) >= 3 and _is_pooling_conv(convs[-1], initializers)
             # The 2x2 pooling, or the depthwise conv it is exported as.
@@ -144,8 +117,7 @@ def layer_groups(model):
                 for conv in convs[:-1]:
                     kernel = _kernel_shape(conv, initializers)
                     group[conv.name] = 'dfc.hfc' if kernel and kernel[0] == 1 else 'dfc.vfc'
-                for g in gate + [mul]:
-                    group[g.name] = 'dfc.gate'
+                group.update(dict.fromkeys([g.name for g in gate + [mul]], 'dfc.gate'))
                 break
             # Squeeze-and-excitation: global pool -> conv -> activation -> conv -> gate -> Mul.
             act = producer.get(convs[0].input[0])
@@ -157,44 +129,28 @@ def layer_groups(model):
                     group[g.name] = 'se'
                 break
 
-    for n in nodes:
-        if n.name in group:
-            continue
-        if n.op_type in COMPUTE_OPS and n.input[0] in graph_inputs:
-            group[n.name] = 'stem'
-        elif _is_depthwise(n):
-            group[n.name] = 'depthwise'
-        elif n.op_type in COMPUTE_OPS:
-            group[n.name] = 'conv'
-        elif n.op_type in ('Add', 'Sum'):
-            group[n.name] = 'add'
-        else:
-            group[n.name] = 'other'
-
     groups = {g: [] for g in GROUPS}
     for n in nodes:
+        if n.name not in group:
+            compute = n.op_type in COMPUTE_OPS
+            group[n.name] = ('stem' if compute and n.input[0] in graph_inputs
+                             else 'depthwise' if _is_depthwise(n)
+                             else 'conv' if compute
+                             else 'add' if n.op_type in ('Add', 'Sum') else 'other')
         groups[group[n.name]].append(n.name)
     return groups
 
 
 def small_map_nodes(model, input_shape, max_side, groups=None):
-    """The names of the nodes of ``model`` that compute on feature maps whose sides are at most
-    ``max_side`` when the input is ``input_shape``: by the largest 4-D map a node reads or
-    writes, and for the nodes of an attention branch (DFC, SE: their own maps are smaller) by the
-    features the branch gates. Nodes whose shapes ONNX's shape inference cannot tell are left
-    out.
-
-    Args:
-        model (onnx.ModelProto): A graph with named nodes.
-        input_shape (tuple[int, int, int, int]): The (N, C, H, W) input.
-        max_side (int): The largest side of the maps selected.
-        groups (dict, optional): ``layer_groups(model)``, if computed already.
+    """The names of the nodes of ``model`` (named) that compute on feature maps of sides at most
+    ``max_side`` at the (N, C, H, W) ``input_shape``: by the largest 4-D map a node reads or
+    writes, the nodes of a DFC or SE branch by the features it gates. Nodes of shapes that shape
+    inference cannot tell are left out. ``groups``: ``layer_groups(model)`` if computed already.
     """
     import onnx
     inferred = onnx.ModelProto()
     inferred.CopyFrom(model)
-    initializers = {t.name for t in inferred.graph.initializer}
-    inp = next(i for i in inferred.graph.input if i.name not in initializers)
+    inp = graph_input(inferred)
     for dim, size in zip(inp.type.tensor_type.shape.dim, input_shape):
         dim.ClearField('dim_param')
         dim.dim_value = int(size)
@@ -228,14 +184,10 @@ def small_map_nodes(model, input_shape, max_side, groups=None):
 
 
 def select_nodes(model, layers, groups=None):
-    """The names of the nodes of ``model`` that ``layers`` selects, in graph order.
-
-    Args:
-        model (onnx.ModelProto): A graph with named nodes.
-        layers (Iterable[str]): Each a group of :data:`GROUPS` (``'dfc.gate'``), a group prefix
-            (``'dfc'``: all DFC groups), an ONNX op type (``'Sigmoid'``) or a regular expression
-            searched in the node names (``'re:blocks\\.9\\.'``).
-        groups (dict, optional): ``layer_groups(model)``, if computed already.
+    """The names of the nodes of ``model`` (named) that ``layers`` selects, in graph order: each
+    a group of :data:`GROUPS` (``'dfc.gate'``), a group prefix (``'dfc'``), an ONNX op type
+    (``'Sigmoid'``) or a regular expression searched in the node names (``'re:blocks\\.9\\.'``).
+    ``groups``: ``layer_groups(model)`` if computed already.
     """
     groups = groups or layer_groups(model)
     op_types = {n.op_type for n in model.graph.node}
@@ -244,10 +196,8 @@ def select_nodes(model, layers, groups=None):
         if layer.startswith('re:'):
             pattern = re.compile(layer[3:])
             chosen.update(n.name for n in model.graph.node if pattern.search(n.name))
-        elif layer in groups:
-            chosen.update(groups[layer])
-        elif any(g.startswith(layer + '.') for g in groups):
-            chosen.update(name for g in groups if g.startswith(layer + '.') for name in groups[g])
+        elif named := [g for g in groups if g == layer or g.startswith(layer + '.')]:
+            chosen.update(name for g in named for name in groups[g])
         elif layer in op_types:
             chosen.update(n.name for n in model.graph.node if n.op_type == layer)
         elif not layer[:1].isupper():
@@ -256,33 +206,25 @@ def select_nodes(model, layers, groups=None):
     return [n.name for n in model.graph.node if n.name in chosen]
 
 
-def input_name(model):
+def graph_input(model):
+    """The input of ``model`` that is not an initializer (the image)."""
     initializers = {t.name for t in model.graph.initializer}
-    return [i.name for i in model.graph.input if i.name not in initializers][0]
+    return next(i for i in model.graph.input if i.name not in initializers)
 
 
 def unshare_parameters(model):
-    """Give every compute layer of ``model`` (an ``onnx.ModelProto``, changed in place) its own
-    weight and bias initializers. Returns how many inputs were given a copy.
-
-    PyTorch's exporter merges initializers with equal values (e.g. all-zero biases). ONNX
-    Runtime's quantiser quantises a shared bias once, with the scale of the first conv reading
-    it, and every other conv reading it, the float ones included, gets the dequantised copy: a
-    computed bias, which keeps ONNX Runtime from running those convs in its blocked layout.
-    """
+    """Give every compute layer of ``model`` (changed in place) its own weight and bias
+    initializers; returns how many inputs were given a copy. PyTorch's exporter merges equal
+    initializers, and ONNX Runtime's quantiser gives the convs sharing a bias a dequantised one,
+    which keeps the float convs out of its blocked layout."""
     from onnx import numpy_helper
     initializers = {t.name: t for t in model.graph.initializer}
     names = set(initializers) | {n.name for n in model.graph.node} | \
         {o for n in model.graph.node for o in n.output}
     seen, copies = set(), 0
-    for node in model.graph.node:
-        if node.op_type not in COMPUTE_OPS:
-            continue
-        for i in range(1, len(node.input)):
-            name = node.input[i]
-            if name not in initializers:
-                continue
-            if name in seen:
+    for node in (n for n in model.graph.node if n.op_type in COMPUTE_OPS):
+        for i, name in list(enumerate(node.input))[1:]:
+            if name in initializers and name in seen:
                 new = f'{name}_{node.name}'
                 while new in names:
                     new += '_'

@@ -5,10 +5,9 @@ from types import SimpleNamespace
 
 
 def prepare(onnx_file, out):
-    """ONNX Runtime's quantisation pre-processing (shape inference, constant folding) of
-    ``onnx_file`` into ``out``: it finds the convs' biases behind the exporter's ``Identity``
-    nodes, which the quantiser would leave in float. Per-channel ``DequantizeLinear`` (its axis)
-    needs opset 13; mmdeploy exports opset 11, which is converted first."""
+    """ONNX Runtime's quantisation pre-processing of ``onnx_file`` into ``out``: it finds the
+    convs' biases behind the exporter's ``Identity`` nodes, which the quantiser would leave in
+    float. mmdeploy's opset 11 is converted to 13 first (per-channel ``DequantizeLinear``)."""
     import onnx
     from onnxruntime.quantization import quant_pre_process
     model = onnx.load(onnx_file)
@@ -21,21 +20,18 @@ def prepare(onnx_file, out):
 
 def split_postprocess(model, postprocess, work_dir):
     """The part of ``model`` before its ``postprocess`` nodes, saved in ``work_dir``, and those
-    nodes: the network's file ends at the tensors the post-processing reads. ONNX Runtime's
-    calibrator reduces every tensor of the graph, including those after an NMS, which are empty
-    when nothing is detected (a random-weights detector), and fails there."""
+    nodes. ONNX Runtime's calibrator reduces every tensor, and fails on the empty ones after an
+    NMS that detects nothing (a random-weights detector)."""
     import onnx
     post = set(postprocess)
     inputs = [i.name for i in model.graph.input]
     network_tensors = set(inputs) | {o for n in model.graph.node if n.name not in post
                                      for o in n.output}
-    boundary = []
-    for node in model.graph.node:
-        for tensor in node.input if node.name in post else ():
-            if tensor in network_tensors and tensor not in boundary + inputs:
-                boundary.append(tensor)
-    boundary += [o.name for o in model.graph.output
-                 if o.name in network_tensors and o.name not in boundary]
+    # The network's tensors the post-processing reads, then its outputs, each once.
+    boundary = [t for n in model.graph.node if n.name in post for t in n.input
+                if t in network_tensors and t not in inputs]
+    boundary = list(dict.fromkeys(boundary + [o.name for o in model.graph.output
+                                              if o.name in network_tensors]))
     network = onnx.utils.Extractor(model).extract_model(inputs, boundary)
     network.metadata_props.extend(model.metadata_props)  # prepare()'s record that it ran
     path = osp.join(work_dir, 'end2end_network.onnx')
@@ -45,10 +41,9 @@ def split_postprocess(model, postprocess, work_dir):
 
 def quantize_qdq(onnx_file, input_name, calib, excluded, work_dir, postprocess=()):
     """``end2end_int8.onnx`` in ``work_dir``: uint8 activations and per-channel int8 weights
-    (ONNX Runtime's x86 scheme: VNNI instructions take u8 x s8; per-channel scales for the
-    depthwise convs, whose channels' ranges differ by orders of magnitude), MinMax ranges of
-    ``calib``, the ``excluded`` nodes in float. The ``postprocess`` nodes (float) are split off
-    before calibration and put back after it (:func:`split_postprocess`)."""
+    (VNNI takes u8 x s8; the depthwise convs' channels' ranges differ by orders of magnitude),
+    MinMax ranges of ``calib``, the ``excluded`` and ``postprocess`` nodes in float (the latter
+    split off for calibration, :func:`split_postprocess`)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 

@@ -34,65 +34,33 @@ DFC_KEYS = tuple(k for k in inspect.signature(DFCAttention).parameters
 @register_model
 class GhostNetV2(BaseModule):
     """GhostNetV2 backbone ("GhostNetV2: Enhance Cheap Operation with Long-Range Attention",
-    NeurIPS 2022), and GhostNetV1 with DFC attention switched off (``dfc_layers=()``).
-
-    Module names follow the official implementation (``conv_stem``, ``bn1``, ``blocks.i.j...``),
-    so the backbone part of an official or timm ``ghostnetv2_*`` state dict loads as it is.
-
-    Feature index ``i`` of ``out_indices`` is the output of ``blocks[i]``; at ``widen_factor=1.0``:
-
-    ===== ======== ======= ====== =================================
-    index blocks   out ch  stride  notes
-    ===== ======== ======= ====== =================================
-    0     1        16      2
-    1     1        24      4
-    2     1        24      4      default stride-4 tap
-    3     1        40      8
-    4     1        40      8      default stride-8 tap
-    5     1        80      16
-    6     5        112     16     default stride-16 tap
-    7     1        160     32
-    8     4        160     32
-    9     1x1 conv 960     32     default stride-32 tap (classifier)
-    ===== ======== ======= ====== =================================
-
-    Channels at other widths are ``make_divisible(c * widen_factor, 4)`` (see ``out_channels``).
-    With ``output_stride=16`` indices 7-9 keep stride 16; with 8, indices 5-9 keep stride 8.
+    NeurIPS 2022), and GhostNetV1 with ``dfc_layers=()``. Module names follow the official
+    implementation, so official and timm ``ghostnetv2_*`` state dicts load as they are. Feature
+    ``i`` is the output of ``blocks[i]``; taps, strides and channels: docs/backbone.md.
 
     Args:
-        widen_factor (float): Width multiplier (1.0, 1.3 and 1.6 are the published models).
-            Defaults to 1.0.
+        widen_factor (float): Width multiplier (1.0, 1.3, 1.6 are published). Defaults to 1.0.
         out_indices (Sequence[int]): Indices (0-9) of the returned features.
             Defaults to (2, 4, 6, 9), one tap per stride 4/8/16/32.
-        frozen_stages (int): -1 freezes nothing, 0 the stem, ``k`` the stem and ``blocks[:k]``
-            (parameters fixed, norm layers in eval mode). Defaults to -1.
-        output_stride (int): 32, 16 or 8. Below 32 the last stages run atrous (stride 1,
-            dilated convs: 2 for stride 16 stages and 4 for stride 32 stages at 8; 2 for stride
-            32 stages at 16), as used for segmentation. Defaults to 32.
-        dfc_layers (Sequence[int], optional): Flat indices (0-15) of the bottlenecks that carry
-            DFC attention. None means the official choice, every bottleneck but the first two;
-            ``()`` gives GhostNetV1. Defaults to None.
-        dfc_position (str): Ghost module that DFC enhances in those bottlenecks: ``'expansion'``
-            (the paper's "expressiveness"), ``'output'`` ("capacity") or ``'both'`` (Table 8).
+        frozen_stages (int): -1 freezes nothing, 0 the stem, ``k`` the stem and ``blocks[:k]``.
+            Defaults to -1.
+        output_stride (int): 32, 16 or 8; below 32 the last stages run atrous. Defaults to 32.
+        dfc_layers (Sequence[int], optional): Flat indices (0-15) of the bottlenecks with DFC
+            attention; None: all but the first two (official); ``()``: GhostNetV1.
+        dfc_position (str): ``'expansion'``, ``'output'`` or ``'both'`` (Table 8).
             Defaults to ``'expansion'``.
-        dfc_cfg (dict, optional): Arguments of :class:`DFCAttention` (``kernel_size``, ``gate``,
-            ``gate_position``, ``down_mode``, ``up_mode``). Defaults to None (the official ones).
-        dfc_kernel_sizes (Sequence[int], optional): Length of the horizontal and vertical FCs in
-            each of the paper's three stages (``paper_stages``; Table 6 explores (3, 3, 3) to
-            (11, 9, 7)). Overrides ``dfc_cfg['kernel_size']``. Defaults to None: the official
-            code's 5 everywhere (what the released weights use).
+        dfc_cfg (dict, optional): Arguments of :class:`DFCAttention`. Defaults to None.
+        dfc_kernel_sizes (Sequence[int], optional): FC length per ``paper_stages`` entry
+            (Table 6); overrides ``dfc_cfg['kernel_size']``. Defaults to None (5 everywhere).
         conv_cfg (dict, optional): Config of conv layers. Defaults to None.
         norm_cfg (dict): Config of norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation. Defaults to ``dict(type='ReLU')``.
-        norm_eval (bool): Keep norm layers in eval mode while training (frozen statistics).
-            Defaults to False.
+        norm_eval (bool): Keep norm layers in eval mode while training. Defaults to False.
         with_cp (bool): Gradient checkpointing of every bottleneck. Defaults to False.
-        deploy (bool): Build the inference structure (:meth:`switch_to_deploy`) directly, for
-            deploy checkpoints (``tools/model_converters/reparameterize_model.py``). Defaults
-            to False.
-        init_cfg (dict | list[dict], optional): Initialization config; use
-            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` to load the backbone
-            of a classifier checkpoint. Defaults to Kaiming for convs and 1/0 for norm layers.
+        deploy (bool): Build the inference structure (:meth:`switch_to_deploy`), for deploy
+            checkpoints. Defaults to False.
+        init_cfg (dict | list[dict], optional): Initialization config (``Pretrained`` with
+            ``prefix='backbone.'`` loads a classifier's backbone). Defaults to Kaiming convs.
     """
 
     # One row per bottleneck, one inner list per entry of ``blocks``:
@@ -115,15 +83,14 @@ class GhostNetV2(BaseModule):
          [5, 960, 160, 0, 1],
          [5, 960, 160, 0.25, 1]],
     ]
-    # The paper's stages by feature size (Tables 6 and 7), as flat bottleneck indices grouped by
-    # the resolution a bottleneck receives: 56x56 and 28x28, 14x14, and 7x7 at 224x224 input.
+    # The paper's stages (Tables 6 and 7) as flat bottleneck indices, by the resolution a
+    # bottleneck receives at 224x224 input: 56x56 and 28x28, 14x14, and 7x7.
     paper_stages = (tuple(range(2, 6)), tuple(range(6, 12)), tuple(range(12, 16)))
     stem_channels = 16
     last_channels = 960
     num_layers = sum(len(stage) for stage in arch_settings)
     num_stages = len(arch_settings) + 1
-    # Dilation of each entry of ``blocks`` at each output stride (the stride-2 entries are 1, 3,
-    # 5, 7).
+    # Dilation of each entry of ``blocks`` per output stride (the stride-2 entries: 1, 3, 5, 7).
     stage_dilations = {
         32: (1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
         16: (1, 1, 1, 1, 1, 1, 1, 2, 2, 2),
@@ -178,12 +145,10 @@ class GhostNetV2(BaseModule):
                     isinstance(k, int) and k > 0 and k % 2 for k in dfc_kernel_sizes)):
             raise ValueError(f'dfc_kernel_sizes must be {len(self.paper_stages)} positive odd ints '
                              f'(one per stage), but received {dfc_kernel_sizes!r}')
-        dfc_cfg = dict(dfc_cfg or {})
-        layer_dfc_cfgs = [dfc_cfg] * self.num_layers
-        if dfc_kernel_sizes is not None:
-            for stage, k in zip(self.paper_stages, dfc_kernel_sizes):
-                for i in stage:
-                    layer_dfc_cfgs[i] = dict(dfc_cfg, kernel_size=k)
+        layer_dfc_cfgs = [dict(dfc_cfg or {})] * self.num_layers
+        for stage, k in zip(self.paper_stages, dfc_kernel_sizes or ()):
+            for i in stage:
+                layer_dfc_cfgs[i] = dict(layer_dfc_cfgs[i], kernel_size=k)
 
         self.widen_factor = widen_factor
         self.out_indices = tuple(out_indices)
@@ -199,10 +164,9 @@ class GhostNetV2(BaseModule):
         self.bn1 = build_norm_layer(norm_cfg, channels)[1]
         self.act1 = build_act(act_cfg)
 
-        dilations = self.stage_dilations[output_stride]
         stages, self.stage_channels, self.stage_strides = [], [], []
         layer_id, total_stride = 0, 2
-        for stage, dilation in zip(self.arch_settings, dilations):
+        for stage, dilation in zip(self.arch_settings, self.stage_dilations[output_stride]):
             if dilation == 1:  # an atrous stage keeps the stride it starts at
                 total_stride *= stage[0][4]
             layers = []
@@ -253,24 +217,16 @@ class GhostNetV2(BaseModule):
     def _freeze_stages(self):
         if self.frozen_stages < 0:
             return
-        frozen = [self.conv_stem, self.bn1] + list(self.blocks[:self.frozen_stages])
-        for module in frozen:
+        for module in [self.conv_stem, self.bn1, *self.blocks[:self.frozen_stages]]:
             module.eval()
-            for param in module.parameters():
-                param.requires_grad = False
+            module.requires_grad_(False)
 
     def switch_to_deploy(self):
-        """Convert the network in place into its inference structure (:mod:`..deploy`): BN
-        folded into the conv before it, each DFC attention a :class:`DeployDFCAttention`; exact
-        in eval mode. The network is inference-only afterwards.
-
-        Returns:
-            GhostNetV2: The converted network.
-        """
-        if self.deploy:
-            return self
-        reparameterize(self)
-        self.deploy = True
+        """Convert in place into the inference structure (:mod:`..deploy`: BN folded, each DFC
+        attention a ``DeployDFCAttention``), exact in eval mode and inference-only; returns self."""
+        if not self.deploy:
+            reparameterize(self)
+            self.deploy = True
         return self
 
     def train(self, mode=True):

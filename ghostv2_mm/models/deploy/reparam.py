@@ -16,26 +16,21 @@ def fold(conv_module):
 
 
 class DeployDFCAttention(nn.Module):
-    """:class:`DFCAttention` for inference: the same computation, each conv-BN one conv with a
-    bias (``proj``, ``fc_h``, ``fc_v``).
+    """:class:`DFCAttention` for inference: the same computation, each conv-BN (``proj``,
+    ``fc_h``, ``fc_v``) one conv with a bias.
 
     Args:
-        attn (DFCAttention): The trained module to convert; its settings (scaling function and
-            its position, down- and up-sampling) carry over.
+        attn (DFCAttention): The trained module; its gate, gate position and sampling modes
+            carry over.
     """
 
     def __init__(self, attn):
         super().__init__()
-        self.gate = attn.gate
-        self.gate_position = attn.gate_position
-        self.down_mode = attn.down_mode
-        self.up_mode = attn.up_mode
-        self.proj = fold(attn.proj)
-        self.fc_h = fold(attn.fc_h)
-        self.fc_v = fold(attn.fc_v)
+        for name in ('gate', 'gate_position', 'down_mode', 'up_mode'):
+            setattr(self, name, getattr(attn, name))
+        self.proj, self.fc_h, self.fc_v = (fold(m) for m in (attn.proj, attn.fc_h, attn.fc_v))
 
     def down(self, x):
-        """The branch's down-sampling of ``x`` to half resolution."""
         return downsample(x, self.down_mode)
 
     def attention(self, x):
@@ -49,13 +44,9 @@ class DeployDFCAttention(nn.Module):
 
 
 def reparameterize(model):
-    """Convert ``model`` in place into its inference structure: every :class:`DFCAttention`
-    becomes a :class:`DeployDFCAttention`, then every BN that follows a conv is folded into it
-    (mmcv's ``fuse_conv_bn``: the BN's slot becomes an ``nn.Identity``). Exact in eval mode.
-
-    Returns:
-        nn.Module: ``model``, in eval mode.
-    """
+    """Convert ``model`` in place into its inference structure, exact in eval mode: every
+    :class:`DFCAttention` becomes a :class:`DeployDFCAttention`, then every BN after a conv is
+    folded into it (mmcv's ``fuse_conv_bn``). Returns ``model``, in eval mode."""
     model.eval()
     for module in list(model.modules()):
         for name, child in module.named_children():

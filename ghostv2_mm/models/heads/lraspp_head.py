@@ -1,9 +1,6 @@
-"""mmseg's LRASPP head that names the smallest input it takes.
-
-LRASPPHead pools its last input with a fixed ``AvgPool2d(49, stride=(16, 20))``, sized for
-MobileNetV3's 64x128 stride-8 map of a 512x1024 crop; a smaller map fails inside PyTorch's
-pooling ("Output size is too small"), which names neither the head nor the input size. The check
-lives in the head, which owns the pooling, not in the backbone, which knows nothing of its heads.
+"""mmseg's LRASPP head that names the smallest input it takes: its fixed ``AvgPool2d(49,
+stride=(16, 20))`` (sized for MobileNetV3 on 512x1024 crops) otherwise fails on a smaller map
+inside PyTorch ("Output size is too small"), naming neither the head nor the input size.
 """
 from mmseg.models.decode_heads import LRASPPHead
 
@@ -17,8 +14,7 @@ class SizeCheckedLRASPPHead(LRASPPHead):
     :class:`ConfigError` naming the smallest image size.
 
     Args:
-        feature_stride (int): Stride of the last input to the image (the backbone's output
-            stride), for the smallest image size in the message. Defaults to 8.
+        feature_stride (int): Stride of the last input (for the message). Defaults to 8.
         **kwargs: Arguments of mmseg's ``LRASPPHead``.
     """
 
@@ -33,8 +29,7 @@ class SizeCheckedLRASPPHead(LRASPPHead):
 
     @property
     def min_input_size(self):
-        """The smallest image side whose last feature map covers the pool, with the
-        ceil(size / stride) maps of stride-2 convs padded by half their kernel."""
+        """The smallest image side whose last feature map (ceil(size / stride)) covers the pool."""
         return (self.pool_size - 1) * self.feature_stride + 1
 
     def forward(self, inputs):

@@ -1,9 +1,6 @@
-"""mmdet's SSD head made to predict in mmdet 3.3.
-
-mmdet 3.3's ``BaseDenseHead._predict_by_feat_single`` reads ``self.loss_cls`` (for v3det's custom
-classification channels), which ``SSDHead`` never builds: it computes its classification loss
-inline and skips ``AnchorHead.__init__``. Every SSD prediction then fails with "'SSDHead' object has
-no attribute 'loss_cls'" (open-mmlab/mmdetection#11305, #11780; unfixed in 3.3.0).
+"""mmdet's SSD head made to predict in mmdet 3.3, whose ``_predict_by_feat_single`` reads
+``self.loss_cls``, which ``SSDHead`` never builds ("'SSDHead' object has no attribute 'loss_cls'";
+open-mmlab/mmdetection#11305, #11780; unfixed in 3.3.0).
 """
 from mmdet.models.dense_heads import SSDHead
 

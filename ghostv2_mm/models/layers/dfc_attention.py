@@ -20,21 +20,18 @@ OFFICIAL_KEYS = {'0.': 'proj.conv.', '1.': 'proj.bn.', '2.': 'fc_h.conv.', '3.':
 
 
 def downsample(x, mode):
-    """Halve both sides (Fig. 4b: the attention is computed at half resolution). A side of
-    length 1 (stride 32 of a 32-pixel input) is kept rather than failing; the kernel is made of
-    literal ints so that the ONNX exporter records constants, not traced sizes."""
+    """Halve both sides (Fig. 4b). A side of length 1 is kept rather than failing; the kernel is
+    made of literal ints so that the ONNX exporter records constants, not traced sizes."""
     h, w = x.shape[-2:]
     kernel = tuple(2 if side >= 2 else 1 for side in (h, w))
-    if mode == 'avg':
-        return F.avg_pool2d(x, kernel_size=kernel, stride=kernel)
-    if mode == 'max':
-        return F.max_pool2d(x, kernel_size=kernel, stride=kernel)
+    if mode in ('avg', 'max'):
+        pool = F.avg_pool2d if mode == 'avg' else F.max_pool2d
+        return pool(x, kernel_size=kernel, stride=kernel)
     return F.interpolate(x, size=(max(h // 2, 1), max(w // 2, 1)), mode='bilinear',
                          align_corners=False)
 
 
 def upsample(x, size, mode):
-    """Resize the attention map to the size of the features it multiplies."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     align_corners = None if mode == 'nearest' else False
@@ -42,16 +39,15 @@ def upsample(x, size, mode):
 
 
 def attention_gate(a, size, gate, gate_position, up_mode):
-    """``Sigmoid(A)`` of Eq. 6 at ``size``, the scaling function applied before or after
-    up-sampling (Table 9)."""
+    """``Sigmoid(A)`` of Eq. 6 at ``size``, scaled before or after up-sampling (Table 9)."""
     if gate_position == 'before':
         return upsample(GATES[gate](a), size, up_mode)
     return GATES[gate](upsample(a, size, up_mode))
 
 
 def rename_official_keys(state_dict, prefix, *args):
-    """Load-state-dict pre-hook: official and timm checkpoints name the layers of the DFC branch
-    by position (``short_conv.0`` ... ``short_conv.5``)."""
+    """Load-state-dict pre-hook: official and timm checkpoints name the DFC branch's layers
+    ``short_conv.0`` ... ``short_conv.5``."""
     for key in [k for k in state_dict if k.startswith(prefix)]:
         rest = key[len(prefix):]
         for old, new in OFFICIAL_KEYS.items():
@@ -62,31 +58,26 @@ def rename_official_keys(state_dict, prefix, *args):
 
 @register_model
 class DFCAttention(nn.Module):
-    """Decoupled fully connected (DFC) attention of GhostNetV2 (paper Eq. 4-5, Fig. 4b).
-
-    The input X is down-sampled by 2 in both directions and turned into Z by a 1x1 conv-BN
-    (``proj``, Sec. 4.2); a depthwise ``(1, k)`` conv-BN aggregates Z along the width (``fc_h``,
-    Eq. 4) and a depthwise ``(k, 1)`` conv-BN the result along the height (``fc_v``, Eq. 5),
-    giving the attention A. The scaling function turns A into the gate of Eq. 6, resized to the
-    size of the features it multiplies. Official and timm checkpoints, which name the layers
-    ``short_conv.0``-``5``, load as they are (:func:`rename_official_keys`).
+    """Decoupled fully connected (DFC) attention of GhostNetV2 (paper Eq. 4-5, Fig. 4b): X is
+    down-sampled by 2 and projected to Z by a 1x1 conv-BN (``proj``); a depthwise ``(1, k)``
+    conv-BN aggregates Z along the width (``fc_h``, Eq. 4) and a ``(k, 1)`` one along the height
+    (``fc_v``, Eq. 5), giving A; the scaling function turns A into the gate of Eq. 6. Official
+    ``short_conv.0``-``5`` keys load as they are (:func:`rename_official_keys`).
 
     Args:
         in_channels (int): Channels of X.
         out_channels (int): Channels of the attention map (of the features it multiplies).
-        kernel_size (int | tuple[int, int]): Length of the horizontal and vertical FCs; a tuple
-            gives ``(horizontal, vertical)``. Defaults to 5 (the official code; Table 6 explores
-            per-stage sizes).
-        gate (str): Scaling function, ``'sigmoid'``, ``'hard_sigmoid'`` or ``'clip'`` (to [0, 1]).
+        kernel_size (int | tuple[int, int]): Length of the FCs, or ``(horizontal, vertical)``.
+            Defaults to 5 (the official code; Table 6).
+        gate (str): ``'sigmoid'``, ``'hard_sigmoid'`` or ``'clip'`` (Table 9).
             Defaults to ``'sigmoid'``.
-        gate_position (str): Apply it ``'before'`` or ``'after'`` up-sampling (Table 9).
+        gate_position (str): ``'before'`` or ``'after'`` up-sampling (Table 9).
             Defaults to ``'before'``.
-        down_mode (str): Down-sampling, ``'avg'`` / ``'max'`` pooling (2x2, stride 2) or
-            ``'bilinear'`` interpolation to half size (Table 10). Defaults to ``'avg'``.
-        up_mode (str): Up-sampling, ``'nearest'``, ``'bilinear'`` or ``'bicubic'`` (Table 10).
-            Defaults to ``'nearest'`` (the official code).
+        down_mode (str): ``'avg'``, ``'max'`` or ``'bilinear'`` (Table 10). Defaults to ``'avg'``.
+        up_mode (str): ``'nearest'``, ``'bilinear'`` or ``'bicubic'`` (Table 10).
+            Defaults to ``'nearest'``.
         dilation (int): Dilation of the two FCs, for atrous stages. Defaults to 1.
-        conv_cfg (dict, optional): Config of the conv layers. Defaults to None (``Conv2d``).
+        conv_cfg (dict, optional): Config of the conv layers. Defaults to None.
         norm_cfg (dict): Config of the norm layers. Defaults to ``dict(type='BN')``.
     """
 
@@ -131,8 +122,7 @@ class DFCAttention(nn.Module):
         self._register_load_state_dict_pre_hook(rename_official_keys)
 
     def forward(self, x, size=None):
-        """The gate of Eq. 6 computed from ``x`` (N, in_channels, H, W), at ``size`` (the (H, W)
-        of the features it multiplies; defaults to the size of ``x``)."""
+        """The gate of Eq. 6 from ``x``, at ``size`` (default: the size of ``x``)."""
         z = self.proj(downsample(x, self.down_mode))
         a = self.fc_v(self.fc_h(z))  # Eq. 4, then Eq. 5
         size = x.shape[-2:] if size is None else size
@@ -141,9 +131,8 @@ class DFCAttention(nn.Module):
 
 @register_model
 class DFCGate(nn.Module):
-    """Plug-in form of DFC attention: multiplies the output of ``module`` by the DFC attention map
-    of its input, as GhostNetV2 does with its first Ghost module (paper Table 4 adds it to
-    MobileNetV2 this way).
+    """Plug-in DFC attention: the output of ``module`` times the DFC attention map of its input
+    (paper Table 4).
 
     Args:
         module (nn.Module): The wrapped layer, e.g. an expansion conv.

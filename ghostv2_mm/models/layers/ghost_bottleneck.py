@@ -8,8 +8,7 @@ from .ghost_module import GhostModule, build_act, conv_norm_act
 
 class SqueezeExcite(nn.Module):
     """Squeeze-and-excitation of the Ghost bottleneck: global pooling, 1x1 reduce to
-    ``make_divisible(channels * se_ratio, 4)``, activation, 1x1 expand, hard-sigmoid gate
-    (``relu6(x + 3) / 6``).
+    ``make_divisible(channels * se_ratio, 4)``, activation, 1x1 expand, hard-sigmoid gate.
 
     Args:
         channels (int): Channels of the gated features.
@@ -27,7 +26,6 @@ class SqueezeExcite(nn.Module):
         self.gate = nn.Hardsigmoid()
 
     def excite(self, x):
-        """The (N, C, 1, 1) gate of ``x``."""
         return self.gate(self.conv_expand(self.act1(self.conv_reduce(self.avg_pool(x)))))
 
     def forward(self, x):
@@ -35,25 +33,21 @@ class SqueezeExcite(nn.Module):
 
 
 class GhostBottleneck(nn.Module):
-    """Ghost bottleneck (GhostNet Fig. 2) and GhostV2 bottleneck (GhostNetV2 Fig. 4b).
-
-    Ghost module (expansion) -> [depthwise conv-BN if stride 2] -> [SE] -> Ghost module (linear
-    projection), plus a shortcut (identity, or depthwise conv-BN + 1x1 conv-BN when the shape
-    changes). DFC attention is a switch: on the expansion module ("expressiveness", GhostNetV2),
-    the output module ("capacity"), both, or neither (GhostNetV1).
+    """Ghost bottleneck (GhostNet Fig. 2) and GhostV2 bottleneck (GhostNetV2 Fig. 4b): Ghost
+    module (expansion) -> [depthwise conv-BN if stride 2] -> [SE] -> Ghost module (projection),
+    plus a shortcut (identity, or depthwise conv-BN + 1x1 conv-BN when the shape changes).
 
     Args:
         in_channels (int): Input channels.
         mid_channels (int): Expanded channels.
         out_channels (int): Output channels.
-        dw_kernel_size (int): Kernel of the strided depthwise conv and of the shortcut.
-            Defaults to 3.
+        dw_kernel_size (int): Kernel of the strided depthwise conv and the shortcut. Defaults to 3.
         stride (int): Stride of the block in the network's table (1 or 2). Defaults to 1.
-        dilation (int): When above 1 the block runs atrous: stride 1, every spatial conv dilated
-            (for dense prediction at output stride 8/16). Defaults to 1.
+        dilation (int): Above 1 the block runs atrous: stride 1, spatial convs dilated.
+            Defaults to 1.
         se_ratio (float): SE reduction ratio; 0 disables SE. Defaults to 0.
-        dfc_position (str | None): Ghost module(s) enhanced by DFC attention: ``'expansion'``,
-            ``'output'``, ``'both'`` or None. Defaults to None.
+        dfc_position (str | None): Ghost module(s) with DFC attention: ``'expansion'``
+            ("expressiveness"), ``'output'`` ("capacity"), ``'both'`` or None. Defaults to None.
         dfc_cfg (dict, optional): Arguments of :class:`DFCAttention`. Defaults to None.
         conv_cfg (dict, optional): Config of conv layers. Defaults to None.
         norm_cfg (dict): Config of norm layers. Defaults to ``dict(type='BN')``.

@@ -8,8 +8,8 @@ from .dfc_attention import DFCAttention
 
 
 def build_act(act_cfg):
-    """The activation of ``act_cfg``, in place unless the config says otherwise or the type has
-    no in-place form (the rule of mmcv's ``ConvModule``): it saves a full-size tensor per call."""
+    """The activation of ``act_cfg``, in place where the type allows it and the config does not
+    say otherwise (mmcv ``ConvModule``'s rule): it saves a full-size tensor per call."""
     cfg = dict(act_cfg)
     if cfg['type'] not in ('Tanh', 'PReLU', 'Sigmoid', 'HSigmoid', 'Swish', 'GELU'):
         cfg.setdefault('inplace', True)
@@ -31,12 +31,9 @@ def conv_norm_act(in_channels, out_channels, kernel_size, stride=1, dilation=1, 
 
 
 class GhostModule(nn.Module):
-    """Ghost module (paper Eq. 1-2), optionally enhanced by DFC attention (Eq. 6).
-
-    A primary 1x1 conv makes ``ceil(out_channels / ratio)`` intrinsic features, a cheap depthwise
-    conv makes the "ghost" features from them, and the two are concatenated. With ``dfc_cfg``, a
-    :class:`DFCAttention` branch in parallel (``short_conv``, the official name) computes an
-    attention map from the module's input and multiplies the output by it.
+    """Ghost module (paper Eq. 1-2): a primary conv makes ``ceil(out_channels / ratio)``
+    intrinsic features, a cheap depthwise conv "ghost" features from them, concatenated. With
+    ``dfc_cfg``, a parallel :class:`DFCAttention` (``short_conv``) gates the output (Eq. 6).
 
     Args:
         in_channels (int): Input channels.
@@ -45,9 +42,8 @@ class GhostModule(nn.Module):
         kernel_size (int): Kernel size of the primary conv. Defaults to 1.
         dw_size (int): Kernel size of the cheap depthwise conv. Defaults to 3.
         dilation (int): Dilation of the cheap conv (and of the DFC FCs). Defaults to 1.
-        dfc_cfg (dict, optional): Arguments of :class:`DFCAttention` (besides the channels and
-            ``dilation``, which the module sets). None disables the attention (the GhostNetV1
-            module). Defaults to None.
+        dfc_cfg (dict, optional): Arguments of :class:`DFCAttention` but channels and
+            ``dilation``; None: no attention (GhostNetV1). Defaults to None.
         conv_cfg (dict, optional): Config of conv layers. Defaults to None.
         norm_cfg (dict): Config of norm layers. Defaults to ``dict(type='BN')``.
         act_cfg (dict, optional): Activation after both convs; None for a linear module.
