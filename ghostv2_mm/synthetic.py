@@ -11,19 +11,13 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError, DataError
+from .utils import cache_dir
 
 CLASSES = ('disk', 'square', 'triangle', 'star', 'cross', 'ring')
 VERSION = 4
 JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95]
 # Polygon shapes: vertices and, for a star, the inner radius.
 POLYGONS = {'square': (4, None), 'triangle': (3, None), 'star': (5, 0.45)}
-
-
-def cache_dir():
-    root = os.environ.get('GHOSTV2_MM_CACHE',
-                          osp.join(os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')),
-                                   'ghostv2_mm'))
-    return osp.join(root, 'data')
 
 
 def _color(rng, cls):
@@ -106,7 +100,7 @@ def _cached(name):
     def decorator(write):
         @functools.wraps(write)
         def make(root=None, *args, **kwargs):
-            root = root or osp.join(cache_dir(), f'{name}_v{VERSION}')
+            root = root or osp.join(cache_dir(), 'data', f'{name}_v{VERSION}')
             if osp.exists(osp.join(root, '.complete')):
                 return root
             if osp.exists(root):

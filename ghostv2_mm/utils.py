@@ -1,3 +1,7 @@
+import os
+import os.path as osp
+
+
 def make_divisible(value, divisor=4):
     """``value`` rounded to the nearest multiple of ``divisor``, at least ``divisor``, plus one
     ``divisor`` when rounding lost more than 10% of ``value`` (the official code's rule)."""
@@ -70,3 +74,9 @@ def check_layer_cfg(name, cfg, kind, allow_none=True):
     if kind == 'norm' and not issubclass(cls, norms):
         raise ValueError(f'{name} type {layer!r} ({cls.__name__}) is not a normalisation layer; '
                          f'use one such as {examples}')
+
+
+def cache_dir():
+    """The package's cache directory (``GHOSTV2_MM_CACHE``, as the set-up script resolves it)."""
+    return os.environ.get('GHOSTV2_MM_CACHE', osp.join(
+        os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'ghostv2_mm'))

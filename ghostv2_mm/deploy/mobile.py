@@ -14,7 +14,7 @@ import tempfile
 import numpy as np
 
 from ..errors import DeployError
-from ..utils import check_choice
+from ..utils import cache_dir, check_choice
 from .postprocess import METADATA_KEY, read_spec
 from .runtime import INSTALL_MOBILE, IO_SUFFIX, SETUP, NotInstalled
 
@@ -28,12 +28,6 @@ ONNX2TF_SAMPLE = 'calibration_image_sample_data_20x128x128x3_float32.npy'
 # A proxy nothing listens on: a download the converter attempts fails at once.
 NO_NETWORK = {name: 'http://127.0.0.1:9' for name in
               ('HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'http_proxy', 'https_proxy', 'all_proxy')}
-
-
-def cache_dir():
-    """The package's cache directory (``GHOSTV2_MM_CACHE``, as the set-up script resolves it)."""
-    return os.environ.get('GHOSTV2_MM_CACHE', osp.join(
-        os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'ghostv2_mm'))
 
 
 def pnnx_binary():

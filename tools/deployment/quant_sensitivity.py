@@ -22,11 +22,10 @@ import timeit
 
 import numpy as np
 
+from ghostv2_mm.deploy.convert import TASKS
 from ghostv2_mm.deploy.quantize import (DEFAULT_SENSITIVE_LAYERS, GROUPS, QUANTIZERS, fidelity,
                                         quantize)
 from ghostv2_mm.deploy.runtime import RuntimeModel
-
-TASKS = dict(mmpretrain='classification', mmdet='detection', mmseg='segmentation')
 
 
 def static_shape(path):
