@@ -39,14 +39,13 @@ def flat(x, channels):
 
 def take(x, index):
     """The rows ``index`` (B, K) of ``x`` (B, N, ...)."""
-    index = index.view(*index.shape, *[1] * (x.dim() - 2))
+    index = index[(...,) + (None,) * (x.dim() - 2)]  # Unsqueeze, no Shape ops in the graph
     return x.gather(1, index.expand(-1, -1, *x.shape[2:]))
 
 
-def class_scores(head, cls_score):
-    """A dense head's class scores (B, N, C) of a class-score map."""
-    scores = flat(cls_score, head.cls_out_channels)
-    return scores.sigmoid() if head.use_sigmoid_cls else scores.softmax(-1)[..., :-1]
+def class_scores(head, logits):
+    """A dense head's class scores (B, N, C) of its flattened class logits."""
+    return logits.sigmoid() if head.use_sigmoid_cls else logits.softmax(-1)[..., :-1]
 
 
 def yolov3_level(head, pred):
@@ -76,19 +75,23 @@ def yolov3_decode(head, pred_maps, static_anchors):
 def mmdet_nms(boxes, objectness, cls_scores, params):
     """YOLOv3's steps 1-3 (module docstring) on batched tensors; returns (dets, labels) as
     mmdeploy's ``multiclass_nms``."""
-    num_classes = cls_scores.shape[-1]
+    batch, num_boxes, num_classes = cls_scores.shape
+    valid = (objectness >= params.confidence_threshold).unsqueeze(-1) & \
+        (cls_scores > params.score_threshold)
     # Filtered pairs score -1: the NMS (score threshold 0) drops them, whatever its strictness.
-    cls_scores = torch.where((objectness >= params.confidence_threshold).unsqueeze(-1),
-                             cls_scores, cls_scores.new_full((), -1.))
-    top_scores, box_index, labels = level_pairs(cls_scores, params.score_threshold,
-                                                params.pre_top_k)
+    pair_scores = torch.where(valid, cls_scores, cls_scores.new_full((), -1.))
+    top_scores, pairs = pair_scores.reshape(batch, num_boxes * num_classes).topk(
+        params.pre_top_k, dim=1)
+    box_index = torch.div(pairs, num_classes, rounding_mode='floor')
+    labels = pairs - box_index * num_classes
     scores = torch.where(top_scores > 0, top_scores * objectness.gather(1, box_index),
                          top_scores.new_full((), -1.))
     # One score column per class, -1 outside the pair's own class: class-wise NMS on the pairs.
     own_class = labels.unsqueeze(-1) == torch.arange(num_classes, device=labels.device)
     scores = torch.where(own_class, scores.unsqueeze(-1), scores.new_full((), -1.))
     return multiclass_nms(
-        take(boxes, box_index), scores, params.max_output_boxes_per_class,
+        boxes.gather(1, box_index.unsqueeze(-1).expand(-1, -1, 4)), scores,
+        params.max_output_boxes_per_class,
         iou_threshold=params.iou_threshold, score_threshold=0., pre_top_k=-1,
         keep_top_k=params.keep_top_k)
 
@@ -195,8 +198,8 @@ def dense_detections(head, cls_scores, bbox_preds, batch_img_metas, cfg, params,
                                               **(dict(with_stride=True) if with_stride else {}))
     levels = []
     for level, (cls_score, bbox_pred) in enumerate(zip(cls_scores, bbox_preds)):
-        top, index, label = level_pairs(class_scores(head, cls_score), params.score_threshold,
-                                        params.pre_top_k)
+        scores = class_scores(head, flat(cls_score, head.cls_out_channels))
+        top, index, label = level_pairs(scores, params.score_threshold, params.pre_top_k)
         levels.append((top, label, take(flat(bbox_pred, head.bbox_coder.encode_size), index),
                        priors[level][index], *(take(extra[level], index) for extra in extras)))
     scores, labels, deltas, kept_priors, *kept_extras = (torch.cat(x, 1) for x in zip(*levels))
@@ -228,7 +231,8 @@ def dense_head__predict_by_feat(self, cls_scores, bbox_preds, score_factors=None
     params = get_post_processing_params(FUNCTION_REWRITER.get_context().cfg)
     if not params.get('in_graph', True):
         return (torch.cat([flat(p, self.bbox_coder.encode_size) for p in bbox_preds], 1),
-                torch.cat([class_scores(self, s) for s in cls_scores], 1))
+                class_scores(self, torch.cat([flat(s, self.cls_out_channels)
+                                              for s in cls_scores], 1)))
     cfg = self.test_cfg if cfg is None else cfg
     return dense_detections(self, cls_scores, bbox_preds, batch_img_metas, cfg, params)[:2]
 
