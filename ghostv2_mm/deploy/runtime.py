@@ -245,7 +245,10 @@ class RuntimeModel:
             inp = self.session.get_inputs()[0]
             self.input_name = inp.name
             self.input_shape = [d if isinstance(d, int) else None for d in inp.shape]
-            self.output_names = [o.name for o in self.session.get_outputs()]
+            # The graph's own names: a file that records its post-processing is called with
+            # them, and output_names become dets/labels below.
+            self.graph_outputs = [o.name for o in self.session.get_outputs()]
+            self.output_names = list(self.graph_outputs)
             spec = read_spec(self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))
         else:
             self.compiled, _ = openvino_compile(path, precision, threads, shape)
@@ -269,8 +272,8 @@ class RuntimeModel:
         elif self.backend == 'litert':
             outputs = self._run_litert(x)
         elif self.backend == 'onnxruntime':
-            names = [o.name for o in self.session.get_outputs()]  # the graph's, not dets/labels
-            outputs = dict(zip(names, self.session.run(None, {self.input_name: x})))
+            outputs = dict(zip(self.graph_outputs,
+                               self.session.run(None, {self.input_name: x})))
         else:
             self.request.infer({self.input_name: x})
             outputs = {o.get_any_name(): self.request.get_tensor(o).data

@@ -238,7 +238,7 @@ def wait_and_kill(run, kind, rng, budget, work_dir, saves_left):
 
 
 def final_state(work_dir):
-    path = Path(work_dir, 'last_checkpoint').read_text().strip()
+    path = pointed(work_dir)
     return path, state_dict_of(load_checkpoint_file(path), path)
 
 
