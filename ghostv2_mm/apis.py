@@ -1,7 +1,6 @@
 """Models from configs: built, loaded with a checkpoint, and written as deploy checkpoints (as
 ``mmpretrain.apis`` serves mmpretrain's tools)."""
 import importlib
-import os
 import os.path as osp
 
 from .checkpoint import load_weights
@@ -60,13 +59,12 @@ def reparameterize_checkpoint(config, checkpoint, out, cfg_options=None, check_s
     if not hasattr(model.backbone, 'switch_to_deploy'):
         raise ConfigError(f'the backbone of {config} ({type(model.backbone).__name__}) has no '
                           'inference structure (switch_to_deploy)')
-    reference = init_model(config, checkpoint, cfg_options) if check_shape else None
     model.backbone.switch_to_deploy()
-    meta = dict(deploy=True, source=osp.abspath(checkpoint))
-    os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    atomic_torch_save(dict(state_dict=model.state_dict(), meta=meta), out)
-    if reference is None:
+    atomic_torch_save(dict(state_dict=model.state_dict(),
+                           meta=dict(deploy=True, source=osp.abspath(checkpoint))), out)
+    if not check_shape:
         return None
+    reference = init_model(config, checkpoint, cfg_options)
     deployed = init_model(config, out, cfg_options, deploy=True)
     x = torch.randn(1, 3, *check_shape)
     with torch.no_grad():

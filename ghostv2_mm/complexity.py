@@ -30,8 +30,7 @@ def count_complexity(model, input_shape=(3, 224, 224), forward=None):
     target = model if forward is None else TensorForward(model, forward)
     analyzer = FlopAnalyzer(target, (torch.zeros(1, *input_shape),))
     analyzer.clear_op_handles().set_op_handle(**MAC_OPS)
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
+    analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     with torch.no_grad():
         macs = analyzer.total()
     return dict(params=parameter_count(model)[''], macs=macs)

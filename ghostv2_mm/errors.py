@@ -36,7 +36,5 @@ def exit_on_error(main, prefix=''):
     message; a ``DataError`` without the prefix) instead of a traceback."""
     try:
         main()
-    except DataError as e:
-        raise SystemExit(str(e)) from None
     except GhostV2Error as e:
-        raise SystemExit(f'{prefix}{e}') from None
+        raise SystemExit(str(e) if isinstance(e, DataError) else f'{prefix}{e}') from None

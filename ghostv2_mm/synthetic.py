@@ -49,8 +49,7 @@ def _draw_shape(shape, cls, cx, cy, r, rotation):
     if name in POLYGONS:  # a star alternates outer and inner vertices
         n, inner = POLYGONS[name]
         angles = rotation + np.arange(n * (2 if inner else 1)) * np.pi / (n if inner else n / 2)
-        radii = np.where(np.arange(len(angles)) % 2, inner, 1.0) * r if inner else \
-            np.full(len(angles), r)
+        radii = r * np.where(np.arange(len(angles)) % 2, inner or 1.0, 1.0)
         pts = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
     else:  # cross: a 12-gon of two bars
         a, b = r, r * 0.33

@@ -1,3 +1,4 @@
+import argparse
 import os
 import os.path as osp
 
@@ -80,3 +81,14 @@ def cache_dir():
     """The package's cache directory (``GHOSTV2_MM_CACHE``, as the set-up script resolves it)."""
     return os.environ.get('GHOSTV2_MM_CACHE', osp.join(
         os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'ghostv2_mm'))
+
+
+def tool_parser(doc, cfg_options_help=None):
+    """The argument parser of a tool whose help is ``doc`` (its module docstring) as written,
+    with mmengine's ``--cfg-options KEY=VALUE ...`` when ``cfg_options_help`` is given."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    if cfg_options_help:
+        from mmengine.config import DictAction
+        parser.add_argument('--cfg-options', nargs='+', action=DictAction, help=cfg_options_help)
+    return parser

@@ -25,6 +25,5 @@ def dfc_maps(attn, x, size, rel_pixel):
     gate = attn(x, size)
     py, px = (min(int(r * n), n - 1) for r, n in zip(rel_pixel, vertical.shape[-2:]))
     vertical[0, :, py, px].sum().backward()
-    full = z.grad[0].abs().sum(0)
     return (horizontal[0].mean(0).detach().numpy(), gate[0].mean(0).detach().numpy(),
-            full.numpy())
+            z.grad[0].abs().sum(0).numpy())

@@ -3,7 +3,6 @@ shapes datasets through the tools, as a user runs them: the GhostNetV2 1.0x clas
 YOLOv3-GhostNetV2-320 from it, its test with drawn predictions, and its ONNX Runtime and OpenVINO
 (fp32) deployments with their mAP and latency. Results: work_dirs/quickstart/summary.json.
 """
-import argparse
 import glob
 import json
 import os
@@ -18,6 +17,7 @@ from mmengine.runner import find_latest_checkpoint
 
 from ghostv2_mm.engine.run_records import last_metric
 from ghostv2_mm.synthetic import link
+from ghostv2_mm.utils import tool_parser
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CLS_CFG = 'configs/mmpretrain/ghostnetv2_1.0x_shapes.py'
@@ -34,8 +34,7 @@ def run(*args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('--work-dir', default='work_dirs/quickstart')
     for kind in ('cls', 'det'):
         parser.add_argument(f'--{kind}-epochs', type=int, help='override for a shorter run')

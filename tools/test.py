@@ -43,8 +43,7 @@ def enable_visualization(cfg, show_dir):
 
 def main():
     args = parse_args()
-    damage = checkpoint_damage(args.checkpoint)
-    if damage:
+    if damage := checkpoint_damage(args.checkpoint):
         raise CheckpointError(f'checkpoint {args.checkpoint} {damage}')
     cfg = load_config(args)
     check_data(cfg, ('test_dataloader', ))

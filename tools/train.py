@@ -48,8 +48,7 @@ def main():
         cfg.resume = True
         cfg.load_from = resolve_resume(cfg.work_dir)
     elif args.resume is not None:
-        damage = checkpoint_damage(args.resume)
-        if damage:
+        if damage := checkpoint_damage(args.resume):
             raise CheckpointError(f'--resume: checkpoint {args.resume} {damage}' +
                                   resume_hint(cfg.work_dir, exclude=args.resume))
         cfg.resume = True

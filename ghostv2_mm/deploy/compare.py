@@ -36,9 +36,7 @@ def match_detections(boxes, scores, labels, other_boxes, other_scores, other_lab
                      iou_thr=0.5):
     """(index, other index, IoU) of each greedy match, best score first, of a box to the
     unmatched box of its label in the other set with the highest IoU (at least ``iou_thr``)."""
-    iou = box_iou(boxes, other_boxes) if len(boxes) and len(other_boxes) else \
-        np.zeros((len(boxes), len(other_boxes)))
-    iou = np.where(labels[:, None] == other_labels[None, :], iou, -1)
+    iou = np.where(labels[:, None] == other_labels[None, :], box_iou(boxes, other_boxes), -1)
     taken = np.zeros(len(other_boxes), bool)
     matches = []
     for i in np.argsort(-scores, kind='stable'):

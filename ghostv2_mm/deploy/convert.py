@@ -54,7 +54,6 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
     if isinstance(inputs, list) and len(inputs) == 1:
         inputs = inputs[0]
     onnx_cfg = get_ir_config(deploy_cfg)
-    names = onnx_cfg['input_names'] + onnx_cfg['output_names']
     prefix = osp.join(work_dir, osp.splitext(osp.basename(onnx_cfg['save_file']))[0])
     with torch.no_grad(), no_mp():
         onnx_export(model, inputs, prefix, EXPORT_BACKEND.get(backend, backend),
@@ -62,7 +61,7 @@ def export(img, work_dir, deploy_cfg, model_cfg, checkpoint, device='cpu', preci
                     context_info={'deploy_cfg': deploy_cfg},
                     input_names=onnx_cfg['input_names'], output_names=onnx_cfg['output_names'],
                     opset_version=onnx_cfg.get('opset_version', 11),
-                    dynamic_axes=get_dynamic_axes(deploy_cfg, names),
+                    dynamic_axes=get_dynamic_axes(deploy_cfg),
                     verbose=not onnx_cfg.get('strip_doc_string', True) or
                     onnx_cfg.get('verbose', False),
                     keep_initializers_as_inputs=onnx_cfg.get('keep_initializers_as_inputs', True),
@@ -81,21 +80,20 @@ def dump_info(deploy_cfg, model_cfg, work_dir, checkpoint, backend_files, precis
     """Write mmdeploy's SDK description (``deploy.json``, ``pipeline.json``, ``detail.json``),
     with ``backend_files``, ``precision`` and the dataset's ``classes`` (and ``palette``), which
     the SDK files lack, in ``deploy.json``."""
+    import mmengine
     from mmdeploy.backend.sdk.export_info import export2SDK
 
     # export2SDK edits the configs' test pipelines in place.
     export2SDK(copy.deepcopy(deploy_cfg), copy.deepcopy(model_cfg), work_dir, pth=checkpoint,
                device=device)
     path = osp.join(work_dir, 'deploy.json')
-    with open(path) as f:
-        info = json.load(f)
+    info = mmengine.load(path)
     model = info['models'][0]
     model['net'] = osp.basename(backend_files[0])
     model['weights'] = osp.basename(backend_files[1]) if len(backend_files) > 1 else ''
     model['precision'] = precision.upper()
     info.update(dataset_meta(model_cfg))
-    with open(path, 'w') as f:
-        json.dump(info, f, indent=4)
+    mmengine.dump(info, path, indent=4)
 
 
 def predict(task_processor, model, img):
@@ -127,10 +125,7 @@ def dataset_meta(model_cfg):
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         meta = innermost_dataset(model_cfg.get(loader, {}).get('dataset', {})).get('metainfo', {})
         if meta.get('classes'):
-            found = dict(classes=list(meta['classes']))
-            if meta.get('palette'):
-                found['palette'] = [list(color) for color in meta['palette']]
-            return found
+            return {key: list(meta[key]) for key in ('classes', 'palette') if meta.get(key)}
     return {}
 
 

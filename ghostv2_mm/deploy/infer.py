@@ -104,7 +104,7 @@ class Preprocess:
     def pad(img, t, meta):
         h, w = img.shape[:2]
         if t.get('size'):
-            th, tw = t['size'][1], t['size'][0]  # mmdeploy writes (w, h)
+            tw, th = t['size']  # mmdeploy writes (w, h)
         else:
             d = t.get('size_divisor', 1)
             th, tw = -(-h // d) * d, -(-w // d) * d

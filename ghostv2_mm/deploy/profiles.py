@@ -48,10 +48,8 @@ class Profile(namedtuple('Profile', 'backend precision static transforms')):
     def apply_graph(self, onnx_model):
         """Apply the graph transforms to ``onnx_model`` in place; returns whether it changed."""
         from .quantize import groups
-        changed = False
-        for name in self.graph_transforms:
-            changed |= bool(getattr(groups, name)(onnx_model))
-        return changed
+        # A list, not a generator: any() would stop at the first change.
+        return any([getattr(groups, name)(onnx_model) for name in self.graph_transforms])
 
 
 def resolve(backend, precision='fp32', static=True):

@@ -151,9 +151,8 @@ def openvino_core():
 
 def openvino_compile(model, precision=None, threads=None, shape=None, perf_count=False):
     """``model`` (an IR or ONNX path, or an ``openvino.Model``) compiled for the CPU's latency
-    and its OpenVINO precision (``'f32'`` or ``'bf16'``). ``precision`` None: the IR's, else fp32;
-    ``shape``: a static input shape to reshape to first (folds a dynamic file's shape arithmetic);
-    ``perf_count``: per-layer times."""
+    in ``precision`` (None: the IR's, else fp32); ``shape``: a static input shape to reshape to
+    first (folds a dynamic file's shape arithmetic); ``perf_count``: per-layer times."""
     core = openvino_core()
     if isinstance(model, str):
         if not osp.isfile(model):
@@ -172,7 +171,7 @@ def openvino_compile(model, precision=None, threads=None, shape=None, perf_count
         config['INFERENCE_NUM_THREADS'] = int(threads)
     if perf_count:
         config['PERF_COUNT'] = True
-    return core.compile_model(model, 'CPU', config), hint
+    return core.compile_model(model, 'CPU', config)
 
 
 def convert_to_openvino(onnx_file, xml_file, precision='fp32'):
@@ -251,7 +250,7 @@ class RuntimeModel:
             self.output_names = list(self.graph_outputs)
             spec = read_spec(self.session.get_modelmeta().custom_metadata_map.get(METADATA_KEY))
         else:
-            self.compiled, _ = openvino_compile(path, precision, threads, shape)
+            self.compiled = openvino_compile(path, precision, threads, shape)
             inp = self.compiled.inputs[0]
             self.input_name = inp.get_any_name()
             self.input_shape = [d.get_length() if d.is_static else None

@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..models.backbones import GhostNetV2
-from ..models.deploy import DeployDFCAttention
+from ..models.deploy import DeployDFCAttention, replace_modules
 from ..models.layers.dfc_attention import GATES
 from ..models.layers.ghost_bottleneck import SqueezeExcite
 
@@ -51,9 +51,7 @@ def _dense(conv, layout_in, layout_out):
     if conv.groups != 1:
         raise ValueError(f'expected a dense conv, got groups={conv.groups}')
     new = _conv(conv, size_in, size_out, 1)
-    weight = conv.weight.new_zeros(len(index_out), size_in, *conv.kernel_size)
-    weight[:, index_in] = conv.weight
-    new.weight[index_out] = weight
+    new.weight[index_out[:, None], index_in] = conv.weight
     if conv.bias is not None:
         new.bias[index_out] = conv.bias
     return new
@@ -233,16 +231,7 @@ class BlockedSqueezeExcite(SqueezeExcite):
         return x * F.interpolate(self.excite(x), size=x.shape[-2:], mode='nearest')
 
 
-class _DFCForm(DeployDFCAttention):
-    """Another form of a :class:`DeployDFCAttention` ``attn``, sharing its settings and layers."""
-
-    def __init__(self, attn):
-        nn.Module.__init__(self)
-        for name in ('gate', 'gate_position', 'down_mode', 'up_mode', 'proj', 'fc_h', 'fc_v'):
-            setattr(self, name, getattr(attn, name))
-
-
-class BlockedDFCAttention(_DFCForm):
+class BlockedDFCAttention(DeployDFCAttention):
     """:class:`DeployDFCAttention` whose gate is up-sampled by :func:`nearest_resize` (after the
     element-wise scaling function)."""
 
@@ -251,7 +240,7 @@ class BlockedDFCAttention(_DFCForm):
         return nearest_resize(GATES[self.gate](self.attention(x)), size)
 
 
-class ConvPoolDFCAttention(_DFCForm):
+class ConvPoolDFCAttention(DeployDFCAttention):
     """:class:`DeployDFCAttention` whose 2x2 average pooling is a depthwise 2x2 conv of stride 2
     with weights 1/4 (the same values, up to the order of a four-term sum)."""
 
@@ -270,13 +259,10 @@ class ConvPoolDFCAttention(_DFCForm):
 
 
 def _swap(model, swaps):
-    """``model`` with each module of its GhostNetV2 of exact type T replaced by
-    ``swaps[T](module)``."""
+    """``model`` with its GhostNetV2's modules replaced (:func:`replace_modules`)."""
     backbone = find_backbone(model)
-    for module in list(backbone.modules()) if backbone is not None else []:
-        for name, child in module.named_children():
-            if type(child) in swaps:
-                setattr(module, name, swaps[type(child)](child))
+    if backbone is not None:
+        replace_modules(backbone, swaps)
     return model
 
 

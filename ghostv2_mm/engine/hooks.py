@@ -3,14 +3,13 @@
 """
 import math
 import os.path as osp
-import random
 
-import numpy as np
 import torch
 from mmengine.dist import all_reduce, get_world_size, is_main_process
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.registry import HOOKS
+from mmengine.runner import set_random_seed
 
 from ..errors import ConfigError, GhostV2Error
 from .atomic import atomic_write, remove_partial_files
@@ -55,8 +54,7 @@ class AtomicCheckpointHook(CheckpointHook):
         stale = None
         # mmengine's bookkeeping (the ids go into the checkpoint's message hub), but the oldest
         # file is removed last: mmengine removes it first, so a kill then leaves no checkpoint.
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and
-                                            self.keep_ckpt_ids[-1] == step):
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
             if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
                 stale = self.keep_ckpt_ids.popleft()
             self.keep_ckpt_ids.append(step)
@@ -86,10 +84,7 @@ class StepSeedHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
-        seed = (runner.seed + runner.iter) % 2**32
-        random.seed(seed)
-        np.random.seed(seed)
-        torch.manual_seed(seed)  # every device's generator
+        set_random_seed((runner.seed + runner.iter) % 2**32)
 
 
 class InvalidLossError(GhostV2Error, RuntimeError):
@@ -142,7 +137,7 @@ class ClassesCheckHook(Hook):
     def before_train(self, runner):
         self._check(runner, 'train_dataloader', runner.train_loop.dataloader)
         val_loop = getattr(runner, '_val_loop', None)
-        if val_loop is not None and hasattr(val_loop, 'dataloader'):
+        if hasattr(val_loop, 'dataloader'):
             self._check(runner, 'val_dataloader', val_loop.dataloader)
 
     def before_test(self, runner):

@@ -59,7 +59,6 @@ def check_run_checkpoint(model, path, exact=True, resume=False, work_dir=None):
     weights, or most of them for ``exact=False`` (fine-tuning, see
     :func:`~ghostv2_mm.checkpoint.check_fits`); to ``resume``, all of them and the training state
     mmengine restores, and the message names the newest intact checkpoint in ``work_dir``."""
-    hint = resume_hint(work_dir, exclude=path) if resume and work_dir else ''
     try:
         checkpoint = load_checkpoint_file(path)
         exact = exact or resume
@@ -74,4 +73,5 @@ def check_run_checkpoint(model, path, exact=True, resume=False, work_dir=None):
                     f'checkpoint {path} cannot be resumed: it holds weights only (no '
                     f'{", ".join(missing)}); use it with load_from instead')
     except CheckpointError as e:
+        hint = resume_hint(work_dir, exclude=path) if resume and work_dir else ''
         raise CheckpointError(f'{e}{hint}') from None

@@ -10,12 +10,12 @@ import argparse
 import contextlib
 import csv
 import gc
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 
+import mmengine
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -104,10 +104,9 @@ CHECKS = {
 
 def model_config(task, name):
     """The config of model ``name`` of ``task`` with its overrides (mmseg's on a CPU)."""
-    from mmengine.config import Config
     from mmengine.hub import get_config
     path = MODELS[task][name]
-    cfg = get_config(path) if '::' in path else Config.fromfile(osp.join(CFG, path))
+    cfg = get_config(path) if '::' in path else mmengine.Config.fromfile(osp.join(CFG, path))
     cfg.merge_from_dict(dict(OVERRIDES.get(name, {}), **CPU_NORM.get(task, {})))
     return cfg
 
@@ -147,7 +146,6 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
     code); returns task -> name -> file."""
     import cv2
     import torch
-    from mmengine.config import Config
 
     from ghostv2_mm.deploy.convert import export
     from ghostv2_mm.deploy.onnx_export import export_onnx, export_part
@@ -178,11 +176,9 @@ def export_all(tasks, onnx_dir, backend, precision='fp32'):
                     torch.save(dict(state_dict=build(task, name)[0].state_dict()), ckpt)
                     cv2.imwrite(img, np.random.RandomState(0).randint(
                         0, 255, SIZES[task] + (3, ), dtype=np.uint8))
-                    deploy_cfg = Config.fromfile(osp.join(CFG, 'mmdeploy',
-                                                          DEPLOY_CFGS[task].format(backend)))
-                    export(img, work, deploy_cfg, model_config(task, name), ckpt,
-                           precision=precision)
-                    os.replace(osp.join(work, 'end2end.onnx'), onnx_file)
+                    deploy_cfg = osp.join(CFG, 'mmdeploy', DEPLOY_CFGS[task].format(backend))
+                    os.replace(export(img, work, deploy_cfg, model_config(task, name), ckpt,
+                                      precision=precision), onnx_file)
             files.setdefault(task, {})[name] = convert_mobile(
                 onnx_file, backend, precision, SIZES[task]) if backend in MOBILE else onnx_file
     return files
@@ -320,10 +316,7 @@ def main():
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        with open(args.plan) as f:
-            plan = json.load(f)
-        with open(args.result, 'w') as f:
-            json.dump(worker(args.worker, plan), f)
+        mmengine.dump(worker(args.worker, mmengine.load(args.plan)), args.result)
         return
 
     from ghostv2_mm.deploy.runtime import cpu_summary
@@ -335,8 +328,7 @@ def main():
              for backend, precision in sources}
     plan = dict(vars(args), files=files, calib_dir=osp.join(out, 'int8'))
     plan_file = osp.join(out, 'plan.json')
-    with open(plan_file, 'w') as f:
-        json.dump(plan, f)
+    mmengine.dump(plan, plan_file)
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     table, failures = {}, {}
     for runtime in list(args.runtimes) + (['train'] if args.train_batch else []):
@@ -349,8 +341,7 @@ def main():
             failures[runtime] = proc.stderr.strip().splitlines()[-1]
             print(f'[{runtime}] failed: {failures[runtime]}')
             continue
-        with open(result) as f:
-            table[runtime] = json.load(f)
+        table[runtime] = mmengine.load(result)
     train = table.pop('train', None)
 
     rows = [dict(task=task, model=name, runtime=runtime, precision=source(runtime)[1],
@@ -383,10 +374,9 @@ def main():
         writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ['task'])
         writer.writeheader()
         writer.writerows(rows)
-    with open(osp.join(out, 'benchmark.json'), 'w') as f:
-        json.dump(dict(cpu=cpu, threads=args.threads, repeats=args.repeats, rows=rows,
-                       ratios=summary, train_images_per_s=train, failures=failures), f,
-                  indent=2)
+    mmengine.dump(dict(cpu=cpu, threads=args.threads, repeats=args.repeats, rows=rows,
+                       ratios=summary, train_images_per_s=train, failures=failures),
+                  osp.join(out, 'benchmark.json'), indent=2)
     if 'cls' in args.tasks:
         plot(table, osp.join(out, 'accuracy_vs_latency.png'), args.threads)
     if failures:

@@ -51,8 +51,8 @@ class OpenVINOProfile(Profile):
     def __init__(self, path, args):
         from ghostv2_mm.deploy.runtime import openvino_compile
         self.x = make_input(path, args.shape)
-        compiled, _ = openvino_compile(path, args.precision, args.threads, self.x.shape,
-                                       perf_count=True)
+        compiled = openvino_compile(path, args.precision, args.threads, self.x.shape,
+                                    perf_count=True)
         self.request = compiled.create_infer_request()
         self.totals = collections.defaultdict(float)
         self.kinds = {}
@@ -234,15 +234,11 @@ def main():
     if args.runtime in ('ncnn', 'litert') and args.shape:
         raise SystemExit(f'--shape: {args.runtime} fixes the input size at conversion; give a '
                          'static file (export_onnx.py --static)')
-    from ghostv2_mm.errors import DeployError
     profiles = {}
     for path in args.onnx:
         if not osp.isfile(path):
             raise SystemExit(f'ONNX {path} does not exist')
-        try:
-            profiles[path] = PROFILES[args.runtime](path, args)
-        except DeployError as e:
-            raise SystemExit(str(e)) from None
+        profiles[path] = PROFILES[args.runtime](path, args)
     wall = {path: [] for path in args.onnx}
     for i in range(WARMUP + args.runs):
         for path, profile in profiles.items():
@@ -289,4 +285,5 @@ def main():
 
 
 if __name__ == '__main__':
-    main()
+    from ghostv2_mm.errors import exit_on_error
+    exit_on_error(main)

@@ -13,7 +13,6 @@ import argparse
 import copy
 import csv
 import gc
-import json
 import os
 import os.path as osp
 import traceback
@@ -96,9 +95,9 @@ def plot(rows, metric, path, threads):
 
 def main():
     args = parse_args()
+    import mmengine
     import torch
     from mmdeploy.utils import get_input_shape
-    from mmengine.config import Config
 
     from ghostv2_mm.deploy import convert
     from ghostv2_mm.deploy.backends import build_task_processor, build_test_setup, check_files
@@ -108,7 +107,7 @@ def main():
     from ghostv2_mm.errors import DeployError, GhostV2Error
 
     check_files([('MODEL_CFG', args.model_cfg), ('CHECKPOINT', args.checkpoint)])
-    model_cfg = Config.fromfile(args.model_cfg)
+    model_cfg = mmengine.Config.fromfile(args.model_cfg)
     model_cfg.merge_from_dict(args.cfg_options or {})
     check_data(model_cfg, ['test_dataloader'])
     formats = [(b, p) for b in args.backends for p in PRECISIONS[b] if p in args.precisions]
@@ -199,11 +198,10 @@ def main():
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(dict(row, metric=metric) for row in rows)
-    with open(osp.join(work_dir, 'benchmark.json'), 'w') as f:
-        json.dump(dict(model_cfg=args.model_cfg, checkpoint=args.checkpoint, cpu=cpu,
+    mmengine.dump(dict(model_cfg=args.model_cfg, checkpoint=args.checkpoint, cpu=cpu,
                        threads=args.threads, repeats=args.repeats, warmup=args.warmup,
                        images=len(dataloader.dataset), metric=metric, rows=rows,
-                       metrics=metrics), f, indent=1)
+                       metrics=metrics), osp.join(work_dir, 'benchmark.json'), indent=1)
     plot(rows, metric, osp.join(work_dir, 'metric_vs_latency.png'), args.threads)
     print(f'wrote benchmark.csv, benchmark.json and metric_vs_latency.png to {work_dir}')
 

@@ -11,17 +11,17 @@ export profile of (backend, precision, static or dynamic DEPLOY_CFG). DIR receiv
 and ``output_pytorch.jpg`` and ``output_<backend>.jpg``: both models' predictions on IMAGE (or
 each ``--test-img``), also printed with their difference.
 """
-import argparse
 import logging
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
+
+from ghostv2_mm.utils import tool_parser
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__, 'override model config settings, e.g. data_root=DIR/')
     parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
     parser.add_argument('model_cfg', help='model config')
     parser.add_argument('checkpoint', help='trained checkpoint of the model config')
@@ -37,8 +37,6 @@ def main():
                         help='config whose train_dataloader calibrates int8 (default: MODEL_CFG)')
     parser.add_argument('--calib-num', type=int, default=100,
                         help='number of calibration images for int8')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override model config settings, e.g. data_root=DIR/')
     parser.add_argument('--show', action='store_true', help='show the drawn predictions')
     parser.add_argument('--log-level', default='INFO', choices=list(logging._nameToLevel),
                         help='log level')

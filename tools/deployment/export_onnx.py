@@ -11,17 +11,16 @@ with the backbone's inference structure in the export profile of ``--backend`` a
 inputs of every ``--check-shapes`` size; the tool fails when a difference exceeds ``--tolerance``
 or 1% of the outputs' input-dependent scale.
 """
-import argparse
 import os
 import os.path as osp
 import sys
 
-from mmengine.config import DictAction
+from ghostv2_mm.utils import tool_parser
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__, 'override config settings, e.g. '
+                         'model.backbone.out_indices="(2,4)"')
     parser.add_argument('config')
     parser.add_argument('--checkpoint', help='weights to load (default: random weights; a deploy '
                         'checkpoint loads with --cfg-options model.backbone.deploy=True)')
@@ -46,8 +45,6 @@ def parse_args():
     parser.add_argument('--precision', choices=['fp32', 'int8', 'bf16'], default='fp32',
                         help='the precision whose export profile shapes the file (int8: the file '
                         'that is quantised)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings, e.g. model.backbone.out_indices="(2,4)"')
     args = parser.parse_args()
     from ghostv2_mm.deploy.runtime import check_precision
     try:

@@ -28,13 +28,6 @@ from ghostv2_mm.deploy.quantize import (DEFAULT_SENSITIVE_LAYERS, GROUPS, QUANTI
 from ghostv2_mm.deploy.runtime import RuntimeModel
 
 
-def static_shape(path):
-    import onnx
-    dims = onnx.load(path, load_external_data=False).graph.input[0].type.tensor_type.shape.dim
-    hw = [d.dim_value for d in dims[2:]]
-    return tuple(hw) if all(hw) else None
-
-
 def score_error(task, reference, candidate):
     """Relative L2 error of the classification scores (None for other tasks)."""
     if task != 'classification':
@@ -44,17 +37,15 @@ def score_error(task, reference, candidate):
     return float(np.linalg.norm(r - c) / max(np.linalg.norm(r), 1e-12))
 
 
-def evaluate(config, task, samples, outputs):
-    """The metric of ``config``'s evaluator for runtime ``outputs`` (one per sample),
+def evaluate(cfg, task, samples, outputs):
+    """The metric of the evaluator of ``cfg`` (a Config) for runtime ``outputs`` (one per sample),
     post-processed as ``python -m ghostv2_mm.deploy.infer`` does."""
     import importlib
 
     import torch
-    from mmengine.config import Config
     from mmengine.registry import DefaultScope
 
     from ghostv2_mm.deploy.infer import predictions
-    cfg = Config.fromfile(config)
     scope = cfg.default_scope
     registry = importlib.import_module(f'{scope}.registry')
     with DefaultScope.overwrite_default_scope(scope):
@@ -130,12 +121,15 @@ def main():
     args = parse_args()
     if args.bench:
         return bench(args)
+    import mmengine
     import onnx
-    from mmengine.config import Config
 
     from ghostv2_mm.deploy.quantize import dataset_inputs, layer_groups, name_nodes
-    task = TASKS[Config.fromfile(args.config).default_scope]
-    shape = static_shape(args.onnx)
+    cfg = mmengine.Config.fromfile(args.config)
+    task = TASKS[cfg.default_scope]
+    float_model = RuntimeModel(args.onnx, args.backend, 'fp32', args.threads)
+    hw = float_model.input_shape[2:]
+    shape = tuple(hw) if None not in hw else None  # None: dynamic, the images' own size
     num_val = args.val or (None if args.report else 64)
     calib, _ = dataset_inputs(args.config, 'train', args.calib, shape)
     inputs, samples = dataset_inputs(args.config, 'val', num_val, shape)
@@ -147,11 +141,11 @@ def main():
         return [model.run(x) for x in inputs]
 
     def int8_outputs(sub_dir, **kwargs):
-        result = quantize(args.onnx, args.backend, 'int8', calib, osp.join(work_dir, sub_dir),
-                          float_max_side=args.float_max_side, **kwargs)
-        return result, run(result['files'][0], 'int8')
+        path = quantize(args.onnx, args.backend, 'int8', calib, osp.join(work_dir, sub_dir),
+                        float_max_side=args.float_max_side, **kwargs)['files'][0]
+        return path, run(path, 'int8')
 
-    reference = run(args.onnx, 'fp32')
+    reference = [float_model.run(x) for x in inputs]
     rows = []
 
     def add_row(outputs, row, **extra):
@@ -162,13 +156,12 @@ def main():
     if args.report:
         for precision in ['fp32', 'int8'] + (['bf16'] if args.backend == 'openvino' else []):
             if precision == 'int8':
-                result, outputs = int8_outputs('int8', sensitive_layers=args.sensitive)
-                path = result['files'][0]
+                path, outputs = int8_outputs('int8', sensitive_layers=args.sensitive)
             else:
                 path = args.onnx
                 outputs = run(path, 'bf16') if precision == 'bf16' else reference
             add_row(outputs, dict(precision=precision,
-                                  metric=evaluate(args.config, task, samples, outputs)),
+                                  metric=evaluate(cfg, task, samples, outputs)),
                     latency_ms=latency(path, args.backend, precision, args.threads, shape))
     else:
         model = onnx.load(args.onnx)
@@ -183,9 +176,9 @@ def main():
         for group, mode, sub_dir, kwargs in runs:
             add_row(int8_outputs(sub_dir, **kwargs)[1], dict(group=group, mode=mode))
     if args.work_dir:
-        with open(osp.join(work_dir, 'results.json'), 'w') as f:
-            json.dump(dict(onnx=args.onnx, config=args.config, backend=args.backend, task=task,
-                           calib=args.calib, val=len(inputs), rows=rows), f, indent=1)
+        mmengine.dump(dict(onnx=args.onnx, config=args.config, backend=args.backend, task=task,
+                           calib=args.calib, val=len(inputs), rows=rows),
+                      osp.join(work_dir, 'results.json'), indent=1)
 
 
 if __name__ == '__main__':

@@ -132,40 +132,27 @@ def snapshot(work_dir):
     return {osp.basename(p): hash(Path(p).read_bytes()) for p in files}
 
 
-def last_line(path):
-    lines = Path(path).read_text().strip().splitlines()
-    return lines[-1].strip() if lines else ''
-
-
-def disk_full(args, root, figures):
-    """The run of ``--mode disk-full`` up to its resume without the limit; returns its dir."""
-    work_dir = osp.join(root, 'disk_full')
-    first = Training(args, work_dir, False, work_dir + '_1.log')
-    wait_for_checkpoint(first, work_dir)
-    first.kill()
+def disk_full(args, run, work_dir, figures):
+    """Kill ``run`` and resume it under a file size limit of half its checkpoint."""
+    run.kill()
     before = snapshot(work_dir)
-    size = osp.getsize(pointed(work_dir))
-    limited = Training(args, work_dir, True, work_dir + '_2.log', max_file_size=size // 2)
-    code = limited.wait()
-    message = last_line(work_dir + '_2.log')
+    limit = osp.getsize(pointed(work_dir)) // 2
+    code = Training(args, work_dir, True, work_dir + '_2.log', max_file_size=limit).wait()
+    lines = Path(work_dir + '_2.log').read_text().strip().splitlines()
+    message = lines[-1].strip() if lines else ''
     unchanged = snapshot(work_dir) == before
-    figures.update(exit_code=code, message=message, limit_bytes=size // 2,
-                   files_unchanged=unchanged)
-    print(f'under a {size // 2}-byte file size limit: exit code {code}, "{message}"; '
+    figures.update(exit_code=code, message=message, limit_bytes=limit, files_unchanged=unchanged)
+    print(f'under a {limit}-byte file size limit: exit code {code}, "{message}"; '
           f'checkpoints and last_checkpoint {"unchanged" if unchanged else "CHANGED"}')
     if code == 0 or not re.search(r'cannot write .*epoch_\d+\.pth.* needs \d+ bytes', message):
         sys.exit(f'FAILED: the run under the limit did not stop with the message (see '
                  f'{work_dir}_2.log)')
     if not unchanged:
         sys.exit('FAILED: the failed write changed the checkpoints or last_checkpoint')
-    return work_dir
 
 
-def dead_rank(args, root, figures):
-    """The run of ``--mode dead-rank`` up to its killed rank; returns its dir."""
-    work_dir = osp.join(root, 'dead_rank')
-    run = Training(args, work_dir, False, work_dir + '_1.log', processes=2)
-    wait_for_checkpoint(run, work_dir)
+def dead_rank(args, run, work_dir, figures):
+    """Kill rank 1 of ``run`` and wait for the others to exit."""
     pid = rank_pid(run, 1)
     if pid is None:
         sys.exit(f'no process of rank 1 found: see {run.log_file}')
@@ -184,7 +171,6 @@ def dead_rank(args, root, figures):
           f'after {seconds:.1f} s', flush=True)
     if not exited:
         sys.exit(f'FAILED: the run still ran {args.exit_within:.0f} s after rank 1 died')
-    return work_dir
 
 
 def last_step(work_dir):
@@ -279,7 +265,10 @@ def main(argv=None):
     ref_path, ref_state = final_state(ref_dir)
     if args.mode != 'kill':
         figures = dict(config=args.config, mode=args.mode, reference_s=round(ref_time, 1))
-        work_dir = (disk_full if args.mode == 'disk-full' else dead_rank)(args, root, figures)
+        work_dir = osp.join(root, args.mode.replace('-', '_'))
+        run = Training(args, work_dir, False, work_dir + '_1.log', processes=processes)
+        wait_for_checkpoint(run, work_dir)
+        (disk_full if args.mode == 'disk-full' else dead_rank)(args, run, work_dir, figures)
         Training(args, work_dir, True, work_dir + '_final.log', processes=processes).wait(
             'the resume')
         same, count = compare(ref_state, final_state(work_dir)[1])

@@ -5,24 +5,23 @@ checkpoint for configs/mmpretrain/, loaded without running code from it (``ghost
     python tools/model_converters/ghostnetv2_to_mmpretrain.py SRC DST [--widen-factor 1.0]
         [--trust-checkpoint]
 """
-import argparse
 import os
 import sys
 
 from ghostv2_mm.checkpoint import TRUST_ENV, convert_to_mmpretrain, load_checkpoint_file
 from ghostv2_mm.engine import atomic_torch_save
+from ghostv2_mm.utils import tool_parser
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main():
+    parser = tool_parser(__doc__)
     parser.add_argument('src', help='official or timm checkpoint')
     parser.add_argument('dst', help='output mmpretrain checkpoint (.pth)')
     parser.add_argument('--widen-factor', type=float, default=None,
                         help='fail unless the checkpoint has this width (1.0, 1.3 or 1.6)')
     parser.add_argument('--trust-checkpoint', action='store_true',
                         help='load SRC with plain torch.load (only for a file you trust)')
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     if args.trust_checkpoint:
         os.environ[TRUST_ENV] = '1'
     try:

@@ -4,17 +4,14 @@ CONFIG with ``--cfg-options model.backbone.deploy=True`` (docs/configs.md).
 
     python tools/model_converters/reparameterize_model.py CONFIG CHECKPOINT OUT [--shape H W]
 """
-import argparse
 import sys
 
-from mmengine.config import DictAction
-
 from ghostv2_mm.apis import reparameterize_checkpoint
+from ghostv2_mm.utils import tool_parser
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__, 'override config settings')
     parser.add_argument('config', help='config of the trained model')
     parser.add_argument('checkpoint', help='trained checkpoint')
     parser.add_argument('out', help='deploy checkpoint to write')
@@ -23,8 +20,6 @@ def main():
     parser.add_argument('--tolerance', type=float, default=1e-5,
                         help='largest difference of OUT, loaded into a deploy model, to the '
                         'trained model on a random input, relative to the largest output')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
     args = parser.parse_args()
     diff = reparameterize_checkpoint(args.config, args.checkpoint, args.out, args.cfg_options,
                                      check_shape=tuple(args.shape))

@@ -1,7 +1,6 @@
 import inspect
 
 import torch.nn as nn
-from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -10,7 +9,7 @@ from ...registry import register_model
 from ...utils import check_choice, check_keys, check_layer_cfg, make_divisible
 from ..deploy import reparameterize
 from ..layers import DFCAttention, GhostBottleneck
-from ..layers.ghost_module import build_act
+from ..layers.ghost_module import conv_norm_act
 
 
 class ConvBnAct(nn.Module):
@@ -18,9 +17,9 @@ class ConvBnAct(nn.Module):
 
     def __init__(self, in_channels, out_channels, conv_cfg, norm_cfg, act_cfg):
         super().__init__()
-        self.conv = build_conv_layer(conv_cfg, in_channels, out_channels, 1, bias=False)
-        self.bn1 = build_norm_layer(norm_cfg, out_channels)[1]
-        self.act1 = build_act(act_cfg)
+        self.conv, self.bn1, self.act1 = conv_norm_act(in_channels, out_channels, 1,
+                                                       conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                                                       act_cfg=act_cfg)
 
     def forward(self, x):
         return self.act1(self.bn1(self.conv(x)))
@@ -160,9 +159,8 @@ class GhostNetV2(BaseModule):
         self.deploy = False
 
         channels = make_divisible(self.stem_channels * widen_factor, 4)
-        self.conv_stem = build_conv_layer(conv_cfg, 3, channels, 3, 2, 1, bias=False)
-        self.bn1 = build_norm_layer(norm_cfg, channels)[1]
-        self.act1 = build_act(act_cfg)
+        self.conv_stem, self.bn1, self.act1 = conv_norm_act(
+            3, channels, 3, 2, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
         stages, self.stage_channels, self.stage_strides = [], [], []
         layer_id, total_stride = 0, 2

@@ -2,6 +2,6 @@
 of plain convs (:class:`DeployDFCAttention`). Built by ``GhostNetV2(deploy=True)`` or converted
 from a trained model by ``switch_to_deploy()`` / :func:`reparameterize`. What a runtime needs on
 top of it is an export transform of the deploy layer (``ghostv2_mm.deploy.transforms``)."""
-from .reparam import DeployDFCAttention, reparameterize
+from .reparam import DeployDFCAttention, replace_modules, reparameterize
 
-__all__ = ['DeployDFCAttention', 'reparameterize']
+__all__ = ['DeployDFCAttention', 'replace_modules', 'reparameterize']

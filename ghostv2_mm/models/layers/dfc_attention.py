@@ -38,13 +38,6 @@ def upsample(x, size, mode):
     return F.interpolate(x, size=size, mode=mode, align_corners=align_corners)
 
 
-def attention_gate(a, size, gate, gate_position, up_mode):
-    """``Sigmoid(A)`` of Eq. 6 at ``size``, scaled before or after up-sampling (Table 9)."""
-    if gate_position == 'before':
-        return upsample(GATES[gate](a), size, up_mode)
-    return GATES[gate](upsample(a, size, up_mode))
-
-
 def rename_official_keys(state_dict, prefix, *args):
     """Load-state-dict pre-hook: official and timm checkpoints name the DFC branch's layers
     ``short_conv.0`` ... ``short_conv.5``."""
@@ -56,8 +49,30 @@ def rename_official_keys(state_dict, prefix, *args):
                 break
 
 
+class DFCForward(nn.Module):
+    """What DFC attention computes from its settings and its layers ``proj``, ``fc_h`` and
+    ``fc_v``: the conv-BNs of :class:`DFCAttention`, or the convs of its inference forms."""
+
+    def down(self, x):
+        return downsample(x, self.down_mode)
+
+    def attention(self, x):
+        """The attention A of ``x`` at half resolution, before the scaling function."""
+        z = self.proj(self.down(x))
+        return self.fc_v(self.fc_h(z))  # Eq. 4, then Eq. 5
+
+    def forward(self, x, size=None):
+        """The gate ``Sigmoid(A)`` of Eq. 6 from ``x`` at ``size`` (default: the size of ``x``),
+        scaled before or after up-sampling (Table 9)."""
+        a = self.attention(x)
+        size = x.shape[-2:] if size is None else size
+        if self.gate_position == 'before':
+            return upsample(GATES[self.gate](a), size, self.up_mode)
+        return GATES[self.gate](upsample(a, size, self.up_mode))
+
+
 @register_model
-class DFCAttention(nn.Module):
+class DFCAttention(DFCForward):
     """Decoupled fully connected (DFC) attention of GhostNetV2 (paper Eq. 4-5, Fig. 4b): X is
     down-sampled by 2 and projected to Z by a 1x1 conv-BN (``proj``); a depthwise ``(1, k)``
     conv-BN aggregates Z along the width (``fc_h``, Eq. 4) and a ``(k, 1)`` one along the height
@@ -120,13 +135,6 @@ class DFCAttention(nn.Module):
                                padding=(dilation * (kv // 2), 0), dilation=dilation,
                                groups=out_channels, **cfg)
         self._register_load_state_dict_pre_hook(rename_official_keys)
-
-    def forward(self, x, size=None):
-        """The gate of Eq. 6 from ``x``, at ``size`` (default: the size of ``x``)."""
-        z = self.proj(downsample(x, self.down_mode))
-        a = self.fc_v(self.fc_h(z))  # Eq. 4, then Eq. 5
-        size = x.shape[-2:] if size is None else size
-        return attention_gate(a, size, self.gate, self.gate_position, self.up_mode)
 
 
 @register_model

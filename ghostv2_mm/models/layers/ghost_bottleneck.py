@@ -1,6 +1,5 @@
 import torch.nn as nn
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_conv_layer, build_norm_layer
 
 from ...utils import make_divisible
 from .ghost_module import GhostModule, build_act, conv_norm_act
@@ -80,11 +79,9 @@ class GhostBottleneck(nn.Module):
             in_channels, mid_channels, dilation=dilation, act_cfg=act_cfg,
             dfc_cfg=dfc_cfg if dfc_position in ('expansion', 'both') else None, **cfg)
         if stride > 1:
-            self.conv_dw = build_conv_layer(
-                conv_cfg, mid_channels, mid_channels, dw_kernel_size, run_stride,
-                dilation * (dw_kernel_size // 2), dilation=dilation, groups=mid_channels,
-                bias=False)
-            self.bn_dw = build_norm_layer(norm_cfg, mid_channels)[1]
+            self.conv_dw, self.bn_dw = conv_norm_act(mid_channels, mid_channels, dw_kernel_size,
+                                                     run_stride, dilation, groups=mid_channels,
+                                                     **cfg)
         self.se = SqueezeExcite(mid_channels, se_ratio, act_cfg) if se_ratio > 0 else None
         self.ghost2 = GhostModule(
             mid_channels, out_channels, dilation=dilation, act_cfg=None,
