@@ -83,6 +83,13 @@ def cache_dir():
         os.environ.get('XDG_CACHE_HOME', osp.expanduser('~/.cache')), 'ghostv2_mm'))
 
 
+def innermost_dataset(dataset_cfg):
+    """The dataset that wrappers (``RepeatDataset``, ...) of ``dataset_cfg`` wrap."""
+    while 'dataset' in dataset_cfg:
+        dataset_cfg = dataset_cfg['dataset']
+    return dataset_cfg
+
+
 def tool_parser(doc, cfg_options_help=None):
     """The argument parser of a tool whose help is ``doc`` (its module docstring) as written,
     with mmengine's ``--cfg-options KEY=VALUE ...`` when ``cfg_options_help`` is given."""

@@ -14,6 +14,7 @@ from mmdeploy.backend.base import BACKEND_MANAGERS, BaseBackendManager, BaseWrap
 from mmdeploy.utils.timer import TimeCounter
 
 from ..errors import DeployError
+from ..utils import tool_parser
 from .runtime import SUFFIXES, RuntimeModel, convert_to_openvino
 
 # This project's transforms that read annotations (ghostv2_mm.datasets).
@@ -204,18 +205,12 @@ def evaluation_parser(description, work_dir):
     """The command line ``tools/deployment/test.py`` and ``parity.py`` share (DEPLOY_CFG,
     MODEL_CFG, ``--model``, ``--device``, ``--work-dir`` defaulting to ``work_dir``,
     ``--cfg-options``); each tool adds its own arguments."""
-    import argparse
-
-    from mmengine.config import DictAction
-    parser = argparse.ArgumentParser(description=description,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(description, 'override model config settings, e.g. data_root=DIR/')
     parser.add_argument('deploy_cfg', help='deploy config (configs/mmdeploy/)')
     parser.add_argument('model_cfg', help='model config')
     parser.add_argument('--model', nargs='+', required=True, help='deployed model file(s)')
     parser.add_argument('--device', default='cpu', help='device of the models')
     parser.add_argument('--work-dir', default=work_dir, help='where the results are written')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override model config settings, e.g. data_root=DIR/')
     return parser
 
 

@@ -8,6 +8,8 @@ import os
 import os.path as osp
 import re
 
+from ..utils import innermost_dataset
+
 # The backend whose rewriters trace the graph of a backend without its own: ncnn and LiteRT
 # convert ONNX Runtime's graph (mmdeploy's ncnn rewriters put in ncnn's custom ops), which ONNX
 # Runtime then runs as a reference.
@@ -121,7 +123,6 @@ def draw(task_processor, img, prediction, out_file, show=False):
 
 def dataset_meta(model_cfg):
     """``classes`` and ``palette`` of the model config's dataset, where it names them."""
-    from .quantize.calibration import innermost_dataset
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
         meta = innermost_dataset(model_cfg.get(loader, {}).get('dataset', {})).get('metainfo', {})
         if meta.get('classes'):

@@ -8,7 +8,6 @@ WORK_DIR is a ``tools/deployment/deploy.py`` output (``deploy.json``, ``pipeline
 model file and, for ncnn and LiteRT, its ``<file>.io.json``); docs/deployment.md is the manual.
 """
 import argparse
-import json
 import math
 import os.path as osp
 import sys
@@ -17,19 +16,12 @@ import cv2
 import numpy as np
 
 from ..errors import DeployError
-from .runtime import BACKENDS, RuntimeModel
+from .runtime import BACKENDS, RuntimeModel, read_json
 
 TASKS = ('Detector', 'Segmentor', 'Classifier')
 INTERPOLATION = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
                  'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA,
                  'lanczos': cv2.INTER_LANCZOS4}
-
-
-def _read_json(path):
-    if not osp.isfile(path):
-        raise DeployError(f'{path} does not exist (WORK_DIR must be a deploy.py output)')
-    with open(path) as f:
-        return json.load(f)
 
 
 class Preprocess:
@@ -125,21 +117,27 @@ class Deployment:
     def __init__(self, work_dir, threads=None):
         if not osp.isdir(work_dir):
             raise DeployError(f'WORK_DIR {work_dir} is not a directory')
-        info = _read_json(osp.join(work_dir, 'deploy.json'))
-        pipeline = _read_json(osp.join(work_dir, 'pipeline.json'))
-        self.task = info['task']
+        hint = ' (WORK_DIR must be a deploy.py output)'
+        info = read_json(osp.join(work_dir, 'deploy.json'), hint)
+        pipeline = read_json(osp.join(work_dir, 'pipeline.json'), hint)
+        try:
+            self.task = info['task']
+            model = info['models'][0]
+            self.backend, self.precision = model['backend'], model.get('precision', 'FP32')
+            self.model_file = osp.join(work_dir, model['net'])
+            tasks = pipeline['pipeline']['tasks']
+            transforms = tasks[0]['transforms']
+        except (KeyError, IndexError, TypeError) as e:
+            raise DeployError(f'{work_dir}: deploy.json or pipeline.json is not as deploy.py '
+                              f'writes it ({type(e).__name__}: {e})') from None
         if self.task not in TASKS:
             raise DeployError(f'{work_dir}/deploy.json: task {self.task} is not one of {TASKS}')
-        model = info['models'][0]
-        self.backend, self.precision = model['backend'], model.get('precision', 'FP32')
-        self.model_file = osp.join(work_dir, model['net'])
         if not osp.isfile(self.model_file):
             raise DeployError(f'{self.model_file} (named by {work_dir}/deploy.json) does not '
                               'exist')
         self.classes = info.get('classes')
         self.palette = info.get('palette')
-        tasks = pipeline['pipeline']['tasks']
-        self.preprocess = Preprocess(tasks[0]['transforms'])
+        self.preprocess = Preprocess(transforms)
         # The model's test_cfg (mask_thr_binary) as mmdeploy records it for its SDK.
         self.postprocess = next((t.get('params', {}) for t in tasks
                                  if t.get('name') == 'postprocess'), {})

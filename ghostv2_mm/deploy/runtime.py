@@ -73,6 +73,18 @@ def check_input(x, input_shape, path):
             'another input size')
 
 
+def read_json(path, hint=''):
+    """The JSON document in ``path``; ``DeployError`` naming the file (then ``hint``) if it is
+    missing or not JSON."""
+    if not osp.isfile(path):
+        raise DeployError(f'{path} does not exist{hint}')
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except ValueError as e:
+        raise DeployError(f'{path} is damaged: not JSON ({e}){hint}') from None
+
+
 def cpu_count():
     return len(os.sched_getaffinity(0))
 
@@ -212,17 +224,17 @@ class RuntimeModel:
         self.backend, self.path = backend, path
         spec = None
         if backend in ('ncnn', 'litert'):
-            if not osp.isfile(path + IO_SUFFIX):
-                raise DeployError(f'{path}{IO_SUFFIX} does not exist: ncnn and LiteRT files are '
-                                  'converted by ghostv2_mm.deploy.mobile, which writes it beside '
-                                  'the file')
-            with open(path + IO_SUFFIX) as f:
-                self.io = json.load(f)
+            self.io = read_json(path + IO_SUFFIX, ': ncnn and LiteRT files are converted by '
+                                'ghostv2_mm.deploy.mobile, which writes it beside the file')
             if self.io.get('backend') != backend:
                 raise DeployError(f'{path} is a {self.io.get("backend")} file, not {backend}')
-            self.input_name = self.io['input']['name']
-            self.input_shape = self.io['input']['shape']
-            self.output_names = [o['name'] for o in self.io['outputs']]
+            try:
+                self.input_name = self.io['input']['name']
+                self.input_shape = self.io['input']['shape']
+                self.output_names = [o['name'] for o in self.io['outputs']]
+            except (KeyError, TypeError) as e:
+                raise DeployError(f'{path}{IO_SUFFIX} is not as ghostv2_mm.deploy.mobile writes it '
+                                  f'({type(e).__name__}: {e}): convert the file again') from None
             spec = self.io.get('postprocess')
             converted = self.io.get('precision', 'fp32')
             if backend == 'ncnn':

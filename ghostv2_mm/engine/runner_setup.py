@@ -4,6 +4,7 @@ import os
 import os.path as osp
 
 from ..errors import DataError
+from ..utils import innermost_dataset
 
 
 def add_common_args(parser):
@@ -50,9 +51,7 @@ def check_data(cfg, loaders):
     for loader in loaders:
         if cfg.get(loader) is None:
             continue
-        dataset = cfg[loader]['dataset']
-        while 'dataset' in dataset:  # RepeatDataset, ClassBalancedDataset, ...
-            dataset = dataset['dataset']
+        dataset = innermost_dataset(cfg[loader]['dataset'])
         root = dataset.get('data_root') or ''
         if root and not osp.isdir(root):
             raise DataError(f'{loader}: data_root {root} does not exist')

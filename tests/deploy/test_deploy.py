@@ -206,6 +206,22 @@ def test_infer_without_pytorch(deployed, kind, backend, tmp_path):
         assert agreement > 0.999
 
 
+def test_damaged_work_dir_files_get_one_line(tmp_path):
+    """A deploy.json or pipeline.json that is cut short or lacks its fields: one line naming it,
+    no traceback."""
+    (tmp_path / 'pipeline.json').write_text('{"pipeline": {"tasks": []}}')
+    for text, message in (('{"task": "Detector", "mod', 'deploy.json is damaged: not JSON'),
+                          ('{"task": "Detector", "models": []}',
+                           'deploy.json or pipeline.json is not as deploy.py writes it '
+                           '(IndexError')):
+        (tmp_path / 'deploy.json').write_text(text)
+        result = run_tool('-m', 'ghostv2_mm.deploy.infer', str(tmp_path), 'image.jpg',
+                          check=False)
+        assert result.returncode != 0
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith('error: ') and message in last and 'Traceback' not in result.stderr
+
+
 def test_bad_inputs(deployed, tmp_path):
     from ghostv2_mm.deploy.infer import Deployment, DeployError
     config, deploy_cfg, ckpt, root, work_dir, _ = deployed('det', 'onnxruntime')

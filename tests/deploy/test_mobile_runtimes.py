@@ -235,6 +235,12 @@ def test_dynamic_files_and_missing_sidecars_are_refused(classifier, ncnn_file, l
     (tmp_path / f'old.tflite{IO_SUFFIX}').write_text(json.dumps(io))
     with pytest.raises(DeployError, match='does not name the LiteRT tensor of each output'):
         RuntimeModel(str(old), 'litert')
+    (tmp_path / f'copy.param{IO_SUFFIX}').write_text('{"backend": "ncnn", "inp')  # cut short
+    with pytest.raises(DeployError, match=f'copy.param{IO_SUFFIX} is damaged: not JSON'):
+        RuntimeModel(str(copy_file), 'ncnn')
+    (tmp_path / f'copy.param{IO_SUFFIX}').write_text('{"backend": "ncnn"}')
+    with pytest.raises(DeployError, match="not as ghostv2_mm.deploy.mobile writes it .*'input'"):
+        RuntimeModel(str(copy_file), 'ncnn')
 
 
 def test_resize_inputs_get_empty_initializers():

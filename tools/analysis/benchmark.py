@@ -301,8 +301,8 @@ def plot(table, path, threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ghostv2_mm.utils import tool_parser
+    parser = tool_parser(__doc__)
     parser.add_argument('--tasks', nargs='+', choices=list(MODELS), default=list(MODELS))
     parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=list(RUNTIMES))
     for flag, default in (('--threads', 2), ('--repeats', 20), ('--warmup', 5)):

@@ -3,12 +3,12 @@ next to the paper's Tables 2-8; docs/paper_tables.md has the output and how to r
 
     python tools/analysis/model_summary.py [--tables cls det seg dfc]
 """
-import argparse
 import os.path as osp
 
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.apis import build_model
 from ghostv2_mm.complexity import count_complexity
+from ghostv2_mm.utils import tool_parser
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs')
@@ -137,8 +137,7 @@ TABLES = {
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('--tables', nargs='+', choices=list(TABLES), default=list(TABLES),
                         help='cls: Table 2, det: Table 3, seg: Table 5, dfc: Tables 6-8')
     args = parser.parse_args()

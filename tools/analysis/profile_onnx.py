@@ -10,7 +10,6 @@ The files run in turn on a random batch-1 input, 10 warm-up runs then ``--runs``
 ncnn and LiteRT get each (static) file converted as the deployment does. "median call" minus the
 summed layer time is what the runtime spends between layers.
 """
-import argparse
 import collections
 import json
 import os
@@ -215,8 +214,8 @@ def describe(runtime, profile, layers, wall_ms):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from ghostv2_mm.utils import tool_parser
+    parser = tool_parser(__doc__)
     parser.add_argument('onnx', nargs='+', help='ONNX file(s) with a static input shape')
     parser.add_argument('--runtime', choices=PROFILES, default='openvino')
     parser.add_argument('--precision', choices=('fp32', 'bf16'), default='fp32',

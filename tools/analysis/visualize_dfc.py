@@ -7,7 +7,6 @@ the DFC input, every position that feeds it).
     python tools/analysis/visualize_dfc.py CONFIG CHECKPOINT IMAGE [--layers 4 9 14]
         [--pixel Y X] [--out-dir DIR]
 """
-import argparse
 import os
 import os.path as osp
 
@@ -19,6 +18,7 @@ from mmengine.config import Config
 from ghostv2_mm import GhostNetV2
 from ghostv2_mm.apis import build_model
 from ghostv2_mm.checkpoint import load_weights
+from ghostv2_mm.utils import tool_parser
 from ghostv2_mm.visualization import dfc_maps, overlay
 
 
@@ -34,8 +34,7 @@ def preprocess(cfg, image):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('checkpoint')
     parser.add_argument('image')

@@ -9,7 +9,6 @@ DIR/benchmark.csv, DIR/benchmark.json and DIR/metric_vs_latency.png; docs/deploy
         [--deploy-cfg-dir configs/mmdeploy] [--work-dir DIR] [--threads 2] [--repeats 20]
         [--warmup 5] [--calib-num 100] [--cfg-options KEY=VALUE ...]
 """
-import argparse
 import copy
 import csv
 import gc
@@ -22,12 +21,10 @@ METRICS = ('accuracy/top1', 'coco/segm_mAP', 'coco/bbox_mAP', 'mIoU')
 
 
 def parse_args():
-    from mmengine.config import DictAction
-
     from ghostv2_mm.deploy.runtime import BACKENDS, PRECISIONS
+    from ghostv2_mm.utils import tool_parser
     precisions = sorted({p for names in PRECISIONS.values() for p in names})
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__, 'override model config settings, e.g. data_root=DIR/')
     parser.add_argument('model_cfg', help='model config')
     parser.add_argument('checkpoint', help='trained checkpoint of the model config')
     parser.add_argument('--backends', nargs='+', choices=BACKENDS, default=list(BACKENDS))
@@ -41,8 +38,6 @@ def parse_args():
     parser.add_argument('--warmup', type=int, default=5, help='rounds before timing')
     parser.add_argument('--calib-num', type=int, default=100,
                         help='number of calibration images for int8')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override model config settings, e.g. data_root=DIR/')
     return parser.parse_args()
 
 

@@ -26,6 +26,7 @@ from ghostv2_mm.deploy.convert import TASKS
 from ghostv2_mm.deploy.quantize import (DEFAULT_SENSITIVE_LAYERS, GROUPS, QUANTIZERS, fidelity,
                                         quantize)
 from ghostv2_mm.deploy.runtime import RuntimeModel
+from ghostv2_mm.utils import tool_parser
 
 
 def score_error(task, reference, candidate):
@@ -91,8 +92,7 @@ def bench(args):
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('onnx')
     parser.add_argument('config')
     parser.add_argument('--backend', choices=QUANTIZERS, default='onnxruntime')

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ghostv2_mm.checkpoint import checkpoint_damage, load_checkpoint_file, state_dict_of
 from ghostv2_mm.engine.atomic import PARTIAL_SUFFIX, SLOW_WRITE_ENV
+from ghostv2_mm.utils import tool_parser
 
 KINDS = ('time', 'save', 'after-save')
 TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -34,8 +35,7 @@ TRAIN = osp.join(TOOLS, 'train.py')
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = tool_parser(__doc__)
     parser.add_argument('config')
     parser.add_argument('--mode', choices=('kill', 'disk-full', 'dead-rank'), default='kill')
     parser.add_argument('--kills', type=int, default=5, help='number of SIGKILLs in total')

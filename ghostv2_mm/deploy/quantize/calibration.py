@@ -3,13 +3,7 @@ deployed model takes them."""
 import numpy as np
 
 from ...errors import DeployError
-
-
-def innermost_dataset(dataset_cfg):
-    """The dataset that wrappers (``RepeatDataset``, ...) of ``dataset_cfg`` wrap."""
-    while 'dataset' in dataset_cfg:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
+from ...utils import innermost_dataset
 
 
 def samples(inputs):
