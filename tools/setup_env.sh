@@ -153,7 +153,7 @@ have_mmcv_wheel() {
 }
 if ! install_openmmlab_mmcv; then
     if ! have_mmcv_wheel; then
-        log "no mmcv 2.1.0 wheel found; building it from the PyPI sdist with compiled ops (~15 min on 2 cores)"
+        log "no mmcv 2.1.0 wheel found; building it from the PyPI sdist with compiled ops (~10-15 min on 2 cores)"
         MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
             "$PY" -m pip wheel --disable-pip-version-check --no-build-isolation --no-deps \
             -c "$CONSTRAINTS" mmcv==2.1.0 -w "$WHEEL_CACHE"
