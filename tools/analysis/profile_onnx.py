@@ -8,7 +8,8 @@ Python package has no per-op times). docs/performance.md describes the method.
 
 The files run in turn on a random batch-1 input, 10 warm-up runs then ``--runs`` profiled ones;
 ncnn and LiteRT get each (static) file converted as the deployment does. "median call" minus the
-summed layer time is what the runtime spends between layers.
+summed layer time is what the runtime spends between layers. OpenVINO counts whole microseconds
+and reports a layer whose mean time is under 1 us as not run: such layers are left out.
 """
 import collections
 import json
