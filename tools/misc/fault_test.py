@@ -10,7 +10,6 @@ and just after one; every file under a final name must stay intact. disk-full: r
 file size limit of half a checkpoint, which must stop in one line and change no file. dead-rank:
 SIGKILL rank 1 of a 2-process run, which must exit within --exit-within seconds.
 """
-import argparse
 import glob
 import json
 import os
@@ -236,12 +235,11 @@ def compare(reference, other):
 
 
 def total_steps(args):
-    from mmengine.config import Config, DictAction
+    from mmengine.config import Config
     cfg = Config.fromfile(args.config)
-    parser = argparse.ArgumentParser()
-    parser.add_argument('--o', nargs='+', action=DictAction)
-    if args.cfg_options:
-        cfg.merge_from_dict(parser.parse_args(['--o', *args.cfg_options]).o)
+    if args.cfg_options:  # parsed as tools/train.py parses them
+        overrides = ['--cfg-options', *args.cfg_options]
+        cfg.merge_from_dict(tool_parser(None, 'overrides').parse_args(overrides).cfg_options)
     train_cfg = cfg.train_cfg
     total = train_cfg.get('max_epochs') or train_cfg.get('max_iters')
     interval = cfg.default_hooks.checkpoint.get('interval', 1)
