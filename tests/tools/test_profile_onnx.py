@@ -55,8 +55,7 @@ def test_profile_onnx(classifier_onnx, runtime, conv, gate, tmp_path):
     types = profile['types']
     # GhostNetV2 1.0x: 14 DFC branches, each with one up-sampling of its gate. A runtime may run
     # some of them with its reference kernel, a type of its own ('Interpolate (ref_f32)').
-    gates = sum(n for key, (_, n) in types.items() if key.split(' (')[0] == gate)
-    assert gates == 14, types
+    assert sum(n for key, (_, n) in types.items() if key.split(' (')[0] == gate) == 14, types
     assert types[conv][0] > 0 and types[conv][1] >= 14
     total = sum(ms for ms, _ in types.values())
     assert total == pytest.approx(sum(layer[-1] for layer in profile['layers']))
