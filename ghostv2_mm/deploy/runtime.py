@@ -383,15 +383,26 @@ def interleaved(fns, x, repeats, warmup, block=5):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def cpu_summary():
-    """The CPU model and its AVX-512 VNNI/BF16 and AMX flags (``/proc/cpuinfo``)."""
+def cpu_info():
+    """The first core's block of ``/proc/cpuinfo`` as a dict (empty where it cannot be read)."""
     try:
         with open('/proc/cpuinfo') as f:
-            first = f.read().split('\n\n')[0]  # the first core's block
+            first = f.read().split('\n\n')[0]
     except OSError:
         first = ''
-    info = {key.strip(): value.strip()
+    return {key.strip(): value.strip()
             for key, _, value in (line.partition(':') for line in first.splitlines())}
+
+
+def has_vnni():
+    """Whether the CPU has VNNI (AVX-512 or AVX): ONNX Runtime's u8 x s8 int8 kernels without it
+    add the products in pairs in 16 bits, which saturates with 8-bit weights."""
+    return bool({'avx512_vnni', 'avx_vnni'} & set(cpu_info().get('flags', '').split()))
+
+
+def cpu_summary():
+    """The CPU model and its AVX-512 VNNI/BF16 and AMX flags (``/proc/cpuinfo``)."""
+    info = cpu_info()
     flags = info.get('flags', '').split()
     wanted = ('avx512_vnni', 'avx512_bf16', 'amx_tile', 'amx_int8', 'amx_bf16')
     return ', '.join([info.get('model name', 'unknown CPU')] + [f for f in wanted if f in flags])

@@ -162,6 +162,7 @@ def test_quantize_keeps_sensitive_layers_float(tmp_path, classifier_onnx, int8_d
     else:
         assert result['files'] == [str(work_dir / 'end2end_int8.xml'),
                                    str(work_dir / 'end2end_int8.bin')]
+        assert result['reduce_range'] is False
     assert all(p.exists() for p in map(type(work_dir), result['files']))
     model = onnx.load(classifier_onnx)
     expected = set(select_nodes(model, DEFAULT_SENSITIVE_LAYERS[backend]))
@@ -298,6 +299,29 @@ def test_int8_fidelity(tmp_path, classifier_onnx, int8_default):
     broken = quantize(classifier_onnx, backend, 'int8', [_images(8, seed=1) * 0.01],
                       str(tmp_path))
     assert error(_run(broken['files'][0], backend, x)) > 1.5
+
+
+def test_reduce_range_without_vnni(tmp_path, classifier_onnx, monkeypatch):
+    """ONNX Runtime's int8 weights are 7-bit by default where the CPU lacks VNNI (its u8 x s8
+    kernels add products in pairs in 16 bits: 255 * 127 * 2 saturates, 255 * 64 * 2 does not),
+    8-bit where it has it; OpenVINO's never (NNCF)."""
+    from onnx import numpy_helper
+
+    import ghostv2_mm.deploy.quantize as quantize_module
+    ranges = {}
+    for vnni in (True, False):
+        monkeypatch.setattr(quantize_module, 'has_vnni', lambda: vnni)
+        result = quantize(classifier_onnx, 'onnxruntime', 'int8', [_images(2, seed=1)],
+                          str(tmp_path / f'vnni_{vnni}'))
+        assert result['reduce_range'] is not vnni
+        weights = [numpy_helper.to_array(t) for t in onnx.load(result['files'][0]).graph.initializer
+                   if t.data_type == onnx.TensorProto.INT8]
+        ranges[vnni] = (min(w.min() for w in weights), max(w.max() for w in weights))
+    assert ranges == {True: (-127, 127), False: (-64, 64)}
+    monkeypatch.setattr(runtime, 'cpu_info', lambda: {'flags': 'sse avx2 fma'})
+    assert not runtime.has_vnni()
+    monkeypatch.setattr(runtime, 'cpu_info', lambda: {'flags': 'avx2 avx_vnni'})
+    assert runtime.has_vnni()
 
 
 def test_quantize_errors(tmp_path, classifier_onnx):

@@ -11,7 +11,7 @@ import onnx
 from ...errors import RuntimeCrash
 from ...utils import check_choice
 from .. import profiles
-from ..runtime import check_runs
+from ..runtime import check_runs, has_vnni
 from .calibration import dataset_inputs, samples
 from .fidelity import fidelity, matched_box_iou, pixel_agreement, top1_agreement
 from .groups import (COMPUTE_OPS, GROUPS, graph_input, layer_groups, name_nodes, select_nodes,
@@ -37,7 +37,7 @@ QUANTIZERS = ('onnxruntime', 'openvino')
 
 
 def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_layers=None,
-             quantize_only=None, float_max_side=None):
+             quantize_only=None, float_max_side=None, reduce_range=None):
     """Quantise ``onnx_file`` (exported with the backend's int8 profile) to ``precision`` int8 in
     ``work_dir`` with ``backend``'s post-training quantisation, calibrated on ``calib_inputs``
     ((N, 3, H, W) float32 arrays, pre-processed).
@@ -48,11 +48,14 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         quantize_only (Iterable[str], optional): Quantise only these layers (same forms).
         float_max_side (int, optional): Keep float the layers on maps of at most this side
             (:func:`small_map_nodes`). None: :data:`OPENVINO_FLOAT_MAX_SIDE` for OpenVINO, else 0.
+        reduce_range (bool, optional): ONNX Runtime: 7-bit weights, so that its int8 kernels on
+            x86 CPUs without VNNI do not saturate. None: when this CPU lacks VNNI
+            (:func:`~ghostv2_mm.deploy.runtime.has_vnni`).
 
     Returns:
         dict: ``files`` (written), ``ignored`` (nodes kept float by ``sensitive_layers`` or
         ``quantize_only``), ``postprocess`` (always float) and ``small_maps`` (the other nodes kept
-        float by ``float_max_side``), node names in graph order.
+        float by ``float_max_side``), node names in graph order, and ``reduce_range``.
 
     Raises:
         RuntimeCrash: OpenVINO crashed running the int8 file once on this CPU (in a subprocess).
@@ -88,9 +91,13 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
     small_maps = set(small_map_nodes(model, calib[0].shape, float_max_side, groups)
                      if float_max_side else ()) - ignored - postprocess
     excluded = [name for name in names if name in ignored | postprocess | small_maps]
+    if backend != 'onnxruntime':
+        reduce_range = False  # NNCF has an overflow fix of its own
+    elif reduce_range is None:
+        reduce_range = not has_vnni()
     if backend == 'onnxruntime':
         files = [quantize_qdq(source, graph_input(model).name, calib, excluded, work_dir,
-                              groups['postprocess'])]
+                              groups['postprocess'], reduce_range)]
     else:
         files = quantize_nncf(source, calib, excluded, work_dir)
         try:
@@ -102,4 +109,5 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
         os.remove(path)
     return dict(files=files, ignored=[name for name in names if name in ignored],
                 postprocess=groups['postprocess'],
-                small_maps=[name for name in names if name in small_maps])
+                small_maps=[name for name in names if name in small_maps],
+                reduce_range=reduce_range)

@@ -39,11 +39,13 @@ def split_postprocess(model, postprocess, work_dir):
     return path, [n for n in model.graph.node if n.name in post]
 
 
-def quantize_qdq(onnx_file, input_name, calib, excluded, work_dir, postprocess=()):
+def quantize_qdq(onnx_file, input_name, calib, excluded, work_dir, postprocess=(),
+                 reduce_range=False):
     """``end2end_int8.onnx`` in ``work_dir``: uint8 activations and per-channel int8 weights
     (VNNI takes u8 x s8; the depthwise convs' channels' ranges differ by orders of magnitude),
-    MinMax ranges of ``calib``, the ``excluded`` and ``postprocess`` nodes in float (the latter
-    split off for calibration, :func:`split_postprocess`)."""
+    7-bit with ``reduce_range`` (ONNX Runtime's advice for CPUs without VNNI), MinMax ranges of
+    ``calib``, the ``excluded`` and ``postprocess`` nodes in float (the latter split off for
+    calibration, :func:`split_postprocess`)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -58,7 +60,7 @@ def quantize_qdq(onnx_file, input_name, calib, excluded, work_dir, postprocess=(
     quantize_static(source, out, reader, quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, nodes_to_exclude=excluded,
-                    calibrate_method=CalibrationMethod.MinMax)
+                    calibrate_method=CalibrationMethod.MinMax, reduce_range=reduce_range)
     if tail:
         quantized = onnx.load(out)
         quantized.graph.node.extend(tail)
