@@ -91,14 +91,13 @@ def quantize(onnx_file, backend, precision, calib_inputs, work_dir, sensitive_la
     small_maps = set(small_map_nodes(model, calib[0].shape, float_max_side, groups)
                      if float_max_side else ()) - ignored - postprocess
     excluded = [name for name in names if name in ignored | postprocess | small_maps]
-    if backend != 'onnxruntime':
-        reduce_range = False  # NNCF has an overflow fix of its own
-    elif reduce_range is None:
-        reduce_range = not has_vnni()
     if backend == 'onnxruntime':
+        if reduce_range is None:
+            reduce_range = not has_vnni()
         files = [quantize_qdq(source, graph_input(model).name, calib, excluded, work_dir,
                               groups['postprocess'], reduce_range)]
     else:
+        reduce_range = False  # NNCF has an overflow fix of its own
         files = quantize_nncf(source, calib, excluded, work_dir)
         try:
             check_runs(files[0], backend, precision, calib[0])
